@@ -1,0 +1,160 @@
+package v1
+
+import (
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// CloudStackNodeClassSpec describes how Karpenter launches CloudStack VMs for the NodePools that reference it.
+// +kubebuilder:validation:XValidation:message="set exactly one of spec.zone or spec.zoneSelectorTerms",rule="has(self.zone) != has(self.zoneSelectorTerms)"
+type CloudStackNodeClassSpec struct {
+	// Zone is the name or ID of the single CloudStack zone VMs are launched in.
+	// Use zoneSelectorTerms instead to let one NodePool spread across several zones.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=255
+	// +optional
+	Zone string `json:"zone,omitempty"`
+	// ZoneSelectorTerms select the zones VMs may be launched in. Terms are OR-ed; the fields of one term are AND-ed.
+	// Every selected zone must have a network and a template that the other selector terms resolve.
+	// +kubebuilder:validation:XValidation:message="spec.zoneSelectorTerms: each term must set id, name or tags",rule="self.all(t, has(t.id) || has(t.name) || has(t.tags))"
+	// +kubebuilder:validation:XValidation:message="spec.zoneSelectorTerms: a term with id must not also set name or tags; put them in a separate term",rule="self.all(t, !has(t.id) || (!has(t.name) && !has(t.tags)))"
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=30
+	// +optional
+	ZoneSelectorTerms []SelectorTerm `json:"zoneSelectorTerms,omitempty"`
+	// NetworkSelectorTerms select the guest networks VMs are attached to, resolved in each zone.
+	// In a zone, the first network that matches the first matching term becomes the VM's default NIC;
+	// every other matching network is attached as an additional NIC.
+	// +kubebuilder:validation:XValidation:message="spec.networkSelectorTerms: each term must set id, name or tags",rule="self.all(t, has(t.id) || has(t.name) || has(t.tags))"
+	// +kubebuilder:validation:XValidation:message="spec.networkSelectorTerms: a term with id must not also set name or tags; put them in a separate term",rule="self.all(t, !has(t.id) || (!has(t.name) && !has(t.tags)))"
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=30
+	// +required
+	NetworkSelectorTerms []SelectorTerm `json:"networkSelectorTerms"`
+	// ServiceOfferingSelectorTerms select the compute (service) offerings Karpenter may launch; each becomes an instance type.
+	// +kubebuilder:validation:XValidation:message="spec.serviceOfferingSelectorTerms: each term must set id, name or tags",rule="self.all(t, has(t.id) || has(t.name) || has(t.tags))"
+	// +kubebuilder:validation:XValidation:message="spec.serviceOfferingSelectorTerms: a term with id must not also set name or tags; put them in a separate term",rule="self.all(t, !has(t.id) || (!has(t.name) && !has(t.tags)))"
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=30
+	// +required
+	ServiceOfferingSelectorTerms []SelectorTerm `json:"serviceOfferingSelectorTerms"`
+	// TemplateSelectorTerms select the template (image) VMs boot from, resolved in each zone among executable,
+	// ready templates. When several templates match in a zone, the newest wins.
+	// +kubebuilder:validation:XValidation:message="spec.templateSelectorTerms: each term must set id, name or tags",rule="self.all(t, has(t.id) || has(t.name) || has(t.tags))"
+	// +kubebuilder:validation:XValidation:message="spec.templateSelectorTerms: a term with id must not also set name or tags; put them in a separate term",rule="self.all(t, !has(t.id) || (!has(t.name) && !has(t.tags)))"
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=30
+	// +required
+	TemplateSelectorTerms []SelectorTerm `json:"templateSelectorTerms"`
+	// AffinityGroupSelectorTerms select affinity groups (for example host anti-affinity) every VM joins.
+	// +kubebuilder:validation:XValidation:message="spec.affinityGroupSelectorTerms: each term must set id, name or tags",rule="self.all(t, has(t.id) || has(t.name) || has(t.tags))"
+	// +kubebuilder:validation:XValidation:message="spec.affinityGroupSelectorTerms: a term with id must not also set name or tags; put them in a separate term",rule="self.all(t, !has(t.id) || (!has(t.name) && !has(t.tags)))"
+	// +kubebuilder:validation:XValidation:message="spec.affinityGroupSelectorTerms: affinity groups have no tags in CloudStack; select them by id or name",rule="self.all(t, !has(t.tags))"
+	// +kubebuilder:validation:MaxItems=30
+	// +optional
+	AffinityGroupSelectorTerms []SelectorTerm `json:"affinityGroupSelectorTerms,omitempty"`
+	// UserData is the cloud-init user data (or shell script) passed to every VM. The provider appends nothing to it;
+	// it is sent gzip-compressed and base64-encoded, and its encoded size must fit the management server's
+	// vm.userdata.max.length (32768 bytes by default): the NodeClass reports UserDataReady=False when it does not.
+	// +kubebuilder:validation:MaxLength=1048576
+	// +optional
+	UserData *string `json:"userData,omitempty"`
+	// Tags are CloudStack resource tags applied to every VM, in addition to the tags the provider uses to track ownership.
+	// +kubebuilder:validation:XValidation:message="spec.tags: keys must not be empty and must be at most 255 characters",rule="self.all(k, size(k) > 0 && size(k) <= 255)"
+	// +kubebuilder:validation:XValidation:message="spec.tags: values must be at most 255 characters",rule="self.all(k, size(self[k]) <= 255)"
+	// +kubebuilder:validation:XValidation:message="spec.tags: keys in the karpenter.sh/ domain are reserved for Karpenter; choose another key",rule="self.all(k, !k.startsWith('karpenter.sh/'))"
+	// +kubebuilder:validation:XValidation:message="spec.tags: keys in the karpenter.k8s.cloudstack/ domain are reserved for this provider; choose another key",rule="self.all(k, !k.startsWith('karpenter.k8s.cloudstack/'))"
+	// +kubebuilder:validation:XValidation:message="spec.tags: keys starting with kubernetes.io/cluster/ are reserved; choose another key",rule="self.all(k, !k.startsWith('kubernetes.io/cluster/'))"
+	// +kubebuilder:validation:MaxProperties=40
+	// +optional
+	Tags map[string]string `json:"tags,omitempty"`
+	// SSHKeyPair is the name of a CloudStack SSH key pair installed on every VM.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=255
+	// +optional
+	SSHKeyPair *string `json:"sshKeyPair,omitempty"`
+	// RootDiskSize overrides the root disk size of the template (CloudStack rounds to whole GiB; at least 1Gi).
+	// It is the ephemeral-storage capacity Karpenter schedules against.
+	// +kubebuilder:validation:XValidation:message="spec.rootDiskSize must be at least 1Gi",rule="quantity(string(self)).compareTo(quantity('1Gi')) >= 0"
+	// +kubebuilder:validation:XValidation:message="spec.rootDiskSize must be at most 64Ti",rule="quantity(string(self)).compareTo(quantity('64Ti')) <= 0"
+	// +optional
+	RootDiskSize *resource.Quantity `json:"rootDiskSize,omitempty"`
+	// Kubelet holds the kubelet settings Karpenter uses to compute node allocatable and pod density.
+	// Your userData must configure the kubelet with the same values.
+	// +optional
+	Kubelet *KubeletConfiguration `json:"kubelet,omitempty"`
+}
+
+// SelectorTerm selects CloudStack resources. Within one term every set field must match; a resource matches the
+// list of terms when it matches any term.
+type SelectorTerm struct {
+	// ID is the UUID of the resource. A term with an id has no other field.
+	// +kubebuilder:validation:Pattern="^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+	// +optional
+	ID string `json:"id,omitempty"`
+	// Name is the exact name of the resource.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=255
+	// +optional
+	Name string `json:"name,omitempty"`
+	// Tags are CloudStack resource tags the resource must all carry, with these exact values.
+	// +kubebuilder:validation:XValidation:message="tags in a selector term must have non-empty keys and values",rule="self.all(k, k != '' && self[k] != '')"
+	// +kubebuilder:validation:MinProperties=1
+	// +kubebuilder:validation:MaxProperties=20
+	// +optional
+	Tags map[string]string `json:"tags,omitempty"`
+}
+
+// KubeletConfiguration is the subset of kubelet settings that affect scheduling. Values must match what the
+// userData configures on the node, or Karpenter's view of a node's allocatable will be wrong.
+type KubeletConfiguration struct {
+	// MaxPods is the kubelet's maximum number of pods per node. Defaults to 110.
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=1000
+	// +optional
+	MaxPods *int32 `json:"maxPods,omitempty"`
+	// KubeReserved reserves resources for Kubernetes system daemons (keys: cpu, memory, ephemeral-storage, pid).
+	// +kubebuilder:validation:XValidation:message="spec.kubelet.kubeReserved: valid keys are cpu, memory, ephemeral-storage and pid",rule="self.all(x, x in ['cpu', 'memory', 'ephemeral-storage', 'pid'])"
+	// +kubebuilder:validation:XValidation:message="spec.kubelet.kubeReserved: values must be non-negative quantities such as 100m or 1Gi",rule="self.all(x, isQuantity(self[x]) && quantity(self[x]).sign() >= 0)"
+	// +optional
+	KubeReserved map[string]string `json:"kubeReserved,omitempty"`
+	// SystemReserved reserves resources for OS system daemons (keys: cpu, memory, ephemeral-storage, pid).
+	// +kubebuilder:validation:XValidation:message="spec.kubelet.systemReserved: valid keys are cpu, memory, ephemeral-storage and pid",rule="self.all(x, x in ['cpu', 'memory', 'ephemeral-storage', 'pid'])"
+	// +kubebuilder:validation:XValidation:message="spec.kubelet.systemReserved: values must be non-negative quantities such as 100m or 1Gi",rule="self.all(x, isQuantity(self[x]) && quantity(self[x]).sign() >= 0)"
+	// +optional
+	SystemReserved map[string]string `json:"systemReserved,omitempty"`
+	// EvictionHard are the kubelet's hard eviction thresholds, as quantities (100Mi) or percentages (5%).
+	// +kubebuilder:validation:XValidation:message="spec.kubelet.evictionHard: valid keys are memory.available, nodefs.available, nodefs.inodesFree, imagefs.available, imagefs.inodesFree and pid.available",rule="self.all(x, x in ['memory.available', 'nodefs.available', 'nodefs.inodesFree', 'imagefs.available', 'imagefs.inodesFree', 'pid.available'])"
+	// +kubebuilder:validation:XValidation:message="spec.kubelet.evictionHard: values must be a percentage between 0% and 100% or a non-negative quantity such as 100Mi",rule="self.all(x, self[x].matches('^(100|[0-9]{1,2})(\\\\.[0-9]+)?%$') || (isQuantity(self[x]) && quantity(self[x]).sign() >= 0))"
+	// +optional
+	EvictionHard map[string]string `json:"evictionHard,omitempty"`
+}
+
+// CloudStackNodeClass is the CloudStack-specific configuration of the nodes Karpenter launches: zone(s), networks,
+// service offerings, template, user data and tags. NodePools reference it through spec.template.spec.nodeClassRef.
+// +kubebuilder:object:root=true
+// +kubebuilder:resource:path=cloudstacknodeclasses,scope=Cluster,categories=karpenter,shortName={csnc,csncs}
+// +kubebuilder:subresource:status
+// +kubebuilder:printcolumn:name="Zone",type="string",JSONPath=".spec.zone",description="The zone, when a single zone is set"
+// +kubebuilder:printcolumn:name="Zones",type="string",JSONPath=".status.zones[*].name",priority=1,description="The resolved zones"
+// +kubebuilder:printcolumn:name="Ready",type="string",JSONPath=".status.conditions[?(@.type==\"Ready\")].status"
+// +kubebuilder:printcolumn:name="Age",type="date",JSONPath=".metadata.creationTimestamp"
+type CloudStackNodeClass struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// Spec is the desired configuration.
+	// +required
+	Spec CloudStackNodeClassSpec `json:"spec"`
+	// Status is what the provider resolved in CloudStack.
+	// +optional
+	Status CloudStackNodeClassStatus `json:"status,omitempty"`
+}
+
+// CloudStackNodeClassList is a list of CloudStackNodeClasses.
+// +kubebuilder:object:root=true
+type CloudStackNodeClassList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []CloudStackNodeClass `json:"items"`
+}

@@ -1,0 +1,108 @@
+package v1
+
+import (
+	"github.com/awslabs/operatorpkg/status"
+)
+
+// Condition types of a CloudStackNodeClass. Ready is true when all of them are.
+const (
+	ConditionTypeZonesReady            = "ZonesReady"
+	ConditionTypeNetworksReady         = "NetworksReady"
+	ConditionTypeTemplatesReady        = "TemplatesReady"
+	ConditionTypeServiceOfferingsReady = "ServiceOfferingsReady"
+	ConditionTypeUserDataReady         = "UserDataReady"
+	ConditionTypeSSHKeyPairReady       = "SSHKeyPairReady"
+	ConditionTypeAffinityGroupsReady   = "AffinityGroupsReady"
+)
+
+// CloudStackNodeClassStatus is what the provider resolved for the NodeClass in CloudStack.
+type CloudStackNodeClassStatus struct {
+	// Zones are the zones VMs are launched in.
+	// +optional
+	Zones []Zone `json:"zones,omitempty"`
+	// Networks are the networks VMs are attached to, per zone. The first network of a zone is the default NIC.
+	// +optional
+	Networks []Network `json:"networks,omitempty"`
+	// Templates are the templates VMs boot from, one per zone.
+	// +optional
+	Templates []Template `json:"templates,omitempty"`
+	// ServiceOfferings are the service offerings that became instance types.
+	// +optional
+	ServiceOfferings []ServiceOffering `json:"serviceOfferings,omitempty"`
+	// AffinityGroups are the affinity groups VMs join.
+	// +optional
+	AffinityGroups []AffinityGroup `json:"affinityGroups,omitempty"`
+	// SSHKeyPair is the resolved SSH key pair name.
+	// +optional
+	SSHKeyPair string `json:"sshKeyPair,omitempty"`
+	// Conditions tell whether each dependency resolved, and why not.
+	// +optional
+	Conditions []status.Condition `json:"conditions,omitempty"`
+}
+
+// Zone is a resolved CloudStack zone.
+type Zone struct {
+	// ID is the zone's UUID.
+	ID string `json:"id"`
+	// Name is the zone's name, used as the topology.kubernetes.io/zone label.
+	Name string `json:"name"`
+}
+
+// Network is a resolved CloudStack network in one zone.
+type Network struct {
+	// ID is the network's UUID.
+	ID string `json:"id"`
+	// Name is the network's name.
+	Name string `json:"name"`
+	// ZoneID is the UUID of the network's zone.
+	ZoneID string `json:"zoneID"`
+}
+
+// Template is a resolved CloudStack template in one zone.
+type Template struct {
+	// ID is the template's UUID.
+	ID string `json:"id"`
+	// Name is the template's name.
+	Name string `json:"name"`
+	// ZoneID is the UUID of the zone the template is ready in.
+	ZoneID string `json:"zoneID"`
+	// Architecture is the Kubernetes architecture (amd64 or arm64) of the template.
+	Architecture string `json:"architecture"`
+}
+
+// ServiceOffering is a resolved CloudStack service offering.
+type ServiceOffering struct {
+	// ID is the offering's UUID.
+	ID string `json:"id"`
+	// Name is the offering's name.
+	Name string `json:"name"`
+}
+
+// AffinityGroup is a resolved CloudStack affinity group.
+type AffinityGroup struct {
+	// ID is the affinity group's UUID.
+	ID string `json:"id"`
+	// Name is the affinity group's name.
+	Name string `json:"name"`
+}
+
+// StatusConditions lists one condition per dependency; operatorpkg derives Ready from them.
+func (in *CloudStackNodeClass) StatusConditions(opts ...status.ForOption) status.ConditionSet {
+	return status.NewReadyConditions(
+		ConditionTypeZonesReady,
+		ConditionTypeNetworksReady,
+		ConditionTypeTemplatesReady,
+		ConditionTypeServiceOfferingsReady,
+		ConditionTypeUserDataReady,
+		ConditionTypeSSHKeyPairReady,
+		ConditionTypeAffinityGroupsReady,
+	).For(in, opts...)
+}
+
+// GetConditions implements status.Object.
+func (in *CloudStackNodeClass) GetConditions() []status.Condition { return in.Status.Conditions }
+
+// SetConditions implements status.Object.
+func (in *CloudStackNodeClass) SetConditions(conditions []status.Condition) {
+	in.Status.Conditions = conditions
+}

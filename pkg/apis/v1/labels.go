@@ -1,0 +1,86 @@
+package v1
+
+import (
+	"fmt"
+
+	karpv1 "sigs.k8s.io/karpenter/pkg/apis/v1"
+
+	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/apis"
+)
+
+// Labels the provider sets on NodeClaims and Nodes. They are well-known, so NodePools and pods can select on them.
+const (
+	// LabelServiceOfferingID is the UUID of the VM's service offering.
+	LabelServiceOfferingID = apis.Group + "/service-offering-id"
+	// LabelInstanceCPU is the number of vCPUs of the offering.
+	LabelInstanceCPU = apis.Group + "/instance-cpu"
+	// LabelInstanceMemory is the memory of the offering in MiB.
+	LabelInstanceMemory = apis.Group + "/instance-memory"
+	// LabelInstanceGPUName is the GPU card (or vGPU profile) of a GPU offering.
+	LabelInstanceGPUName = apis.Group + "/instance-gpu-name"
+	// LabelInstanceGPUCount is the number of GPUs of a GPU offering.
+	LabelInstanceGPUCount = apis.Group + "/instance-gpu-count"
+	// LabelInstanceHostTag is the host tag of the offering: CloudStack places such VMs only on hosts with that tag.
+	LabelInstanceHostTag = apis.Group + "/instance-host-tag"
+	// LabelInstanceStorageType is the storage type of the offering's root disk: shared or local.
+	LabelInstanceStorageType = apis.Group + "/instance-storage-type"
+	// LabelZoneID is the UUID of the VM's zone (topology.kubernetes.io/zone carries its name).
+	LabelZoneID = apis.Group + "/zone-id"
+)
+
+// Annotations the provider sets on NodeClasses and NodeClaims to detect static drift.
+const (
+	AnnotationNodeClassHash        = apis.Group + "/cloudstacknodeclass-hash"
+	AnnotationNodeClassHashVersion = apis.Group + "/cloudstacknodeclass-hash-version"
+)
+
+// Tag keys the provider puts on every VM it launches. They prove ownership to the garbage collector and let a
+// repeated Create find the VM it already deployed.
+const (
+	TagKeyCluster   = apis.Group + "/cluster"
+	TagKeyNodeClass = apis.Group + "/cloudstacknodeclass"
+	TagKeyNodePool  = karpv1.NodePoolLabelKey
+	TagKeyNodeClaim = "karpenter.sh/nodeclaim"
+)
+
+// TerminationFinalizer blocks deletion of a NodeClass while NodeClaims still use it.
+const TerminationFinalizer = apis.Group + "/termination"
+
+// ProviderIDPrefix is the scheme of providerIDs this provider sets: cloudstack:///<vm-uuid>, as CAPC does.
+const ProviderIDPrefix = "cloudstack:///"
+
+// ProviderIDPrefixCCM is the scheme the CloudStack cloud-controller-manager sets; it is accepted when parsing.
+const ProviderIDPrefixCCM = "external-cloudstack://"
+
+// ProviderID returns the providerID of a VM.
+func ProviderID(vmID string) string { return ProviderIDPrefix + vmID }
+
+// ParseProviderID returns the VM UUID of a providerID in either the provider's or the CCM's format.
+func ParseProviderID(providerID string) (string, error) {
+	for _, prefix := range []string{ProviderIDPrefix, ProviderIDPrefixCCM} {
+		if len(providerID) > len(prefix) && providerID[:len(prefix)] == prefix {
+			id := providerID[len(prefix):]
+			for len(id) > 0 && id[0] == '/' {
+				id = id[1:]
+			}
+			if id != "" {
+				return id, nil
+			}
+		}
+	}
+	return "", fmt.Errorf("providerID %q is not of the form %s<vm-uuid> or %s<vm-uuid>", providerID, ProviderIDPrefix, ProviderIDPrefixCCM)
+}
+
+func init() {
+	karpv1.RestrictedLabelDomains = karpv1.RestrictedLabelDomains.Insert(apis.Group)
+	karpv1.WellKnownLabels = karpv1.WellKnownLabels.Insert(
+		LabelServiceOfferingID,
+		LabelInstanceCPU,
+		LabelInstanceMemory,
+		LabelInstanceGPUName,
+		LabelInstanceGPUCount,
+		LabelInstanceHostTag,
+		LabelInstanceStorageType,
+		LabelZoneID,
+	)
+}
