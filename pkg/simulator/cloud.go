@@ -1,0 +1,265 @@
+package simulator
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+	"time"
+)
+
+// cloud is the simulated management server's database. Every field is guarded by Server.mu.
+type cloud struct {
+	settings Settings
+	domainID string
+
+	accounts []*account
+	byKey    map[string]*account
+	byName   map[string]*account
+
+	zones     []*zone
+	networks  []*network
+	templates []*Template
+	offerings []*ServiceOffering
+	groups    []*AffinityGroup
+	keypairs  []*SSHKeyPair
+
+	vms     []*vm          // creation order, which is what list calls return
+	vmByID  map[string]*vm // includes VMs until expunged
+	removed map[string]bool
+
+	tags  []*resourceTag
+	jobs  map[string]*job
+	seq   int
+	idSeq int
+}
+
+type account struct {
+	Account
+	userID   string
+	domainID string
+	num      int // the numeric id that appears in instance names (i-<account>-<vm>-VM)
+}
+
+type zone struct {
+	Zone
+	usedCPU int
+	usedMem int64
+}
+
+type network struct {
+	Network
+	zone   *zone
+	prefix netip.Prefix
+	nextIP int
+}
+
+// resourceTag is one tag on one resource, as listTags returns it.
+type resourceTag struct {
+	key, value, resourceType, resourceID string
+	owner                                *account
+}
+
+func newCloud(c *Catalog) (*cloud, error) {
+	st := &cloud{
+		settings: c.Settings,
+		domainID: StableID("domain", "ROOT"),
+		byKey:    map[string]*account{},
+		byName:   map[string]*account{},
+		vmByID:   map[string]*vm{},
+		removed:  map[string]bool{},
+		jobs:     map[string]*job{},
+	}
+	for i := range c.Accounts {
+		a := &account{Account: c.Accounts[i], userID: StableID("user", c.Accounts[i].Name), num: i + 2}
+		a.domainID = StableID("domain", a.Domain)
+		st.accounts = append(st.accounts, a)
+		st.byKey[a.APIKey] = a
+		st.byName[a.Name] = a
+	}
+	zones := map[string]*zone{}
+	for i := range c.Zones {
+		z := &zone{Zone: c.Zones[i]}
+		st.zones = append(st.zones, z)
+		zones[z.Name] = z
+		st.addCatalogTags("Zone", z.ID, st.accounts[0], z.Tags)
+	}
+	for i := range c.Networks {
+		n := &network{Network: c.Networks[i], zone: zones[c.Networks[i].Zone], nextIP: 10}
+		p, err := netip.ParsePrefix(n.CIDR)
+		if err != nil || !p.Addr().Is4() {
+			return nil, fmt.Errorf("network %q: cidr %q is not an IPv4 prefix", n.Name, n.CIDR)
+		}
+		n.prefix = p.Masked()
+		st.networks = append(st.networks, n)
+		st.addCatalogTags("Network", n.ID, st.byName[n.Account], n.Tags)
+	}
+	for i := range c.Templates {
+		t := &c.Templates[i]
+		st.templates = append(st.templates, t)
+		st.addCatalogTags("Template", t.ID, st.byName[t.Account], t.Tags)
+	}
+	for i := range c.ServiceOfferings {
+		o := &c.ServiceOfferings[i]
+		st.offerings = append(st.offerings, o)
+		st.addCatalogTags("ServiceOffering", o.ID, st.accounts[0], o.Tags)
+	}
+	for i := range c.AffinityGroups {
+		st.groups = append(st.groups, &c.AffinityGroups[i])
+	}
+	for i := range c.SSHKeyPairs {
+		st.keypairs = append(st.keypairs, &c.SSHKeyPairs[i])
+	}
+	return st, nil
+}
+
+func (st *cloud) addCatalogTags(resourceType, id string, owner *account, tags map[string]string) {
+	for _, k := range sortedKeys(tags) {
+		st.tags = append(st.tags, &resourceTag{key: k, value: tags[k], resourceType: resourceType, resourceID: id, owner: owner})
+	}
+}
+
+// newID returns a fresh lowercase UUID for a runtime object (VM, job, NIC); deterministic per server so
+// that runs are reproducible.
+func (st *cloud) newID(kind string) string {
+	st.idSeq++
+	return StableID(kind, fmt.Sprintf("%d-%d", st.idSeq, time.Now().UnixNano()))
+}
+
+func (st *cloud) zoneByID(id string) *zone {
+	for _, z := range st.zones {
+		if z.ID == id {
+			return z
+		}
+	}
+	return nil
+}
+
+func (st *cloud) networkByID(id string) *network {
+	for _, n := range st.networks {
+		if n.ID == id {
+			return n
+		}
+	}
+	return nil
+}
+
+func (st *cloud) templateByID(id string) *Template {
+	for _, t := range st.templates {
+		if t.ID == id {
+			return t
+		}
+	}
+	return nil
+}
+
+func (st *cloud) offeringByID(id string) *ServiceOffering {
+	for _, o := range st.offerings {
+		if o.ID == id {
+			return o
+		}
+	}
+	return nil
+}
+
+func (st *cloud) groupByID(id string) *AffinityGroup {
+	for _, g := range st.groups {
+		if g.ID == id {
+			return g
+		}
+	}
+	return nil
+}
+
+// zoneByRef resolves a zone by UUID or name (for the Go knobs, which take either).
+func (st *cloud) zoneByRef(ref string) *zone {
+	for _, z := range st.zones {
+		if z.ID == ref || z.Name == ref {
+			return z
+		}
+	}
+	return nil
+}
+
+// tagsOf returns the tags on one resource in creation order.
+func (st *cloud) tagsOf(resourceID string) []*resourceTag {
+	var out []*resourceTag
+	for _, t := range st.tags {
+		if t.resourceID == resourceID {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// matchesTags applies list-call tag filters the way CloudStack does: the filters are OR-ed, so a resource
+// matches when any one key/value pair is on it.
+func (st *cloud) matchesTags(resourceID string, filters []tagPair) bool {
+	if len(filters) == 0 {
+		return true
+	}
+	for _, t := range st.tags {
+		if t.resourceID != resourceID {
+			continue
+		}
+		for _, f := range filters {
+			if t.key == f.key && (f.value == "" || t.value == f.value) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// visible reports whether a resource owned by owner shows up for the caller: root admins see everything
+// with listall=true, everyone else only what they own.
+func visible(r *request, owner *account, listAll bool) bool {
+	if owner == nil || owner == r.acct {
+		return true
+	}
+	return listAll && r.acct.RootAdmin
+}
+
+func (st *cloud) tagJSON(t *resourceTag) tagJSON {
+	out := tagJSON{Key: t.key, Value: t.value, ResourceType: t.resourceType, ResourceID: t.resourceID, Domain: "ROOT", DomainID: st.domainID}
+	if t.owner != nil {
+		out.Account, out.Domain, out.DomainID = t.owner.Name, t.owner.Domain, t.owner.domainID
+	}
+	return out
+}
+
+func (st *cloud) tagsJSON(resourceID string) []tagJSON {
+	out := []tagJSON{}
+	for _, t := range st.tagsOf(resourceID) {
+		out = append(out, st.tagJSON(t))
+	}
+	return out
+}
+
+// allocateIP hands out the next address of the network's CIDR.
+func (n *network) allocateIP() string {
+	a := n.prefix.Addr().As4()
+	v := uint32(a[0])<<24 | uint32(a[1])<<16 | uint32(a[2])<<8 | uint32(a[3])
+	v += uint32(n.nextIP)
+	n.nextIP++
+	return fmt.Sprintf("%d.%d.%d.%d", v>>24, byte(v>>16), byte(v>>8), byte(v))
+}
+
+func (n *network) gateway() string {
+	a := n.prefix.Addr().As4()
+	return fmt.Sprintf("%d.%d.%d.%d", a[0], a[1], a[2], a[3]+1)
+}
+
+func (n *network) netmask() string {
+	bits := n.prefix.Bits()
+	m := ^uint32(0) << (32 - bits)
+	return fmt.Sprintf("%d.%d.%d.%d", m>>24, byte(m>>16), byte(m>>8), byte(m))
+}
+
+func canonicalResourceType(t string) (string, bool) {
+	for _, c := range []string{"UserVm", "Network", "Template", "ServiceOffering", "Zone"} {
+		if strings.EqualFold(c, t) {
+			return c, true
+		}
+	}
+	return "", false
+}
