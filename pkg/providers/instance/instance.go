@@ -1,0 +1,211 @@
+package instance
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	csgo "github.com/apache/cloudstack-go/v2/cloudstack"
+	karpv1 "sigs.k8s.io/karpenter/pkg/apis/v1"
+	"sigs.k8s.io/karpenter/pkg/cloudprovider"
+
+	v1 "github.com/cloudstack/karpenter-provider-cloudstack/pkg/apis/v1"
+	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/cache"
+	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/cloudstack"
+	cserrors "github.com/cloudstack/karpenter-provider-cloudstack/pkg/errors"
+	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/instancetype"
+)
+
+// ResourceTypeVM is the resource type of VMs in the tag API.
+const ResourceTypeVM = "UserVm"
+
+// Provider manages the VMs behind NodeClaims.
+type Provider interface {
+	// Create launches a VM for the NodeClaim on the cheapest available (instance type, zone) that its requirements
+	// allow, or adopts the VM a previous Create already launched for it. Capacity failures mark the offering
+	// unavailable and fall back to the next candidate; when none is left it returns an InsufficientCapacityError.
+	// userData is already gzip'ed and base64-encoded.
+	Create(ctx context.Context, nodeClass *v1.CloudStackNodeClass, nodeClaim *karpv1.NodeClaim, instanceTypes []*cloudprovider.InstanceType, userData string) (*Instance, error)
+	// Get returns a VM; NodeClaimNotFoundError when it is gone or in Error, Destroyed, Expunging or Expunged.
+	Get(ctx context.Context, id string) (*Instance, error)
+	// List returns the VMs this cluster owns (tagged with its cluster name) that are not gone.
+	List(ctx context.Context) ([]*Instance, error)
+	// Delete destroys a VM, expunging it when the account may; NodeClaimNotFoundError once it is gone.
+	Delete(ctx context.Context, id string) error
+	// CreateTags sets tags on a VM, replacing the values of keys it already has.
+	CreateTags(ctx context.Context, id string, tags map[string]string) error
+	// Reboot reboots a VM.
+	Reboot(ctx context.Context, id string) error
+}
+
+// ServiceOfferings looks up a service offering, for the deploy details of customized offerings.
+// *instancetype.DefaultProvider implements it from its cached catalog.
+type ServiceOfferings interface {
+	ServiceOffering(ctx context.Context, id string) (*csgo.ServiceOffering, bool, error)
+}
+
+// Option configures a DefaultProvider.
+type Option func(*DefaultProvider)
+
+// WithServiceOfferings shares the instance-type provider's offering catalog, so deploying a customized offering
+// needs no API call of its own. Without it the provider keeps a catalog of its own.
+func WithServiceOfferings(s ServiceOfferings) Option {
+	return func(p *DefaultProvider) { p.offerings = s }
+}
+
+// DefaultProvider is the Provider backed by the CloudStack API.
+type DefaultProvider struct {
+	api         cloudstack.API
+	unavailable *cache.UnavailableOfferings
+	clusterName string
+	offerings   ServiceOfferings
+	clock       func() time.Time
+
+	mu            sync.Mutex // guards expunge and expungeCached
+	expunge       bool
+	expungeCached time.Time
+}
+
+var _ Provider = (*DefaultProvider)(nil)
+
+// NewDefaultProvider returns a Provider for the VMs of one cluster.
+func NewDefaultProvider(api cloudstack.API, unavailable *cache.UnavailableOfferings, clusterName string, opts ...Option) *DefaultProvider {
+	p := &DefaultProvider{api: api, unavailable: unavailable, clusterName: clusterName, clock: time.Now}
+	for _, o := range opts {
+		o(p)
+	}
+	if p.offerings == nil {
+		p.offerings = instancetype.NewDefaultProvider(api, unavailable, nil)
+	}
+	return p
+}
+
+// Group is the instance group of the cluster's VMs: proof of ownership that survives a failed tagging call.
+func Group(clusterName string) string { return "karpenter-" + clusterName }
+
+// Get implements Provider.
+func (p *DefaultProvider) Get(ctx context.Context, id string) (*Instance, error) {
+	vm, err := p.api.GetVM(ctx, id)
+	if err != nil {
+		if cserrors.IsNotFound(err) {
+			return nil, cloudprovider.NewNodeClaimNotFoundError(fmt.Errorf("getting VM %q, %w", id, err))
+		}
+		return nil, fmt.Errorf("getting VM %q, %w", id, err)
+	}
+	if isGone(vm.State) {
+		return nil, cloudprovider.NewNodeClaimNotFoundError(fmt.Errorf("VM %q is %s", id, vm.State))
+	}
+	return NewInstance(vm), nil
+}
+
+// List implements Provider.
+func (p *DefaultProvider) List(ctx context.Context) ([]*Instance, error) {
+	vms, err := p.api.ListVMs(ctx, map[string]string{v1.TagKeyCluster: p.clusterName})
+	if err != nil {
+		return nil, fmt.Errorf("listing VMs of cluster %q, %w", p.clusterName, err)
+	}
+	out := make([]*Instance, 0, len(vms))
+	for _, vm := range vms {
+		inst := NewInstance(vm)
+		// The client ANDs tag filters already; checking again costs nothing and guards ownership.
+		if isGone(vm.State) || inst.Tags[v1.TagKeyCluster] != p.clusterName {
+			continue
+		}
+		out = append(out, inst)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+// Delete implements Provider. A VM in Error is destroyed like any other: it still holds its volumes and name.
+func (p *DefaultProvider) Delete(ctx context.Context, id string) error {
+	vm, err := p.api.GetVM(ctx, id)
+	if err != nil {
+		if cserrors.IsNotFound(err) {
+			return cloudprovider.NewNodeClaimNotFoundError(fmt.Errorf("deleting VM %q, %w", id, err))
+		}
+		return fmt.Errorf("getting VM %q, %w", id, err)
+	}
+	if isDestroyed(vm.State) {
+		return cloudprovider.NewNodeClaimNotFoundError(fmt.Errorf("VM %q is %s", id, vm.State))
+	}
+	if err := p.api.DestroyVM(ctx, id, p.expungeAllowed(ctx)); err != nil {
+		if cserrors.IsNotFound(err) {
+			return cloudprovider.NewNodeClaimNotFoundError(fmt.Errorf("destroying VM %q, %w", id, err))
+		}
+		return fmt.Errorf("destroying VM %q, %w", id, err)
+	}
+	return nil
+}
+
+// CreateTags implements Provider. CloudStack refuses to create a tag whose key the VM already has, so changed
+// values are deleted first; keys that already hold the wanted value are left alone.
+func (p *DefaultProvider) CreateTags(ctx context.Context, id string, tags map[string]string) error {
+	vm, err := p.api.GetVM(ctx, id)
+	if err != nil {
+		if cserrors.IsNotFound(err) {
+			return cloudprovider.NewNodeClaimNotFoundError(fmt.Errorf("tagging VM %q, %w", id, err))
+		}
+		return fmt.Errorf("getting VM %q, %w", id, err)
+	}
+	return p.updateTags(ctx, id, tagMap(vm.Tags), tags)
+}
+
+func (p *DefaultProvider) updateTags(ctx context.Context, id string, current, wanted map[string]string) error {
+	stale, missing := map[string]string{}, map[string]string{}
+	for k, v := range wanted {
+		old, ok := current[k]
+		switch {
+		case !ok:
+			missing[k] = v
+		case old != v:
+			stale[k] = old
+			missing[k] = v
+		}
+	}
+	if len(stale) > 0 {
+		if err := p.api.DeleteTags(ctx, []string{id}, ResourceTypeVM, stale); err != nil {
+			return fmt.Errorf("deleting stale tags of VM %q, %w", id, err)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	if err := p.api.CreateTags(ctx, []string{id}, ResourceTypeVM, missing); err != nil {
+		if cserrors.IsNotFound(err) {
+			return cloudprovider.NewNodeClaimNotFoundError(fmt.Errorf("tagging VM %q, %w", id, err))
+		}
+		return fmt.Errorf("tagging VM %q, %w", id, err)
+	}
+	return nil
+}
+
+// Reboot implements Provider.
+func (p *DefaultProvider) Reboot(ctx context.Context, id string) error {
+	if err := p.api.RebootVM(ctx, id); err != nil {
+		if cserrors.IsNotFound(err) {
+			return cloudprovider.NewNodeClaimNotFoundError(fmt.Errorf("rebooting VM %q, %w", id, err))
+		}
+		return fmt.Errorf("rebooting VM %q, %w", id, err)
+	}
+	return nil
+}
+
+// expungeAllowed reports whether this account may expunge on destroy (allow.user.expunge.recover.vm), cached
+// because it is global configuration. When it cannot be read the VM is only destroyed: CloudStack expunges it after
+// expunge.delay, and a refused expunge would fail the whole delete.
+func (p *DefaultProvider) expungeAllowed(ctx context.Context) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.expungeCached.IsZero() && p.clock().Sub(p.expungeCached) < cache.CapabilitiesTTL {
+		return p.expunge
+	}
+	c, err := p.api.Capabilities(ctx)
+	if err != nil {
+		return false
+	}
+	p.expunge, p.expungeCached = c.Allowuserexpungerecovervm, p.clock()
+	return p.expunge
+}

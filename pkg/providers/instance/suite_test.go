@@ -1,0 +1,169 @@
+package instance_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	karpv1 "sigs.k8s.io/karpenter/pkg/apis/v1"
+	"sigs.k8s.io/karpenter/pkg/cloudprovider"
+
+	v1 "github.com/cloudstack/karpenter-provider-cloudstack/pkg/apis/v1"
+	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/cache"
+	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/cloudstack"
+	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/instance"
+	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/instancetype"
+	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/simulator"
+)
+
+const clusterName = "test-cluster"
+
+const catalogYAML = `
+settings:
+  allowUserExpungeRecoverVm: true
+accounts:
+- name: karpenter
+  apiKey: test-api-key
+  secretKey: test-secret-key
+zones:
+- name: zone-a
+- name: zone-b
+networks:
+- name: net-a
+  zone: zone-a
+- name: net-a2
+  zone: zone-a
+- name: net-b
+  zone: zone-b
+templates:
+- name: ubuntu
+  zones: [zone-a, zone-b]
+serviceOfferings:
+- name: small
+  cpuNumber: 1
+  cpuSpeed: 2000
+  memoryMiB: 1024
+- name: medium
+  cpuNumber: 2
+  cpuSpeed: 2000
+  memoryMiB: 4096
+- name: custom
+  customized: true
+  minCpu: 1
+  maxCpu: 8
+  minMemoryMiB: 1024
+  maxMemoryMiB: 16384
+affinityGroups:
+- name: spread
+  type: host anti-affinity
+sshKeyPairs:
+- name: ops
+`
+
+var (
+	ctx           context.Context
+	sim           *simulator.Server
+	api           *cloudstack.Client
+	unavailable   *cache.UnavailableOfferings
+	instanceTypes *instancetype.DefaultProvider
+	provider      *instance.DefaultProvider
+)
+
+func TestInstance(t *testing.T) {
+	RegisterFailHandler(Fail)
+	RunSpecs(t, "Instance Provider")
+}
+
+var _ = BeforeSuite(func() {
+	ctx = context.Background()
+	cat, err := simulator.ParseCatalog([]byte(catalogYAML))
+	Expect(err).NotTo(HaveOccurred())
+	sim, err = simulator.New(cat, simulator.WithJobLatency(20*time.Millisecond))
+	Expect(err).NotTo(HaveOccurred())
+	api, err = cloudstack.New(cloudstack.Options{APIURL: sim.URL(), APIKey: sim.APIKey(), SecretKey: sim.SecretKey(),
+		JobPollInterval: 5 * time.Millisecond, JobPollMaxInterval: 20 * time.Millisecond})
+	Expect(err).NotTo(HaveOccurred())
+})
+
+var _ = AfterSuite(func() { sim.Close() })
+
+var _ = BeforeEach(func() {
+	sim.SetJobLatency(20 * time.Millisecond)
+	unavailable = cache.NewUnavailableOfferings()
+	instanceTypes = instancetype.NewDefaultProvider(api, unavailable, map[string]float64{"small": 0.01})
+	provider = instance.NewDefaultProvider(api, unavailable, clusterName, instance.WithServiceOfferings(instanceTypes))
+	sim.ResetCounts()
+})
+
+var _ = AfterEach(func() {
+	// Every test starts from an empty cloud.
+	for _, vm := range sim.VirtualMachines() {
+		if vm.State != simulator.StateExpunging && vm.State != simulator.StateDestroyed {
+			Expect(api.DestroyVM(ctx, vm.ID, true)).To(Succeed())
+		}
+	}
+})
+
+func id(kind, name string) string { return simulator.StableID(kind, name) }
+
+// nodeClass is a NodeClass resolved in both zones, as the NodeClass controller would leave it.
+func nodeClass() *v1.CloudStackNodeClass {
+	nc := &v1.CloudStackNodeClass{}
+	nc.Name = "default"
+	nc.Spec.Tags = map[string]string{"team": "platform"}
+	for _, z := range []string{"zone-a", "zone-b"} {
+		nc.Status.Zones = append(nc.Status.Zones, v1.Zone{ID: id("zone", z), Name: z})
+		nc.Status.Templates = append(nc.Status.Templates, v1.Template{ID: id("template", "ubuntu"), Name: "ubuntu", ZoneID: id("zone", z), Architecture: "amd64"})
+	}
+	nc.Status.Networks = []v1.Network{
+		{ID: id("network", "net-a2"), Name: "net-a2", ZoneID: id("zone", "zone-a")},
+		{ID: id("network", "net-a"), Name: "net-a", ZoneID: id("zone", "zone-a")},
+		{ID: id("network", "net-b"), Name: "net-b", ZoneID: id("zone", "zone-b")},
+	}
+	nc.Status.ServiceOfferings = []v1.ServiceOffering{{ID: id("serviceoffering", "small"), Name: "small"},
+		{ID: id("serviceoffering", "medium"), Name: "medium"}, {ID: id("serviceoffering", "custom"), Name: "custom"}}
+	nc.Status.AffinityGroups = []v1.AffinityGroup{{ID: id("affinitygroup", "spread"), Name: "spread"}}
+	nc.Status.SSHKeyPair = "ops"
+	return nc
+}
+
+func nodeClaim(name string, reqs ...karpv1.NodeSelectorRequirementWithMinValues) *karpv1.NodeClaim {
+	nc := &karpv1.NodeClaim{}
+	nc.Name = name
+	nc.Labels = map[string]string{karpv1.NodePoolLabelKey: "default"}
+	nc.Spec.Requirements = reqs
+	return nc
+}
+
+func req(key string, values ...string) karpv1.NodeSelectorRequirementWithMinValues {
+	return karpv1.NodeSelectorRequirementWithMinValues{Key: key, Operator: corev1.NodeSelectorOpIn, Values: values}
+}
+
+func listInstanceTypes(nc *v1.CloudStackNodeClass) []*cloudprovider.InstanceType {
+	its, err := instanceTypes.List(ctx, nc)
+	Expect(err).NotTo(HaveOccurred())
+	return its
+}
+
+func simVM(vmID string) simulator.VM {
+	for _, vm := range sim.VirtualMachines() {
+		if vm.ID == vmID {
+			return vm
+		}
+	}
+	Fail("no VM " + vmID + " in the simulator")
+	return simulator.VM{}
+}
+
+func vmsInState(state string) []simulator.VM {
+	var out []simulator.VM
+	for _, vm := range sim.VirtualMachines() {
+		if vm.State == state {
+			out = append(out, vm)
+		}
+	}
+	return out
+}

@@ -1,0 +1,95 @@
+package instance
+
+import (
+	"strings"
+	"time"
+
+	csgo "github.com/apache/cloudstack-go/v2/cloudstack"
+)
+
+// VM states this package acts on (CloudStack's VirtualMachine.State).
+const (
+	StateRunning   = "Running"
+	StateStarting  = "Starting"
+	StateStopped   = "Stopped"
+	StateError     = "Error"
+	StateDestroyed = "Destroyed"
+	StateExpunging = "Expunging"
+	StateExpunged  = "Expunged"
+)
+
+// createdLayout is how CloudStack formats timestamps.
+const createdLayout = "2006-01-02T15:04:05-0700"
+
+// Instance is the provider's view of a VM; it carries no SDK type so the CloudProvider does not depend on the SDK.
+type Instance struct {
+	ID                  string
+	Name                string
+	DisplayName         string
+	Group               string
+	State               string
+	ZoneID              string
+	ZoneName            string
+	ServiceOfferingID   string
+	ServiceOfferingName string
+	TemplateID          string
+	// NetworkIDs are the VM's networks, default NIC first.
+	NetworkIDs []string
+	CPU        int
+	MemoryMiB  int
+	Tags       map[string]string
+	Created    time.Time
+}
+
+// NewInstance converts an SDK VM.
+func NewInstance(vm *csgo.VirtualMachine) *Instance {
+	inst := &Instance{
+		ID:                  vm.Id,
+		Name:                vm.Name,
+		DisplayName:         vm.Displayname,
+		Group:               vm.Group,
+		State:               vm.State,
+		ZoneID:              vm.Zoneid,
+		ZoneName:            vm.Zonename,
+		ServiceOfferingID:   vm.Serviceofferingid,
+		ServiceOfferingName: vm.Serviceofferingname,
+		TemplateID:          vm.Templateid,
+		CPU:                 vm.Cpunumber,
+		MemoryMiB:           vm.Memory,
+		Tags:                tagMap(vm.Tags),
+	}
+	for _, nic := range vm.Nic {
+		if nic.Isdefault {
+			inst.NetworkIDs = append([]string{nic.Networkid}, inst.NetworkIDs...)
+		} else {
+			inst.NetworkIDs = append(inst.NetworkIDs, nic.Networkid)
+		}
+	}
+	if t, err := time.Parse(createdLayout, vm.Created); err == nil {
+		inst.Created = t
+	}
+	return inst
+}
+
+func tagMap(tags []csgo.Tags) map[string]string {
+	out := make(map[string]string, len(tags))
+	for _, t := range tags {
+		out[t.Key] = t.Value
+	}
+	return out
+}
+
+// isGone reports the states in which a VM no longer backs a node: Karpenter must treat it as not found.
+func isGone(state string) bool {
+	switch {
+	case strings.EqualFold(state, StateError), strings.EqualFold(state, StateDestroyed),
+		strings.EqualFold(state, StateExpunging), strings.EqualFold(state, StateExpunged):
+		return true
+	}
+	return false
+}
+
+// isDestroyed reports the states after a destroy call, in which nothing is left to delete.
+func isDestroyed(state string) bool {
+	return strings.EqualFold(state, StateDestroyed) || strings.EqualFold(state, StateExpunging) || strings.EqualFold(state, StateExpunged)
+}
