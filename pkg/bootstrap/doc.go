@@ -1,0 +1,11 @@
+// Package bootstrap renders a CloudStackNodeClass's spec.userData for one NodeClaim.
+//
+// userData that contains Go template actions ({{ ... }}) is executed as a text/template with the variables of
+// Values (cluster name, NodeClaim and NodePool names, labels, taints, kubelet arguments, providerID prefix) and the
+// functions of FuncMap; anything else passes through byte for byte. userData whose first line is cloud-init's
+// "## template: jinja" header is cloud-init's own template and is never executed here. The result is gzip'ed and
+// base64'ed, because that is what deployVirtualMachine takes, and its encoded size is checked against the
+// management server's vm.userdata.max.length. docs/bootstrap.md is the user-facing reference of the variables.
+//
+// The package is pure: no API calls, no clock, so the same inputs always give the same bytes.
+package bootstrap

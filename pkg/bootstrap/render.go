@@ -1,0 +1,151 @@
+package bootstrap
+
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/base64"
+	"fmt"
+	"strconv"
+	"strings"
+	"text/template"
+
+	v1 "github.com/cloudstack/karpenter-provider-cloudstack/pkg/apis/v1"
+)
+
+// DefaultMaxLength is CloudStack's default vm.userdata.max.length: the longest base64 userdata the management
+// server accepts unless an operator raises it (up to 1 MiB).
+const DefaultMaxLength = 32768
+
+// jinjaHeader marks cloud-init's own templating; such userData is cloud-init's to render, not ours.
+const jinjaHeader = "## template: jinja"
+
+// TemplateError is a spec.userData that does not parse or execute as a template.
+type TemplateError struct{ Err error }
+
+func (e *TemplateError) Error() string {
+	return fmt.Sprintf("spec.userData is not a valid template, %v", e.Err)
+}
+
+func (e *TemplateError) Unwrap() error { return e.Err }
+
+// SizeError is a rendered userData whose gzip+base64 encoding exceeds the management server's limit.
+type SizeError struct {
+	// Size is the encoded length in bytes.
+	Size int
+	// Limit is the configured maximum (--userdata-max-length).
+	Limit int
+}
+
+func (e *SizeError) Error() string {
+	return fmt.Sprintf("spec.userData renders to %d bytes once gzip'ed and base64'ed, above the limit of %d bytes; "+
+		"shorten it, or raise vm.userdata.max.length on the management server (at most 1048576) and "+
+		"--userdata-max-length (USERDATA_MAX_LENGTH) to match", e.Size, e.Limit)
+}
+
+// IsTemplate reports whether userData is executed as a Go template: it contains an action and is not a
+// cloud-init jinja template.
+func IsTemplate(userData string) bool {
+	if strings.HasPrefix(strings.TrimLeft(userData, " \t\r\n"), jinjaHeader) {
+		return false
+	}
+	return strings.Contains(userData, "{{")
+}
+
+// Render returns the userData as the VM will receive it, before encoding. Non-template userData comes back
+// unchanged. A reference to a map key that does not exist is an error rather than "<no value>", because a node
+// silently booting with a half-rendered script is far harder to diagnose than a NodeClass that is not Ready.
+func Render(userData string, values Values) ([]byte, error) {
+	if !IsTemplate(userData) {
+		return []byte(userData), nil
+	}
+	tmpl, err := template.New("spec.userData").Option("missingkey=error").Funcs(FuncMap()).Parse(userData)
+	if err != nil {
+		return nil, &TemplateError{Err: err}
+	}
+	var out bytes.Buffer
+	if err := tmpl.Execute(&out, values); err != nil {
+		return nil, &TemplateError{Err: err}
+	}
+	return out.Bytes(), nil
+}
+
+// Encode gzips and base64-encodes rendered userData and checks the result against maxLength (no check when
+// maxLength <= 0). Empty input encodes to "", meaning "send no userdata".
+func Encode(rendered []byte, maxLength int) (string, error) {
+	if len(rendered) == 0 {
+		return "", nil
+	}
+	var buf bytes.Buffer
+	// The gzip header carries no name or time, so equal input always gives equal output.
+	zw, err := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+	if err != nil {
+		return "", fmt.Errorf("compressing userData, %w", err)
+	}
+	if _, err := zw.Write(rendered); err != nil {
+		return "", fmt.Errorf("compressing userData, %w", err)
+	}
+	if err := zw.Close(); err != nil {
+		return "", fmt.Errorf("compressing userData, %w", err)
+	}
+	encoded := base64.StdEncoding.EncodeToString(buf.Bytes())
+	if maxLength > 0 && len(encoded) > maxLength {
+		return "", &SizeError{Size: len(encoded), Limit: maxLength}
+	}
+	return encoded, nil
+}
+
+// Generate renders and encodes the NodeClass's userData; a NodeClass without userData gives "".
+func Generate(nodeClass *v1.CloudStackNodeClass, values Values, maxLength int) (string, error) {
+	if nodeClass.Spec.UserData == nil {
+		return "", nil
+	}
+	rendered, err := Render(*nodeClass.Spec.UserData, values)
+	if err != nil {
+		return "", err
+	}
+	return Encode(rendered, maxLength)
+}
+
+// FuncMap returns the functions templates may call besides text/template's built-ins.
+func FuncMap() template.FuncMap {
+	return template.FuncMap{
+		// join: {{ join "," .KubeletArgsList }} or {{ .KubeletArgsList | join " " }}.
+		"join": func(sep string, elems []string) string { return strings.Join(elems, sep) },
+		// quote: a double-quoted string with Go/JSON-compatible escapes, safe in YAML and JSON.
+		"quote": func(s string) string { return strconv.Quote(s) },
+		// squote: one POSIX-shell single-quoted word.
+		"squote": shellQuoteWord,
+		// shellquote: a string or a list of strings as shell words, each quoted only when it needs to be.
+		"shellquote": shellQuote,
+		// indent: prefixes every line with n spaces, for embedding a block in YAML.
+		"indent": func(n int, s string) string {
+			pad := strings.Repeat(" ", n)
+			return pad + strings.ReplaceAll(s, "\n", "\n"+pad)
+		},
+	}
+}
+
+func shellQuoteWord(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+func shellQuote(v any) (string, error) {
+	var words []string
+	switch t := v.(type) {
+	case string:
+		words = []string{t}
+	case []string:
+		words = t
+	default:
+		return "", fmt.Errorf("shellquote takes a string or a list of strings, not %T", v)
+	}
+	out := make([]string, 0, len(words))
+	for _, w := range words {
+		if w != "" && strings.Trim(w, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_@%+=:,./-") == "" {
+			out = append(out, w)
+		} else {
+			out = append(out, shellQuoteWord(w))
+		}
+	}
+	return strings.Join(out, " "), nil
+}
