@@ -1,0 +1,43 @@
+package cache
+
+import "time"
+
+const (
+	// DefaultTTL bounds how stale a cached CloudStack listing may be when nothing else is said. A minute is short
+	// enough that an operator who fixes a NodeClass dependency (creates a network, tags a template) sees it picked up
+	// within one NodeClass reconcile period, and long enough that bursts of reconciles share one listing.
+	DefaultTTL = time.Minute
+	// ZonesTTL is longer than the default: zones are created or disabled by cloud administrators a few times a year,
+	// and every NodeClass and every instance-type computation needs them.
+	ZonesTTL = 5 * time.Minute
+	// NetworksTTL is the default: networks are created by tenants, and a NodeClass that waits for its network should
+	// become ready soon after the network exists.
+	NetworksTTL = DefaultTTL
+	// TemplatesTTL is the default: a newly registered template version is a drift trigger, and a minute of delay in
+	// rolling nodes to it is immaterial, while listTemplates is one of the heavier list calls.
+	TemplatesTTL = DefaultTTL
+	// AffinityGroupsTTL is the default: affinity groups are created by tenants alongside the NodeClass.
+	AffinityGroupsTTL = DefaultTTL
+	// SSHKeyPairsTTL is the default, for the same reason as affinity groups.
+	SSHKeyPairsTTL = DefaultTTL
+	// ServiceOfferingsTTL is longer than the default: offerings are an administrator's catalog that changes rarely,
+	// and a refresh controller updates the instance-type catalog on its own schedule.
+	ServiceOfferingsTTL = 5 * time.Minute
+	// InstanceTypesTTL bounds the computed instance types. They are also keyed by everything they derive from
+	// (NodeClass hash, zones, catalog generation, unavailable-offerings sequence number), so this only frees memory
+	// of keys that are no longer used.
+	InstanceTypesTTL = 5 * time.Minute
+	// CapabilitiesTTL: server capabilities (allowuserexpungerecovervm, API limits) change only with a management
+	// server reconfiguration, so an hour avoids the per-delete listCapabilities call other integrations make.
+	CapabilitiesTTL = time.Hour
+	// UnavailableOfferingsTTL is how long an (instance type, zone) pair stays unavailable after a capacity error.
+	// CloudStack capacity frees up when other VMs are destroyed, which happens on a scale of minutes; three minutes
+	// lets Karpenter fall back to other offerings at once and retry the preferred one soon after.
+	UnavailableOfferingsTTL = 3 * time.Minute
+	// CleanupInterval is how often expired entries of ordinary caches are dropped; expiry is checked on every read
+	// anyway, so this only bounds memory.
+	CleanupInterval = 10 * time.Minute
+	// UnavailableOfferingsCleanupInterval is short because expiry of an unavailable offering bumps the sequence number
+	// that invalidates instance-type caches, and that only happens when the janitor removes the entry.
+	UnavailableOfferingsCleanupInterval = 10 * time.Second
+)

@@ -1,0 +1,329 @@
+package cloudstack
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	csgo "github.com/apache/cloudstack-go/v2/cloudstack"
+
+	cserrors "github.com/cloudstack/karpenter-provider-cloudstack/pkg/errors"
+)
+
+// ResourceTypeUserVM is the resource type of VMs in the tag APIs.
+const ResourceTypeUserVM = "UserVm"
+
+// API is the subset of the CloudStack API the provider uses. Every method takes a context, pages list calls to the
+// end, and returns errors already parsed by cserrors.Parse, so callers classify them with the cserrors helpers.
+type API interface {
+	// ListZones lists the zones visible to the account, enabled or not.
+	ListZones(ctx context.Context) ([]*csgo.Zone, error)
+	// ListNetworks lists the networks of one zone the account can see.
+	ListNetworks(ctx context.Context, zoneID string) ([]*csgo.Network, error)
+	// ListTemplates lists the executable templates of one zone, ready or not (templatefilter=executable).
+	ListTemplates(ctx context.Context, zoneID string) ([]*csgo.Template, error)
+	// ListServiceOfferings lists the non-system compute offerings.
+	ListServiceOfferings(ctx context.Context) ([]*csgo.ServiceOffering, error)
+	// ListTags lists every tag of one resource type in one paged listing, so callers never ask per resource.
+	ListTags(ctx context.Context, resourceType string) ([]*csgo.Tag, error)
+	// ListAffinityGroups lists the account's affinity groups.
+	ListAffinityGroups(ctx context.Context) ([]*csgo.AffinityGroup, error)
+	// ListSSHKeyPairs lists the account's SSH key pairs.
+	ListSSHKeyPairs(ctx context.Context) ([]*csgo.SSHKeyPair, error)
+	// DeployVM starts a deployment and returns at once with the new VM's ID and the job to wait for. It is never
+	// retried: a lost response may still have created the VM.
+	DeployVM(ctx context.Context, p *csgo.DeployVirtualMachineParams) (vmID, jobID string, err error)
+	// WaitForJob polls an async job until it ends, ctx ends or the job timeout passes. A failed job returns its
+	// *cserrors.APIError (for example 533 insufficient capacity); a successful one its jobresult.
+	WaitForJob(ctx context.Context, jobID string) (json.RawMessage, error)
+	// GetVM returns one VM by ID; cserrors.IsNotFound when it does not exist (any more).
+	GetVM(ctx context.Context, id string) (*csgo.VirtualMachine, error)
+	// ListVMs lists every VM that carries all of the given tags (listall). CloudStack ORs tag filters, so the
+	// AND is applied here.
+	ListVMs(ctx context.Context, tags map[string]string) ([]*csgo.VirtualMachine, error)
+	// DestroyVM destroys a VM, expunging it when asked, and waits for the job.
+	DestroyVM(ctx context.Context, id string, expunge bool) error
+	// RebootVM reboots a VM and waits for the job.
+	RebootVM(ctx context.Context, id string) error
+	// CreateTags adds tags to resources and waits for the job; a key a resource already has fails the job.
+	CreateTags(ctx context.Context, resourceIDs []string, resourceType string, tags map[string]string) error
+	// DeleteTags removes tags (by key, and by value when non-empty) and waits for the job.
+	DeleteTags(ctx context.Context, resourceIDs []string, resourceType string, tags map[string]string) error
+	// Capabilities returns the server's capabilities (version, allowuserexpungerecovervm, api limits). It is the
+	// cheapest authenticated call, so it doubles as the connectivity and credentials check.
+	Capabilities(ctx context.Context) (*csgo.Capability, error)
+}
+
+// ListZones implements API.
+func (c *Client) ListZones(ctx context.Context) ([]*csgo.Zone, error) {
+	return listAll(ctx, c, "listZones", func(n, size int) (page[*csgo.Zone], error) {
+		p := &csgo.ListZonesParams{}
+		p.SetPage(n)
+		p.SetPagesize(size)
+		r, err := c.sdk.Zone.ListZones(p)
+		if err != nil {
+			return page[*csgo.Zone]{}, err
+		}
+		return page[*csgo.Zone]{r.Zones, r.Count}, nil
+	})
+}
+
+// ListNetworks implements API.
+func (c *Client) ListNetworks(ctx context.Context, zoneID string) ([]*csgo.Network, error) {
+	return listAll(ctx, c, "listNetworks", func(n, size int) (page[*csgo.Network], error) {
+		p := &csgo.ListNetworksParams{}
+		p.SetZoneid(zoneID)
+		p.SetPage(n)
+		p.SetPagesize(size)
+		r, err := c.sdk.Network.ListNetworks(p)
+		if err != nil {
+			return page[*csgo.Network]{}, err
+		}
+		return page[*csgo.Network]{r.Networks, r.Count}, nil
+	})
+}
+
+// ListTemplates implements API.
+func (c *Client) ListTemplates(ctx context.Context, zoneID string) ([]*csgo.Template, error) {
+	return listAll(ctx, c, "listTemplates", func(n, size int) (page[*csgo.Template], error) {
+		p := &csgo.ListTemplatesParams{}
+		p.SetTemplatefilter("executable")
+		p.SetZoneid(zoneID)
+		p.SetPage(n)
+		p.SetPagesize(size)
+		r, err := c.sdk.Template.ListTemplates(p)
+		if err != nil {
+			return page[*csgo.Template]{}, err
+		}
+		return page[*csgo.Template]{r.Templates, r.Count}, nil
+	})
+}
+
+// ListServiceOfferings implements API.
+func (c *Client) ListServiceOfferings(ctx context.Context) ([]*csgo.ServiceOffering, error) {
+	return listAll(ctx, c, "listServiceOfferings", func(n, size int) (page[*csgo.ServiceOffering], error) {
+		p := &csgo.ListServiceOfferingsParams{}
+		p.SetIssystem(false)
+		p.SetPage(n)
+		p.SetPagesize(size)
+		r, err := c.sdk.ServiceOffering.ListServiceOfferings(p)
+		if err != nil {
+			return page[*csgo.ServiceOffering]{}, err
+		}
+		return page[*csgo.ServiceOffering]{r.ServiceOfferings, r.Count}, nil
+	})
+}
+
+// ListTags implements API.
+func (c *Client) ListTags(ctx context.Context, resourceType string) ([]*csgo.Tag, error) {
+	return listAll(ctx, c, "listTags", func(n, size int) (page[*csgo.Tag], error) {
+		p := &csgo.ListTagsParams{}
+		p.SetResourcetype(resourceType)
+		p.SetListall(true)
+		p.SetPage(n)
+		p.SetPagesize(size)
+		r, err := c.sdk.Resourcetags.ListTags(p)
+		if err != nil {
+			return page[*csgo.Tag]{}, err
+		}
+		return page[*csgo.Tag]{r.Tags, r.Count}, nil
+	})
+}
+
+// ListAffinityGroups implements API.
+func (c *Client) ListAffinityGroups(ctx context.Context) ([]*csgo.AffinityGroup, error) {
+	return listAll(ctx, c, "listAffinityGroups", func(n, size int) (page[*csgo.AffinityGroup], error) {
+		p := &csgo.ListAffinityGroupsParams{}
+		p.SetPage(n)
+		p.SetPagesize(size)
+		r, err := c.sdk.AffinityGroup.ListAffinityGroups(p)
+		if err != nil {
+			return page[*csgo.AffinityGroup]{}, err
+		}
+		return page[*csgo.AffinityGroup]{r.AffinityGroups, r.Count}, nil
+	})
+}
+
+// ListSSHKeyPairs implements API.
+func (c *Client) ListSSHKeyPairs(ctx context.Context) ([]*csgo.SSHKeyPair, error) {
+	return listAll(ctx, c, "listSSHKeyPairs", func(n, size int) (page[*csgo.SSHKeyPair], error) {
+		p := &csgo.ListSSHKeyPairsParams{}
+		p.SetPage(n)
+		p.SetPagesize(size)
+		r, err := c.sdk.SSH.ListSSHKeyPairs(p)
+		if err != nil {
+			return page[*csgo.SSHKeyPair]{}, err
+		}
+		return page[*csgo.SSHKeyPair]{r.SSHKeyPairs, r.Count}, nil
+	})
+}
+
+// DeployVM implements API.
+func (c *Client) DeployVM(ctx context.Context, p *csgo.DeployVirtualMachineParams) (string, string, error) {
+	r, err := do(ctx, c, "deployVirtualMachine", func() (*csgo.DeployVirtualMachineResponse, error) {
+		return c.sdk.VirtualMachine.DeployVirtualMachine(p)
+	})
+	if err != nil {
+		return "", "", err
+	}
+	return r.Id, r.JobID, nil
+}
+
+// GetVM implements API.
+func (c *Client) GetVM(ctx context.Context, id string) (*csgo.VirtualMachine, error) {
+	r, err := read(ctx, c, "listVirtualMachines", func() (*csgo.ListVirtualMachinesResponse, error) {
+		p := &csgo.ListVirtualMachinesParams{}
+		p.SetId(id)
+		p.SetListall(true)
+		return c.sdk.VirtualMachine.ListVirtualMachines(p)
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, vm := range r.VirtualMachines {
+		if vm.Id == id {
+			return vm, nil
+		}
+	}
+	// An expunged VM's ID still resolves server side, so the answer is an empty list rather than a 431.
+	return nil, cserrors.NewNotFound("virtual machine", id)
+}
+
+// ListVMs implements API.
+func (c *Client) ListVMs(ctx context.Context, tags map[string]string) ([]*csgo.VirtualMachine, error) {
+	vms, err := listAll(ctx, c, "listVirtualMachines", func(n, size int) (page[*csgo.VirtualMachine], error) {
+		p := &csgo.ListVirtualMachinesParams{}
+		p.SetListall(true)
+		if len(tags) > 0 {
+			// The server ORs these, which still narrows the listing; the AND happens below.
+			p.SetTags(tags)
+		}
+		p.SetPage(n)
+		p.SetPagesize(size)
+		r, err := c.sdk.VirtualMachine.ListVirtualMachines(p)
+		if err != nil {
+			return page[*csgo.VirtualMachine]{}, err
+		}
+		return page[*csgo.VirtualMachine]{r.VirtualMachines, r.Count}, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := vms[:0]
+	for _, vm := range vms {
+		if hasAllTags(vm.Tags, tags) {
+			out = append(out, vm)
+		}
+	}
+	return out, nil
+}
+
+func hasAllTags(have []csgo.Tags, want map[string]string) bool {
+	for k, v := range want {
+		found := false
+		for _, t := range have {
+			if t.Key == k && t.Value == v {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}
+
+// TagMap turns the tag list of a CloudStack resource into a map.
+func TagMap(tags []csgo.Tags) map[string]string {
+	out := make(map[string]string, len(tags))
+	for _, t := range tags {
+		out[t.Key] = t.Value
+	}
+	return out
+}
+
+// DestroyVM implements API.
+func (c *Client) DestroyVM(ctx context.Context, id string, expunge bool) error {
+	r, err := do(ctx, c, "destroyVirtualMachine", func() (*csgo.DestroyVirtualMachineResponse, error) {
+		p := &csgo.DestroyVirtualMachineParams{}
+		p.SetId(id)
+		p.SetExpunge(expunge)
+		return c.sdk.VirtualMachine.DestroyVirtualMachine(p)
+	})
+	if err != nil {
+		return err
+	}
+	if _, err := c.WaitForJob(ctx, r.JobID); err != nil {
+		return fmt.Errorf("destroying virtual machine %s: %w", id, err)
+	}
+	return nil
+}
+
+// RebootVM implements API.
+func (c *Client) RebootVM(ctx context.Context, id string) error {
+	r, err := do(ctx, c, "rebootVirtualMachine", func() (*csgo.RebootVirtualMachineResponse, error) {
+		p := &csgo.RebootVirtualMachineParams{}
+		p.SetId(id)
+		return c.sdk.VirtualMachine.RebootVirtualMachine(p)
+	})
+	if err != nil {
+		return err
+	}
+	if _, err := c.WaitForJob(ctx, r.JobID); err != nil {
+		return fmt.Errorf("rebooting virtual machine %s: %w", id, err)
+	}
+	return nil
+}
+
+// CreateTags implements API.
+func (c *Client) CreateTags(ctx context.Context, resourceIDs []string, resourceType string, tags map[string]string) error {
+	r, err := do(ctx, c, "createTags", func() (*csgo.CreateTagsResponse, error) {
+		p := &csgo.CreateTagsParams{}
+		p.SetResourceids(resourceIDs)
+		p.SetResourcetype(resourceType)
+		p.SetTags(tags)
+		return c.sdk.Resourcetags.CreateTags(p)
+	})
+	if err != nil {
+		return err
+	}
+	if _, err := c.WaitForJob(ctx, r.JobID); err != nil {
+		return fmt.Errorf("tagging %s %v: %w", resourceType, resourceIDs, err)
+	}
+	return nil
+}
+
+// DeleteTags implements API.
+func (c *Client) DeleteTags(ctx context.Context, resourceIDs []string, resourceType string, tags map[string]string) error {
+	r, err := do(ctx, c, "deleteTags", func() (*csgo.DeleteTagsResponse, error) {
+		p := &csgo.DeleteTagsParams{}
+		p.SetResourceids(resourceIDs)
+		p.SetResourcetype(resourceType)
+		if len(tags) > 0 {
+			p.SetTags(tags)
+		}
+		return c.sdk.Resourcetags.DeleteTags(p)
+	})
+	if err != nil {
+		return err
+	}
+	if _, err := c.WaitForJob(ctx, r.JobID); err != nil {
+		return fmt.Errorf("removing tags from %s %v: %w", resourceType, resourceIDs, err)
+	}
+	return nil
+}
+
+// Capabilities implements API.
+func (c *Client) Capabilities(ctx context.Context) (*csgo.Capability, error) {
+	r, err := read(ctx, c, "listCapabilities", func() (*csgo.ListCapabilitiesResponse, error) {
+		return c.sdk.Configuration.ListCapabilities(&csgo.ListCapabilitiesParams{})
+	})
+	if err != nil {
+		return nil, err
+	}
+	if r.Capabilities == nil {
+		return nil, fmt.Errorf("listCapabilities returned no capability object")
+	}
+	return r.Capabilities, nil
+}

@@ -1,0 +1,170 @@
+package cloudstack
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"time"
+
+	csgo "github.com/apache/cloudstack-go/v2/cloudstack"
+	"golang.org/x/time/rate"
+
+	cserrors "github.com/cloudstack/karpenter-provider-cloudstack/pkg/errors"
+)
+
+// Client is the CloudStack API client of the provider. It is safe for concurrent use.
+type Client struct {
+	sdk     *csgo.CloudStackClient
+	opts    Options
+	limiter *rate.Limiter
+	metrics *metrics
+}
+
+var _ API = (*Client)(nil)
+
+// New validates the options and builds a client. It makes no request; callers check connectivity with
+// Capabilities.
+func New(o Options) (*Client, error) {
+	o = o.withDefaults()
+	if err := o.validate(); err != nil {
+		return nil, fmt.Errorf("validating CloudStack client options: %w", err)
+	}
+	hc, err := httpClient(o)
+	if err != nil {
+		return nil, err
+	}
+	m, err := newMetrics(o.Registerer)
+	if err != nil {
+		return nil, fmt.Errorf("registering CloudStack API metrics: %w", err)
+	}
+	return &Client{
+		// The non-blocking client: async calls return their job ID at once and our poller waits with a context.
+		sdk:     csgo.NewClient(o.APIURL, o.APIKey, o.SecretKey, o.VerifySSL, csgo.WithHTTPClient(hc)),
+		opts:    o,
+		limiter: rate.NewLimiter(rate.Limit(o.QPS), o.Burst),
+		metrics: m,
+	}, nil
+}
+
+func httpClient(o Options) (*http.Client, error) {
+	tlsConfig := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: !o.VerifySSL} //nolint:gosec // opt-out is explicit in the options
+	if len(o.CABundle) > 0 {
+		pool, err := x509.SystemCertPool()
+		if err != nil {
+			pool = x509.NewCertPool()
+		}
+		if !pool.AppendCertsFromPEM(o.CABundle) {
+			return nil, fmt.Errorf("reading the CA bundle: no PEM certificate found")
+		}
+		tlsConfig.RootCAs = pool
+	}
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		return nil, fmt.Errorf("creating the HTTP cookie jar: %w", err)
+	}
+	return &http.Client{
+		Jar:     jar,
+		Timeout: o.HTTPTimeout,
+		Transport: &http.Transport{
+			Proxy:                 http.ProxyFromEnvironment,
+			DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+			TLSClientConfig:       tlsConfig,
+			TLSHandshakeTimeout:   10 * time.Second,
+			MaxIdleConns:          100,
+			MaxIdleConnsPerHost:   100,
+			IdleConnTimeout:       90 * time.Second,
+			ExpectContinueTimeout: time.Second,
+		},
+	}, nil
+}
+
+// do runs one SDK call under the rate limit, records its metrics, and returns as soon as ctx ends. The SDK call
+// itself cannot be cancelled; it finishes in the background within the HTTP timeout.
+func do[T any](ctx context.Context, c *Client, command string, fn func() (T, error)) (T, error) {
+	var zero T
+	if err := c.limiter.Wait(ctx); err != nil {
+		return zero, fmt.Errorf("waiting for the client-side rate limit before %s: %w", command, err)
+	}
+	type result struct {
+		v   T
+		err error
+	}
+	done := make(chan result, 1)
+	start := time.Now()
+	go func() {
+		v, err := fn()
+		done <- result{v, cserrors.Parse(err)}
+	}()
+	select {
+	case r := <-done:
+		c.metrics.requests.WithLabelValues(command, resultCode(r.err, false)).Inc()
+		c.metrics.duration.WithLabelValues(command).Observe(time.Since(start).Seconds())
+		if r.err != nil {
+			return zero, fmt.Errorf("calling %s: %w", command, r.err)
+		}
+		return r.v, nil
+	case <-ctx.Done():
+		c.metrics.requests.WithLabelValues(command, resultCode(nil, true)).Inc()
+		return zero, fmt.Errorf("calling %s: %w", command, context.Cause(ctx))
+	}
+}
+
+// read is do with retries for idempotent calls (list*, query*): throttling, internal errors and transport failures
+// are retried with exponential backoff and jitter. Writes are never retried, because a deploy whose response was
+// lost may still have created a VM.
+func read[T any](ctx context.Context, c *Client, command string, fn func() (T, error)) (T, error) {
+	delay := c.opts.RetryBaseDelay
+	for attempt := 1; ; attempt++ {
+		v, err := do(ctx, c, command, fn)
+		if err == nil || attempt >= c.opts.RetryMaxAttempts || !retryable(err) {
+			return v, err
+		}
+		// Full jitter keeps many controllers that failed together from retrying together.
+		if serr := sleep(ctx, delay/2+rand.N(delay/2+1)); serr != nil {
+			return v, fmt.Errorf("%w (retry abandoned: %w)", err, serr)
+		}
+		delay = min(2*delay, c.opts.RetryMaxDelay)
+	}
+}
+
+func retryable(err error) bool { return cserrors.IsThrottled(err) || cserrors.IsServerError(err) }
+
+// sleep waits for d or until ctx ends, returning ctx's error in the latter case.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// page is one page of a list call: its items and the server's count, the total across all pages.
+type page[T any] struct {
+	items []T
+	count int
+}
+
+// listAll fetches every page of a list call. CloudStack's count is the total, so paging stops once count items
+// arrived, or earlier when a page comes back short (the set shrank while we paged).
+func listAll[T any](ctx context.Context, c *Client, command string, fetch func(pageNo, pageSize int) (page[T], error)) ([]T, error) {
+	var out []T
+	size := c.opts.PageSize
+	for n := 1; ; n++ {
+		p, err := read(ctx, c, command, func() (page[T], error) { return fetch(n, size) })
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p.items...)
+		if len(p.items) < size || len(out) >= p.count {
+			return out, nil
+		}
+	}
+}

@@ -1,0 +1,72 @@
+package cloudstack
+
+import (
+	"errors"
+	"strconv"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	cserrors "github.com/cloudstack/karpenter-provider-cloudstack/pkg/errors"
+)
+
+const metricsNamespace = "karpenter_cloudstack"
+
+// metrics are per command and result code. The code label is the CloudStack errorcode (200 for success),
+// "transport" for failures below the API, and "canceled" when the caller's context ended first.
+type metrics struct {
+	requests *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+}
+
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	m := &metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: metricsNamespace, Subsystem: "api", Name: "requests_total",
+			Help: "CloudStack API requests by command and result code (200, the CloudStack errorcode, transport or canceled).",
+		}, []string{"command", "code"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: metricsNamespace, Subsystem: "api", Name: "request_duration_seconds",
+			Help:    "Duration of CloudStack API requests by command.",
+			Buckets: []float64{0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30},
+		}, []string{"command"}),
+	}
+	if reg == nil {
+		return m, nil
+	}
+	var err error
+	if m.requests, err = register(reg, m.requests); err != nil {
+		return nil, err
+	}
+	if m.duration, err = register(reg, m.duration); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// register reuses an already registered collector, so that several clients (tests, a re-created operator client)
+// may share one registry.
+func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
+	if err := reg.Register(c); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if errors.As(err, &are) {
+			if existing, ok := are.ExistingCollector.(C); ok {
+				return existing, nil
+			}
+		}
+		return c, err
+	}
+	return c, nil
+}
+
+func resultCode(err error, canceled bool) string {
+	switch {
+	case canceled:
+		return "canceled"
+	case err == nil:
+		return "200"
+	}
+	if code := cserrors.Code(err); code != 0 {
+		return strconv.Itoa(code)
+	}
+	return "transport"
+}

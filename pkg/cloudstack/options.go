@@ -1,0 +1,113 @@
+package cloudstack
+
+import (
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net/url"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Defaults of Options. They favour a management server shared with other tenants: a modest request rate, and a
+// first job poll soon enough that a fast capacity failure reaches Karpenter within a second.
+const (
+	DefaultHTTPTimeout        = 30 * time.Second
+	DefaultQPS                = 20
+	DefaultBurst              = 40
+	DefaultJobPollInterval    = 250 * time.Millisecond
+	DefaultJobPollMaxInterval = 5 * time.Second
+	DefaultJobTimeout         = 15 * time.Minute
+	// DefaultPageSize is CloudStack's default.page.size, the largest page a stock management server returns.
+	DefaultPageSize         = 500
+	DefaultRetryMaxAttempts = 4
+	DefaultRetryBaseDelay   = 250 * time.Millisecond
+	DefaultRetryMaxDelay    = 5 * time.Second
+)
+
+// Options configure a Client. Zero values take the defaults above, except VerifySSL, which the operator's options
+// default to true.
+type Options struct {
+	// APIURL is the management server's API endpoint, for example https://cloud.example.com/client/api.
+	APIURL string
+	// APIKey and SecretKey are the credentials requests are signed with. The secret is never logged.
+	APIKey, SecretKey string
+	// VerifySSL verifies the server certificate; turn it off only for test installations.
+	VerifySSL bool
+	// CABundle is an optional PEM bundle trusted in addition to the system roots.
+	CABundle []byte
+	// HTTPTimeout bounds one HTTP request, including a request abandoned after its context was cancelled.
+	HTTPTimeout time.Duration
+	// QPS and Burst are the client-side rate limit shared by all calls, polls included.
+	QPS   float64
+	Burst int
+	// JobPollInterval is the delay before the first job poll; later polls back off by 2x up to JobPollMaxInterval.
+	JobPollInterval    time.Duration
+	JobPollMaxInterval time.Duration
+	// JobTimeout is the poller's own bound on waiting for one job; callers usually bound it sooner with their ctx.
+	JobTimeout time.Duration
+	// PageSize is the pagesize of list calls; it must not exceed the server's default.page.size.
+	PageSize int
+	// RetryMaxAttempts bounds the attempts of a read call that fails with 429, 530 or a transport error; the
+	// delay between attempts starts at RetryBaseDelay and doubles up to RetryMaxDelay. Writes are never retried.
+	RetryMaxAttempts int
+	RetryBaseDelay   time.Duration
+	RetryMaxDelay    time.Duration
+	// Registerer receives the client's metrics; nil leaves them unregistered.
+	Registerer prometheus.Registerer
+}
+
+func (o Options) withDefaults() Options {
+	setDefault(&o.HTTPTimeout, DefaultHTTPTimeout)
+	setDefault(&o.QPS, DefaultQPS)
+	setDefault(&o.Burst, DefaultBurst)
+	setDefault(&o.JobPollInterval, DefaultJobPollInterval)
+	setDefault(&o.JobPollMaxInterval, DefaultJobPollMaxInterval)
+	setDefault(&o.JobTimeout, DefaultJobTimeout)
+	setDefault(&o.PageSize, DefaultPageSize)
+	setDefault(&o.RetryMaxAttempts, DefaultRetryMaxAttempts)
+	setDefault(&o.RetryBaseDelay, DefaultRetryBaseDelay)
+	setDefault(&o.RetryMaxDelay, DefaultRetryMaxDelay)
+	return o
+}
+
+func setDefault[T comparable](v *T, def T) {
+	var zero T
+	if *v == zero {
+		*v = def
+	}
+}
+
+// validate reports every problem at once; messages never include the secret.
+func (o Options) validate() error {
+	var errs []error
+	if o.APIURL == "" {
+		errs = append(errs, errors.New("the API URL is required"))
+	} else if u, err := url.Parse(o.APIURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		errs = append(errs, fmt.Errorf("the API URL %q must be an absolute http or https URL", o.APIURL))
+	}
+	if o.APIKey == "" {
+		errs = append(errs, errors.New("the API key is required"))
+	}
+	if o.SecretKey == "" {
+		errs = append(errs, errors.New("the secret key is required"))
+	}
+	if len(o.CABundle) > 0 && !x509.NewCertPool().AppendCertsFromPEM(o.CABundle) {
+		errs = append(errs, errors.New("the CA bundle contains no PEM certificate"))
+	}
+	for name, d := range map[string]time.Duration{"HTTP timeout": o.HTTPTimeout, "job poll interval": o.JobPollInterval,
+		"job poll max interval": o.JobPollMaxInterval, "job timeout": o.JobTimeout, "retry base delay": o.RetryBaseDelay,
+		"retry max delay": o.RetryMaxDelay} {
+		if d < 0 {
+			errs = append(errs, fmt.Errorf("the %s must not be negative, got %s", name, d))
+		}
+	}
+	if o.QPS < 0 || o.Burst < 0 {
+		errs = append(errs, fmt.Errorf("the rate limit must not be negative, got qps %v burst %d", o.QPS, o.Burst))
+	}
+	if o.PageSize < 0 || o.RetryMaxAttempts < 0 {
+		errs = append(errs, fmt.Errorf("page size and retry attempts must not be negative, got %d and %d", o.PageSize, o.RetryMaxAttempts))
+	}
+	return errors.Join(errs...)
+}
