@@ -1,0 +1,330 @@
+package options
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	coreoptions "sigs.k8s.io/karpenter/pkg/operator/options"
+	"sigs.k8s.io/karpenter/pkg/utils/env"
+
+	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/bootstrap"
+	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/cache"
+)
+
+func init() {
+	coreoptions.Injectables = append(coreoptions.Injectables, &Options{})
+}
+
+// Names of the files a mounted credentials Secret provides in --cloudstack-credentials-dir.
+const (
+	CredentialsFileAPIURL    = "api-url"
+	CredentialsFileAPIKey    = "api-key"
+	CredentialsFileSecretKey = "secret-key"
+	CredentialsFileVerifySSL = "verify-ssl"
+)
+
+// Defaults of the settings whose defaults do not live elsewhere.
+const (
+	DefaultAPIQPS        = 20.0
+	DefaultAPIBurst      = 40
+	DefaultHTTPTimeout   = 30 * time.Second
+	DefaultGCGracePeriod = 2 * time.Minute
+	// MaxUserDataLength is the most CloudStack's vm.userdata.max.length can be raised to.
+	MaxUserDataLength = 1048576
+)
+
+type optionsKey struct{}
+
+// Options is the provider's configuration. It implements Karpenter core's options.Injectable.
+type Options struct {
+	// APIURL is the management server's API endpoint, e.g. https://cloudstack.example.com/client/api.
+	APIURL string
+	// APIKey and SecretKey are the credentials of the account VMs are launched in.
+	APIKey    string
+	SecretKey string
+	// CredentialsDir is the directory of a mounted Secret with files api-url, api-key, secret-key and verify-ssl.
+	CredentialsDir string
+	// VerifySSL checks the management server's TLS certificate; true unless explicitly disabled.
+	VerifySSL bool
+	// CABundlePath is a PEM file of CAs to trust for the management server; CABundle is its content.
+	CABundlePath string
+	CABundle     []byte
+	// ClusterName identifies this cluster's VMs in tags and the VM group; it must be unique per CloudStack account.
+	ClusterName string
+	// APIQPS and APIBurst bound the client-side request rate to the management server.
+	APIQPS   float64
+	APIBurst int
+	// HTTPTimeout bounds one HTTP request to the management server.
+	HTTPTimeout time.Duration
+	// Cache TTL overrides; the defaults and the reasons for them are in pkg/cache.
+	ZonesCacheTTL            time.Duration
+	NetworksCacheTTL         time.Duration
+	TemplatesCacheTTL        time.Duration
+	ServiceOfferingsCacheTTL time.Duration
+	InstanceTypesCacheTTL    time.Duration
+	UnavailableOfferingsTTL  time.Duration
+	// OfferingPrices maps an instance-type name, offering UUID or offering name to an hourly price.
+	OfferingPrices map[string]float64
+	// UserDataMaxLength is the management server's vm.userdata.max.length: the longest encoded userData accepted.
+	UserDataMaxLength int
+	// GCGracePeriod is how old an owned VM without a NodeClaim must be before the garbage collector destroys it.
+	GCGracePeriod time.Duration
+
+	offeringPricesRaw string
+	parseErrs         []error
+}
+
+// AddFlags implements options.Injectable.
+func (o *Options) AddFlags(fs *coreoptions.FlagSet) {
+	o.parseErrs = nil
+	o.register(fs, stringVar(&o.APIURL), "cloudstack-api-url", "CLOUDSTACK_API_URL", "",
+		"CloudStack API endpoint, e.g. https://cloudstack.example.com/client/api")
+	o.APIKey = env.WithDefaultString("CLOUDSTACK_API_KEY", "")
+	fs.Var(&secretValue{p: &o.APIKey}, "cloudstack-api-key", "CloudStack API key [env CLOUDSTACK_API_KEY]")
+	o.SecretKey = env.WithDefaultString("CLOUDSTACK_SECRET_KEY", "")
+	fs.Var(&secretValue{p: &o.SecretKey}, "cloudstack-secret-key", "CloudStack secret key; prefer the env variable or the credentials dir, flags are visible in the process list [env CLOUDSTACK_SECRET_KEY]")
+	o.register(fs, stringVar(&o.CredentialsDir), "cloudstack-credentials-dir", "CLOUDSTACK_CREDENTIALS_DIR", "",
+		"Directory of a mounted Secret with files api-url, api-key, secret-key and verify-ssl; flags and env variables win over its files")
+	o.register(fs, boolVar(&o.VerifySSL), "cloudstack-verify-ssl", "CLOUDSTACK_VERIFY_SSL", "true",
+		"Verify the management server's TLS certificate")
+	o.register(fs, stringVar(&o.CABundlePath), "cloudstack-ca-bundle", "CLOUDSTACK_CA_BUNDLE", "",
+		"PEM file of CA certificates to trust for the management server")
+	o.register(fs, stringVar(&o.ClusterName), "cluster-name", "CLUSTER_NAME", "",
+		"Name of this cluster, put in the tags and group of every VM to prove ownership (required)")
+	o.register(fs, floatVar(&o.APIQPS), "cloudstack-api-qps", "CLOUDSTACK_API_QPS", strconv.FormatFloat(DefaultAPIQPS, 'g', -1, 64),
+		"Client-side limit of CloudStack API requests per second")
+	o.register(fs, intVar(&o.APIBurst), "cloudstack-api-burst", "CLOUDSTACK_API_BURST", strconv.Itoa(DefaultAPIBurst),
+		"Client-side burst of CloudStack API requests")
+	o.register(fs, durationVar(&o.HTTPTimeout), "cloudstack-http-timeout", "CLOUDSTACK_HTTP_TIMEOUT", DefaultHTTPTimeout.String(),
+		"Timeout of one HTTP request to the management server")
+	for _, t := range o.ttls() {
+		o.register(fs, durationVar(t.p), t.flag, t.env, t.def.String(), t.usage)
+	}
+	o.register(fs, stringVar(&o.offeringPricesRaw), "offering-prices", "OFFERING_PRICES", "",
+		`Hourly prices by instance-type name, offering UUID or offering name, as JSON ({"small":0.05}) or small=0.05,medium=0.1`)
+	o.register(fs, intVar(&o.UserDataMaxLength), "userdata-max-length", "USERDATA_MAX_LENGTH", strconv.Itoa(bootstrap.DefaultMaxLength),
+		"The management server's vm.userdata.max.length: the longest gzip+base64 userData it accepts")
+	o.register(fs, durationVar(&o.GCGracePeriod), "gc-grace-period", "GC_GRACE_PERIOD", DefaultGCGracePeriod.String(),
+		"Age an owned VM without a NodeClaim must reach before it is destroyed")
+}
+
+type ttl struct {
+	p         *time.Duration
+	flag, env string
+	def       time.Duration
+	usage     string
+}
+
+func (o *Options) ttls() []ttl {
+	return []ttl{
+		{&o.ZonesCacheTTL, "zones-cache-ttl", "ZONES_CACHE_TTL", cache.ZonesTTL, "How long the zone list is reused before it is listed again"},
+		{&o.NetworksCacheTTL, "networks-cache-ttl", "NETWORKS_CACHE_TTL", cache.NetworksTTL, "How long network lists are reused"},
+		{&o.TemplatesCacheTTL, "templates-cache-ttl", "TEMPLATES_CACHE_TTL", cache.TemplatesTTL, "How long template lists are reused"},
+		{&o.ServiceOfferingsCacheTTL, "offerings-cache-ttl", "OFFERINGS_CACHE_TTL", cache.ServiceOfferingsTTL, "How long the service offering catalog is reused"},
+		{&o.InstanceTypesCacheTTL, "instance-types-cache-ttl", "INSTANCE_TYPES_CACHE_TTL", cache.InstanceTypesTTL, "How long computed instance types are kept"},
+		{&o.UnavailableOfferingsTTL, "unavailable-offerings-ttl", "UNAVAILABLE_OFFERINGS_TTL", cache.UnavailableOfferingsTTL,
+			"How long an offering stays unavailable in a zone after a capacity error"},
+	}
+}
+
+// Parse implements options.Injectable: it parses the flags, fills unset credentials from the credentials dir,
+// loads the CA bundle and validates the result.
+func (o *Options) Parse(fs *coreoptions.FlagSet, args ...string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(0)
+		}
+		return fmt.Errorf("parsing flags, %w", err)
+	}
+	errs := append([]error{}, o.parseErrs...)
+	if err := o.loadCredentialsDir(fs); err != nil {
+		errs = append(errs, err)
+	}
+	prices, err := parsePrices(o.offeringPricesRaw)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("--offering-prices (OFFERING_PRICES): %w", err))
+	}
+	o.OfferingPrices = prices
+	o.CABundle = nil
+	if o.CABundlePath != "" {
+		if o.CABundle, err = os.ReadFile(o.CABundlePath); err != nil {
+			errs = append(errs, fmt.Errorf("--cloudstack-ca-bundle (CLOUDSTACK_CA_BUNDLE): reading %q: %w", o.CABundlePath, err))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("validating CloudStack provider options, %w", err)
+	}
+	if err := o.Validate(); err != nil {
+		return fmt.Errorf("validating CloudStack provider options, %w", err)
+	}
+	return nil
+}
+
+// loadCredentialsDir fills every credential that neither a flag nor an environment variable set.
+func (o *Options) loadCredentialsDir(fs *coreoptions.FlagSet) error {
+	if o.CredentialsDir == "" {
+		return nil
+	}
+	if info, err := os.Stat(o.CredentialsDir); err != nil || !info.IsDir() {
+		return fmt.Errorf("--cloudstack-credentials-dir (CLOUDSTACK_CREDENTIALS_DIR) %q is not a readable directory; mount the credentials Secret there or unset it", o.CredentialsDir)
+	}
+	var errs []error
+	read := func(name string) (string, bool) {
+		b, err := os.ReadFile(filepath.Join(o.CredentialsDir, name))
+		if errors.Is(err, os.ErrNotExist) {
+			return "", false
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("reading %s from the credentials dir: %w", name, err))
+			return "", false
+		}
+		// Secrets written by hand usually end with a newline that is not part of the value.
+		return strings.TrimSpace(string(b)), true
+	}
+	for _, f := range []struct {
+		file string
+		p    *string
+	}{{CredentialsFileAPIURL, &o.APIURL}, {CredentialsFileAPIKey, &o.APIKey}, {CredentialsFileSecretKey, &o.SecretKey}} {
+		if *f.p != "" {
+			continue
+		}
+		if v, ok := read(f.file); ok {
+			*f.p = v
+		}
+	}
+	if !explicitlySet(fs, "cloudstack-verify-ssl", "CLOUDSTACK_VERIFY_SSL") {
+		if v, ok := read(CredentialsFileVerifySSL); ok {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("file %s in the credentials dir holds %q; it must be true or false", CredentialsFileVerifySSL, v))
+			} else {
+				o.VerifySSL = b
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func explicitlySet(fs *coreoptions.FlagSet, flagName, envName string) bool {
+	if _, ok := os.LookupEnv(envName); ok {
+		return true
+	}
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == flagName })
+	return set
+}
+
+// parsePrices reads a JSON object or comma-separated name=price pairs.
+func parsePrices(raw string) (map[string]float64, error) {
+	raw = strings.TrimSpace(raw)
+	if raw == "" {
+		return nil, nil
+	}
+	prices := map[string]float64{}
+	if strings.HasPrefix(raw, "{") {
+		// The decoder's own message names Go types, which means nothing to whoever wrote the setting.
+		if err := json.Unmarshal([]byte(raw), &prices); err != nil {
+			return nil, fmt.Errorf("%s is not a JSON object of numbers such as {\"small\":0.05}", raw)
+		}
+		return prices, nil
+	}
+	for _, pair := range strings.Split(raw, ",") {
+		name, price, ok := strings.Cut(strings.TrimSpace(pair), "=")
+		name = strings.TrimSpace(name)
+		if !ok || name == "" {
+			return nil, fmt.Errorf("%q is not of the form name=price", pair)
+		}
+		p, err := strconv.ParseFloat(strings.TrimSpace(price), 64)
+		if err != nil {
+			return nil, fmt.Errorf("price of %q is not a number: %q", name, price)
+		}
+		prices[name] = p
+	}
+	return prices, nil
+}
+
+// ToContext implements options.Injectable. It stores a copy, so that a later Parse of the same registered
+// Options (core re-parses for every manager context) cannot change what running reconcilers see.
+func (o *Options) ToContext(ctx context.Context) context.Context {
+	c := *o
+	return ToContext(ctx, &c)
+}
+
+// ToContext returns ctx carrying opts.
+func ToContext(ctx context.Context, opts *Options) context.Context {
+	return context.WithValue(ctx, optionsKey{}, opts)
+}
+
+// FromContext returns the Options in ctx. It panics when there are none: that is a wiring bug, not a runtime state.
+func FromContext(ctx context.Context) *Options {
+	v := ctx.Value(optionsKey{})
+	if v == nil {
+		panic("CloudStack provider options are not in the context; register options.Injectables before NewOperator")
+	}
+	return v.(*Options)
+}
+
+func redact(s string) string {
+	if s == "" {
+		return ""
+	}
+	return "<redacted>"
+}
+
+// String prints the options with the API key and secret key redacted.
+func (o *Options) String() string {
+	names := make([]string, 0, len(o.OfferingPrices))
+	for n := range o.OfferingPrices {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return fmt.Sprintf("{APIURL:%s APIKey:%s SecretKey:%s CredentialsDir:%s VerifySSL:%t CABundlePath:%s ClusterName:%s "+
+		"APIQPS:%g APIBurst:%d HTTPTimeout:%s ZonesCacheTTL:%s NetworksCacheTTL:%s TemplatesCacheTTL:%s ServiceOfferingsCacheTTL:%s "+
+		"InstanceTypesCacheTTL:%s UnavailableOfferingsTTL:%s OfferingPrices:%v "+
+		"UserDataMaxLength:%d GCGracePeriod:%s}",
+		o.APIURL, redact(o.APIKey), redact(o.SecretKey), o.CredentialsDir, o.VerifySSL, o.CABundlePath, o.ClusterName,
+		o.APIQPS, o.APIBurst, o.HTTPTimeout, o.ZonesCacheTTL, o.NetworksCacheTTL, o.TemplatesCacheTTL, o.ServiceOfferingsCacheTTL,
+		o.InstanceTypesCacheTTL, o.UnavailableOfferingsTTL, names,
+		o.UserDataMaxLength, o.GCGracePeriod)
+}
+
+// GoString keeps %#v from printing the secrets.
+func (o *Options) GoString() string { return o.String() }
+
+// LogValue implements slog.LogValuer with the secrets redacted.
+func (o *Options) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("api-url", o.APIURL),
+		slog.String("api-key", redact(o.APIKey)),
+		slog.String("secret-key", redact(o.SecretKey)),
+		slog.String("credentials-dir", o.CredentialsDir),
+		slog.Bool("verify-ssl", o.VerifySSL),
+		slog.String("ca-bundle", o.CABundlePath),
+		slog.String("cluster-name", o.ClusterName),
+		slog.Float64("api-qps", o.APIQPS),
+		slog.Int("api-burst", o.APIBurst),
+		slog.Duration("http-timeout", o.HTTPTimeout),
+		slog.Int("userdata-max-length", o.UserDataMaxLength),
+		slog.Duration("gc-grace-period", o.GCGracePeriod),
+	)
+}
+
+// MarshalLog implements logr.Marshaler (Karpenter logs through logr/zap) with the secrets redacted.
+func (o *Options) MarshalLog() any {
+	return map[string]any{
+		"apiURL": o.APIURL, "apiKey": redact(o.APIKey), "secretKey": redact(o.SecretKey),
+		"credentialsDir": o.CredentialsDir, "verifySSL": o.VerifySSL, "caBundle": o.CABundlePath,
+		"clusterName": o.ClusterName, "apiQPS": o.APIQPS, "apiBurst": o.APIBurst, "httpTimeout": o.HTTPTimeout.String(),
+		"userDataMaxLength": o.UserDataMaxLength, "gcGracePeriod": o.GCGracePeriod.String(),
+	}
+}
