@@ -1,0 +1,121 @@
+package template
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	csgo "github.com/apache/cloudstack-go/v2/cloudstack"
+	gocache "github.com/patrickmn/go-cache"
+	karpv1 "sigs.k8s.io/karpenter/pkg/apis/v1"
+
+	v1 "github.com/cloudstack/karpenter-provider-cloudstack/pkg/apis/v1"
+	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/cloudstack"
+	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/selector"
+)
+
+// createdLayout is the date format of every CloudStack response.
+const createdLayout = "2006-01-02T15:04:05-0700"
+
+// Provider resolves templates.
+type Provider interface {
+	// Resolve returns the one template VMs of the zone boot from: among the ready executable templates of the zone
+	// that match any term, the newest; nil when none matches.
+	Resolve(ctx context.Context, zoneID string, terms []v1.SelectorTerm) (*v1.Template, error)
+}
+
+// DefaultProvider implements Provider with one cached listTemplates call per zone.
+type DefaultProvider struct {
+	api   cloudstack.API
+	cache *gocache.Cache
+	// mu makes concurrent cold callers share one listing instead of each making it.
+	mu sync.Mutex
+}
+
+var _ Provider = (*DefaultProvider)(nil)
+
+// NewDefaultProvider returns a provider that caches template listings per zone in cache (see cache.TemplatesTTL).
+func NewDefaultProvider(api cloudstack.API, cache *gocache.Cache) *DefaultProvider {
+	return &DefaultProvider{api: api, cache: cache}
+}
+
+// Resolve implements Provider.
+func (p *DefaultProvider) Resolve(ctx context.Context, zoneID string, terms []v1.SelectorTerm) (*v1.Template, error) {
+	templates, err := p.list(ctx, zoneID)
+	if err != nil {
+		return nil, err
+	}
+	best := Select(templates, zoneID, terms)
+	if best == nil {
+		return nil, nil
+	}
+	return &v1.Template{ID: best.Id, Name: best.Name, ZoneID: best.Zoneid, Architecture: Architecture(best.Arch)}, nil
+}
+
+// Select picks the template of the zone among the ready ones that match a term: the newest by created date, then
+// the one matching the earlier term, then by name and ID so the choice is stable. It returns nil when none matches.
+func Select(templates []*csgo.Template, zoneID string, terms []v1.SelectorTerm) *csgo.Template {
+	var best *csgo.Template
+	var bestCreated time.Time
+	bestTerm := -1
+	for _, t := range templates {
+		if !t.Isready || t.Zoneid != zoneID {
+			continue
+		}
+		term := selector.FirstMatch(terms, t.Id, t.Name, cloudstack.TagMap(t.Tags))
+		if term < 0 {
+			continue
+		}
+		// An unparseable date sorts as the oldest rather than failing the whole resolution.
+		created, _ := time.Parse(createdLayout, t.Created)
+		if best == nil || newer(created, term, t, bestCreated, bestTerm, best) {
+			best, bestCreated, bestTerm = t, created, term
+		}
+	}
+	return best
+}
+
+func newer(created time.Time, term int, t *csgo.Template, bestCreated time.Time, bestTerm int, best *csgo.Template) bool {
+	switch {
+	case !created.Equal(bestCreated):
+		return created.After(bestCreated)
+	case term != bestTerm:
+		return term < bestTerm
+	case t.Name != best.Name:
+		return t.Name < best.Name
+	default:
+		return t.Id < best.Id
+	}
+}
+
+// Architecture maps a CloudStack template architecture to the Kubernetes one. Servers before 4.20 report none; they
+// only run x86_64.
+func Architecture(arch string) string {
+	switch strings.ToLower(arch) {
+	case "", "x86_64", "amd64":
+		return karpv1.ArchitectureAmd64
+	case "aarch64", "arm64":
+		return karpv1.ArchitectureArm64
+	default:
+		return strings.ToLower(arch)
+	}
+}
+
+func (p *DefaultProvider) list(ctx context.Context, zoneID string) ([]*csgo.Template, error) {
+	if templates, ok := p.cache.Get(zoneID); ok {
+		return templates.([]*csgo.Template), nil
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if templates, ok := p.cache.Get(zoneID); ok {
+		return templates.([]*csgo.Template), nil
+	}
+	templates, err := p.api.ListTemplates(ctx, zoneID)
+	if err != nil {
+		return nil, fmt.Errorf("listing templates in zone %q: %w", zoneID, err)
+	}
+	p.cache.SetDefault(zoneID, templates)
+	return templates, nil
+}
