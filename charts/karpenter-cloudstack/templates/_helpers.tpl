@@ -1,0 +1,110 @@
+{{/* The chart name, or nameOverride; at most 63 characters (a label value). */}}
+{{- define "karpenter-cloudstack.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* The prefix of every resource name. A release already named after the chart is not repeated. */}}
+{{- define "karpenter-cloudstack.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* Labels that select the controller pods; they must never change across upgrades. */}}
+{{- define "karpenter-cloudstack.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "karpenter-cloudstack.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{/* Labels of every resource. */}}
+{{- define "karpenter-cloudstack.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{ include "karpenter-cloudstack.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- with .Values.additionalLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/* Metadata annotations of every resource; renders nothing when there are none. */}}
+{{- define "karpenter-cloudstack.annotations" -}}
+{{- with .Values.additionalAnnotations }}
+annotations:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end }}
+
+{{- define "karpenter-cloudstack.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "karpenter-cloudstack.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- required "serviceAccount.name is required when serviceAccount.create is false" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/* The Secret holding the CloudStack credentials: the user's own, or the one this chart creates. */}}
+{{- define "karpenter-cloudstack.credentialsSecretName" -}}
+{{- default (printf "%s-credentials" (include "karpenter-cloudstack.fullname" .)) .Values.credentials.existingSecret }}
+{{- end }}
+
+{{- define "karpenter-cloudstack.leaderElectionName" -}}
+{{- default (printf "%s-leader-election" (include "karpenter-cloudstack.fullname" .)) .Values.settings.leaderElection.name }}
+{{- end }}
+
+{{- define "karpenter-cloudstack.image" -}}
+{{- $tag := default (printf "v%s" .Chart.AppVersion) .Values.image.tag }}
+{{- if .Values.image.digest }}
+{{- printf "%s:%s@%s" .Values.image.repository $tag .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" .Values.image.repository $tag }}
+{{- end }}
+{{- end }}
+
+{{/*
+An env entry that is rendered only when the value is set: null and "" leave the controller's own default in force,
+so the chart never restates a default that could drift from the code. Call with (list "NAME" value).
+*/}}
+{{- define "karpenter-cloudstack.optionalEnv" -}}
+{{- $name := index . 0 }}
+{{- $value := index . 1 }}
+{{- if and (not (kindIs "invalid" $value)) (ne (toString $value) "") }}
+- name: {{ $name }}
+  value: {{ toString $value | quote }}
+{{- end }}
+{{- end }}
+
+{{/*
+Pod topology constraints need a selector; a constraint given without one selects this release's controller pods.
+Returns the constraints as YAML.
+*/}}
+{{- define "karpenter-cloudstack.topologySpreadConstraints" -}}
+{{- $selector := include "karpenter-cloudstack.selectorLabels" . | fromYaml }}
+{{- $out := list }}
+{{- range .Values.topologySpreadConstraints }}
+{{- $c := deepCopy . }}
+{{- if not (hasKey $c "labelSelector") }}
+{{- $_ := set $c "labelSelector" (dict "matchLabels" $selector) }}
+{{- end }}
+{{- $out = append $out $c }}
+{{- end }}
+{{- toYaml $out }}
+{{- end }}
+
+{{/*
+"true" when settings.featureGates turns the named Karpenter feature gate on, else "". Call with (list . "Name").
+Used to grant the RBAC a gated controller needs only when it runs.
+*/}}
+{{- define "karpenter-cloudstack.featureGateOn" -}}
+{{- $root := index . 0 }}
+{{- $gate := index . 1 }}
+{{- $gates := splitList "," (nospace $root.Values.settings.featureGates) }}
+{{- if has (printf "%s=true" $gate) $gates }}true{{ end }}
+{{- end }}
