@@ -221,23 +221,23 @@ func (s *Server) handle(w http.ResponseWriter, hr *http.Request, r *request) int
 		return s.writeError(w, envelope, &apiError{code: 530, csCode: 4250,
 			text: "Internal error executing command, please contact your system administrator"})
 	}
+	// Handlers return payloads that share no mutable state with the cloud, so they are serialized after
+	// the lock is released and a large list does not hold up other requests.
 	s.mu.Lock()
 	payload, aerr := cmd.handle(s, r)
-	var body []byte
-	var merr error
-	if aerr == nil {
-		body, merr = json.Marshal(map[string]any{envelope: payload})
-	}
 	s.mu.Unlock()
 	if aerr != nil {
 		return s.writeError(w, envelope, aerr)
 	}
-	if merr != nil {
-		return s.writeError(w, envelope, &apiError{code: 530, csCode: 4250, text: "serializing response: " + merr.Error()})
+	body, err := json.Marshal(payload)
+	if err != nil {
+		return s.writeError(w, envelope, &apiError{code: 530, csCode: 4250, text: "serializing response: " + err.Error()})
 	}
 	w.Header().Set("Content-Type", "application/json; charset=UTF-8")
 	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write([]byte(`{"` + envelope + `":`))
 	_, _ = w.Write(body)
+	_, _ = w.Write([]byte(`}`))
 	return http.StatusOK
 }
 
