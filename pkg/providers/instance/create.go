@@ -10,9 +10,9 @@ import (
 
 	csgo "github.com/apache/cloudstack-go/v2/cloudstack"
 	"go.uber.org/multierr"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 	karpv1 "sigs.k8s.io/karpenter/pkg/apis/v1"
 	"sigs.k8s.io/karpenter/pkg/cloudprovider"
-	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	v1 "github.com/cloudstack/karpenter-provider-cloudstack/pkg/apis/v1"
 	cserrors "github.com/cloudstack/karpenter-provider-cloudstack/pkg/errors"

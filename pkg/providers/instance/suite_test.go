@@ -91,6 +91,7 @@ var _ = BeforeSuite(func() {
 var _ = AfterSuite(func() { sim.Close() })
 
 var _ = BeforeEach(func() {
+	sim.ResetFaults()
 	sim.SetJobLatency(20 * time.Millisecond)
 	unavailable = cache.NewUnavailableOfferings()
 	instanceTypes = instancetype.NewDefaultProvider(api, unavailable, map[string]float64{"small": 0.01})
@@ -156,6 +157,16 @@ func simVM(vmID string) simulator.VM {
 	}
 	Fail("no VM " + vmID + " in the simulator")
 	return simulator.VM{}
+}
+
+// vmState is the VM's state, or "" once the simulator has expunged it.
+func vmState(vmID string) string {
+	for _, vm := range sim.VirtualMachines() {
+		if vm.ID == vmID {
+			return vm.State
+		}
+	}
+	return ""
 }
 
 func vmsInState(state string) []simulator.VM {

@@ -2,8 +2,7 @@ package instancetype
 
 import (
 	"context"
-	"hash/fnv"
-	"io"
+	"hash/maphash"
 	"sort"
 	"strconv"
 	"sync"
@@ -47,6 +46,7 @@ type DefaultProvider struct {
 	cat *catalog
 
 	instanceTypes *gocache.Cache
+	seed          maphash.Seed
 }
 
 var _ Provider = (*DefaultProvider)(nil)
@@ -60,7 +60,8 @@ func NewDefaultProvider(api cloudstack.API, unavailable *cache.UnavailableOfferi
 		prices:        prices,
 		catalogTTL:    cache.ServiceOfferingsTTL,
 		clock:         time.Now,
-		instanceTypes: gocache.New(cache.InstanceTypesTTL, cache.DefaultCleanupInterval),
+		instanceTypes: gocache.New(cache.InstanceTypesTTL, cache.CleanupInterval),
+		seed:          maphash.MakeSeed(),
 	}
 }
 
@@ -125,7 +126,7 @@ func (p *DefaultProvider) List(ctx context.Context, nodeClass *v1.CloudStackNode
 	if err != nil {
 		return nil, err
 	}
-	key := cacheKey(nodeClass, c.generation, p.unavailable.SeqNum())
+	key := cacheKey(p.seed, nodeClass, c.generation, p.unavailable.SeqNum())
 	if v, ok := p.instanceTypes.Get(key); ok {
 		return v.([]*cloudprovider.InstanceType), nil
 	}
@@ -135,27 +136,35 @@ func (p *DefaultProvider) List(ctx context.Context, nodeClass *v1.CloudStackNode
 }
 
 // cacheKey hashes the NodeClass spec hash, the resolved zones, offerings, networks and templates (their arch shapes
-// the requirements), the catalog generation and the unavailable-offerings sequence number.
-func cacheKey(nc *v1.CloudStackNodeClass, generation, seqNum uint64) string {
-	h := fnv.New64a()
-	w := func(s ...string) {
-		for _, x := range s {
-			_, _ = io.WriteString(h, x)
-			_, _ = h.Write([]byte{0})
-		}
+// the requirements), the catalog generation and the unavailable-offerings sequence number. It runs on every warm
+// call, so it uses maphash, which hashes strings in place; keys live only in this process, so a per-process seed is
+// fine. Every field ends with a zero byte so that adjacent fields cannot run together.
+func cacheKey(seed maphash.Seed, nc *v1.CloudStackNodeClass, generation, seqNum uint64) string {
+	var h maphash.Hash
+	h.SetSeed(seed)
+	add := func(s string) {
+		_, _ = h.WriteString(s)
+		_ = h.WriteByte(0)
 	}
-	w(nc.Hash(), strconv.FormatUint(generation, 10), strconv.FormatUint(seqNum, 10))
+	add(nc.Hash())
+	add(strconv.FormatUint(generation, 10))
+	add(strconv.FormatUint(seqNum, 10))
 	for _, z := range nc.Status.Zones {
-		w("z", z.ID, z.Name)
+		add(z.ID)
+		add(z.Name)
 	}
+	_ = h.WriteByte(1)
 	for _, o := range nc.Status.ServiceOfferings {
-		w("o", o.ID)
+		add(o.ID)
 	}
+	_ = h.WriteByte(1)
 	for _, t := range nc.Status.Templates {
-		w("t", t.ZoneID, t.Architecture)
+		add(t.ZoneID)
+		add(t.Architecture)
 	}
+	_ = h.WriteByte(1)
 	for _, n := range nc.Status.Networks {
-		w("n", n.ZoneID)
+		add(n.ZoneID)
 	}
 	return strconv.FormatUint(h.Sum64(), 36)
 }

@@ -142,7 +142,8 @@ var _ = Describe("List", func() {
 		its, err := provider.List(ctx, nodeClass([]string{"zone-b"}, v1.SelectorTerm{Name: "gpu"}))
 		Expect(err).NotTo(HaveOccurred())
 		it := byName(its)["gpu"]
-		Expect(it.Capacity).To(HaveKeyWithValue(instancetype.ResourceNvidiaGPU, resource.MustParse("1")))
+		gpus := it.Capacity[instancetype.ResourceNvidiaGPU]
+		Expect(gpus.Value()).To(BeEquivalentTo(1))
 		Expect(label(it, v1.LabelInstanceGPUCount)).To(Equal("1"))
 		Expect(label(it, v1.LabelInstanceGPUName)).To(Equal("Tesla_T4"))
 	})
@@ -191,9 +192,9 @@ var _ = Describe("List", func() {
 				if a == b {
 					continue
 				}
-				ac, am := a.Capacity.Cpu().Value(), a.Capacity.Memory().Value()
-				bc, bm := b.Capacity.Cpu().Value(), b.Capacity.Memory().Value()
-				if ac >= bc && am >= bm && (ac > bc || am > bm) {
+				ac, am, ag := a.Capacity.Cpu().Value(), a.Capacity.Memory().Value(), a.Capacity.Name(instancetype.ResourceNvidiaGPU, resource.DecimalSI).Value()
+				bc, bm, bg := b.Capacity.Cpu().Value(), b.Capacity.Memory().Value(), b.Capacity.Name(instancetype.ResourceNvidiaGPU, resource.DecimalSI).Value()
+				if ac >= bc && am >= bm && ag >= bg && (ac > bc || am > bm || ag > bg) {
 					Expect(a.Offerings[0].Price).To(BeNumerically(">", b.Offerings[0].Price), "%s vs %s", a.Name, b.Name)
 				}
 			}
