@@ -115,17 +115,21 @@ type KubeletConfiguration struct {
 	MaxPods *int32 `json:"maxPods,omitempty"`
 	// KubeReserved reserves resources for Kubernetes system daemons (keys: cpu, memory, ephemeral-storage, pid).
 	// +kubebuilder:validation:XValidation:message="spec.kubelet.kubeReserved: valid keys are cpu, memory, ephemeral-storage and pid",rule="self.all(x, x in ['cpu', 'memory', 'ephemeral-storage', 'pid'])"
-	// +kubebuilder:validation:XValidation:message="spec.kubelet.kubeReserved: values must be non-negative quantities such as 100m or 1Gi",rule="self.all(x, isQuantity(self[x]) && quantity(self[x]).sign() >= 0)"
+	// +kubebuilder:validation:XValidation:message="spec.kubelet.kubeReserved: values must be non-negative quantities such as 100m or 1Gi",rule="self.all(x, !self[x].startsWith('-') && isQuantity(self[x]))"
+	// +kubebuilder:validation:MaxProperties=4
 	// +optional
 	KubeReserved map[string]string `json:"kubeReserved,omitempty"`
 	// SystemReserved reserves resources for OS system daemons (keys: cpu, memory, ephemeral-storage, pid).
 	// +kubebuilder:validation:XValidation:message="spec.kubelet.systemReserved: valid keys are cpu, memory, ephemeral-storage and pid",rule="self.all(x, x in ['cpu', 'memory', 'ephemeral-storage', 'pid'])"
-	// +kubebuilder:validation:XValidation:message="spec.kubelet.systemReserved: values must be non-negative quantities such as 100m or 1Gi",rule="self.all(x, isQuantity(self[x]) && quantity(self[x]).sign() >= 0)"
+	// +kubebuilder:validation:XValidation:message="spec.kubelet.systemReserved: values must be non-negative quantities such as 100m or 1Gi",rule="self.all(x, !self[x].startsWith('-') && isQuantity(self[x]))"
+	// +kubebuilder:validation:MaxProperties=4
 	// +optional
 	SystemReserved map[string]string `json:"systemReserved,omitempty"`
 	// EvictionHard are the kubelet's hard eviction thresholds, as quantities (100Mi) or percentages (5%).
 	// +kubebuilder:validation:XValidation:message="spec.kubelet.evictionHard: valid keys are memory.available, nodefs.available, nodefs.inodesFree, imagefs.available, imagefs.inodesFree and pid.available",rule="self.all(x, x in ['memory.available', 'nodefs.available', 'nodefs.inodesFree', 'imagefs.available', 'imagefs.inodesFree', 'pid.available'])"
-	// +kubebuilder:validation:XValidation:message="spec.kubelet.evictionHard: values must be a percentage between 0% and 100% or a non-negative quantity such as 100Mi",rule="self.all(x, self[x].matches('^(100|[0-9]{1,2})(\\\\.[0-9]+)?%$') || (isQuantity(self[x]) && quantity(self[x]).sign() >= 0))"
+	// +kubebuilder:validation:XValidation:message="spec.kubelet.evictionHard: percentages must be between 0% and 100%, such as 5% or 7.5%",rule="self.all(x, !self[x].endsWith('%') || double(self[x].replace('%', '')) <= 100.0)"
+	// +kubebuilder:validation:XValidation:message="spec.kubelet.evictionHard: values must be a non-negative percentage or quantity, such as 5% or 100Mi",rule="self.all(x, !self[x].startsWith('-') && (self[x].endsWith('%') || isQuantity(self[x])))"
+	// +kubebuilder:validation:MaxProperties=6
 	// +optional
 	EvictionHard map[string]string `json:"evictionHard,omitempty"`
 }

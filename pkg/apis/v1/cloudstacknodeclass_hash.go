@@ -14,21 +14,52 @@ const NodeClassHashVersion = "v1"
 // Hash returns the hash of the fields of the spec that, when changed, make existing nodes drift. Selector
 // terms are not hashed: their resolved results are compared instead (dynamic drift).
 func (in *CloudStackNodeClass) Hash() string {
-	return fmt.Sprint(lo.Must(hashstructure.Hash(struct {
-		UserData     *string
-		Tags         map[string]string
-		SSHKeyPair   *string
-		RootDiskSize string
-		Kubelet      *KubeletConfiguration
-	}{
-		UserData:     in.Spec.UserData,
-		Tags:         in.Spec.Tags,
-		SSHKeyPair:   in.Spec.SSHKeyPair,
+	return fmt.Sprint(lo.Must(hashstructure.Hash(hashedSpec{
+		UserData:     lo.FromPtr(in.Spec.UserData),
+		Tags:         nilIfEmpty(in.Spec.Tags),
+		SSHKeyPair:   lo.FromPtr(in.Spec.SSHKeyPair),
 		RootDiskSize: rootDiskSizeString(in),
-		Kubelet:      in.Spec.Kubelet,
+		Kubelet:      hashedKubeletOf(in.Spec.Kubelet),
 	}, hashstructure.FormatV2, &hashstructure.HashOptions{SlicesAsSets: true, IgnoreZeroValue: true, ZeroNil: true})))
 }
 
+// hashedSpec holds the drift-relevant fields in a normal form: the apiserver drops empty maps and strings
+// (omitempty), so a NodeClass read back from it must hash like the object that was written.
+type hashedSpec struct {
+	UserData     string
+	Tags         map[string]string
+	SSHKeyPair   string
+	RootDiskSize string
+	Kubelet      hashedKubelet
+}
+
+type hashedKubelet struct {
+	MaxPods        *int32
+	KubeReserved   map[string]string
+	SystemReserved map[string]string
+	EvictionHard   map[string]string
+}
+
+func hashedKubeletOf(k *KubeletConfiguration) hashedKubelet {
+	if k == nil {
+		return hashedKubelet{}
+	}
+	return hashedKubelet{
+		MaxPods:        k.MaxPods,
+		KubeReserved:   nilIfEmpty(k.KubeReserved),
+		SystemReserved: nilIfEmpty(k.SystemReserved),
+		EvictionHard:   nilIfEmpty(k.EvictionHard),
+	}
+}
+
+func nilIfEmpty(m map[string]string) map[string]string {
+	if len(m) == 0 {
+		return nil
+	}
+	return m
+}
+
+// rootDiskSizeString uses the canonical form, so 40Gi and 40960Mi hash alike.
 func rootDiskSizeString(in *CloudStackNodeClass) string {
 	if in.Spec.RootDiskSize == nil {
 		return ""
