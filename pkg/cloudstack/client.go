@@ -87,7 +87,7 @@ func httpClient(o Options) (*http.Client, error) {
 // itself cannot be cancelled; it finishes in the background within the HTTP timeout.
 func do[T any](ctx context.Context, c *Client, command string, fn func() (T, error)) (T, error) {
 	var zero T
-	if err := c.limiter.Wait(ctx); err != nil {
+	if err := c.waitForRateLimit(ctx); err != nil {
 		return zero, fmt.Errorf("waiting for the client-side rate limit before %s: %w", command, err)
 	}
 	type result struct {
@@ -114,6 +114,24 @@ func do[T any](ctx context.Context, c *Client, command string, fn func() (T, err
 	}
 }
 
+// waitForRateLimit waits for a token until ctx ends. Unlike rate.Limiter.Wait it does not fail early when the wait
+// would pass the deadline, so callers see their context's cause (for example the job timeout) rather than the
+// limiter's guess.
+func (c *Client) waitForRateLimit(ctx context.Context) error {
+	if ctx.Err() != nil {
+		return context.Cause(ctx)
+	}
+	r := c.limiter.Reserve()
+	if !r.OK() {
+		return fmt.Errorf("the rate limit burst of %d admits no request", c.opts.Burst)
+	}
+	if err := sleep(ctx, r.Delay()); err != nil {
+		r.Cancel()
+		return context.Cause(ctx)
+	}
+	return nil
+}
+
 // read is do with retries for idempotent calls (list*, query*): throttling, internal errors and transport failures
 // are retried with exponential backoff and jitter. Writes are never retried, because a deploy whose response was
 // lost may still have created a VM.
@@ -136,6 +154,9 @@ func retryable(err error) bool { return cserrors.IsThrottled(err) || cserrors.Is
 
 // sleep waits for d or until ctx ends, returning ctx's error in the latter case.
 func sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
