@@ -27,6 +27,9 @@ type event struct {
 // "SUCCESS! -- 86 Passed | 0 Failed | 0 Pending | 0 Skipped".
 var ginkgoSummary = regexp.MustCompile(`(?:SUCCESS!|FAIL!) -- (\d+) Passed \| (\d+) Failed \| (\d+) Pending \| (\d+) Skipped`)
 
+// ansi matches the colour codes Ginkgo puts around the words of its summary.
+var ansi = regexp.MustCompile("\x1b\\[[0-9;]*m")
+
 type test struct {
 	output   strings.Builder
 	result   string // pass, fail or skip
@@ -67,6 +70,8 @@ func summarize(r io.Reader, w io.Writer) (counts, int, error) {
 	var total counts
 	failedPkgs := 0
 	pkgs := map[string]*pkg{}
+	// Compiler errors arrive keyed by the package being built ("p_test [p.test]"), not by the package tested.
+	buildOutput := map[string]*strings.Builder{}
 	get := func(name string) *pkg {
 		if pkgs[name] == nil {
 			pkgs[name] = &pkg{tests: map[string]*test{}}
@@ -85,7 +90,11 @@ func summarize(r io.Reader, w io.Writer) (counts, int, error) {
 		}
 		switch {
 		case e.Action == "build-output":
-			get(e.ImportPath).output.WriteString(e.Output)
+			key := buildKey(e.ImportPath)
+			if buildOutput[key] == nil {
+				buildOutput[key] = &strings.Builder{}
+			}
+			buildOutput[key].WriteString(e.Output)
 		case e.Action == "build-fail":
 			// The package's own fail event follows and prints the build output.
 		case e.Test == "":
@@ -95,10 +104,17 @@ func summarize(r io.Reader, w io.Writer) (counts, int, error) {
 				p.output.WriteString(e.Output)
 			case "pass", "fail", "skip":
 				c := p.count()
-				total.add(c)
 				if e.Action == "fail" {
 					failedPkgs++
+					if c.failed == 0 {
+						// A package that failed outside any test (build error, panic in init, TestMain) counts as one failure.
+						c.failed = 1
+					}
+					if b := buildOutput[e.Package]; b != nil {
+						p.output.WriteString(b.String())
+					}
 				}
+				total.add(c)
 				report(w, e, p, c)
 				delete(pkgs, e.Package)
 			}
@@ -128,6 +144,7 @@ func summarize(r io.Reader, w io.Writer) (counts, int, error) {
 	for _, name := range names {
 		fmt.Fprintf(w, "FAIL %s (no result: interrupted?)\n%s", name, pkgs[name].output.String())
 		failedPkgs++
+		total.failed++
 	}
 	return total, failedPkgs, nil
 }
@@ -148,7 +165,7 @@ func (p *pkg) count() counts {
 		if t.isParent {
 			continue
 		}
-		if m := ginkgoSummary.FindStringSubmatch(t.output.String()); m != nil {
+		if m := ginkgoSummary.FindStringSubmatch(ansi.ReplaceAllString(t.output.String(), "")); m != nil {
 			c.passed += atoi(m[1])
 			c.failed += atoi(m[2])
 			c.skipped += atoi(m[3]) + atoi(m[4])
@@ -189,6 +206,14 @@ func report(w io.Writer, e event, p *pkg, c counts) {
 	if !printed {
 		fmt.Fprintf(w, "--- output of %s\n%s", e.Package, p.output.String())
 	}
+}
+
+// buildKey maps "example.com/p_test [example.com/p.test]" and "example.com/p" to "example.com/p".
+func buildKey(importPath string) string {
+	if i := strings.IndexByte(importPath, ' '); i >= 0 {
+		importPath = importPath[:i]
+	}
+	return strings.TrimSuffix(importPath, "_test")
 }
 
 func atoi(s string) int {
