@@ -67,7 +67,7 @@ var _ = Describe("Chart", func() {
 
 	DescribeTable("refuses to render without a required value",
 		func(args []string, message string) {
-			_, err := helm(release{name: "x", namespace: "x", args: args}.helmArgs("template")...)
+			_, err := helm(append(release{name: "x", namespace: "x", args: args}.helmArgs("template"), "--kube-version", "v1.36.3")...)
 			Expect(err).To(HaveOccurred())
 			Expect(err.Error()).To(ContainSubstring(message))
 		},

@@ -66,7 +66,8 @@ func helm(args ...string) (string, error) {
 
 // render returns the release's manifests, CRDs included, as helm install would create them.
 func render(r release) []*unstructured.Unstructured {
-	out, err := helm(append(r.helmArgs("template"), "--include-crds")...)
+	// Without --kube-version helm renders for Kubernetes v1.20, below the chart's kubeVersion; use envtest's version.
+	out, err := helm(append(r.helmArgs("template"), "--include-crds", "--kube-version", "v1.36.3")...)
 	Expect(err).NotTo(HaveOccurred())
 	return decode(bytes.NewBufferString(out))
 }

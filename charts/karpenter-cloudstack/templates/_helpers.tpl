@@ -34,11 +34,14 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end }}
 {{- end }}
 
-{{/* Metadata annotations of every resource; renders nothing when there are none. */}}
+{{/*
+Metadata annotations of every resource, indented for metadata; renders nothing (not even a blank line) when there
+are none. Include it right after the labels with {{- include ... }}.
+*/}}
 {{- define "karpenter-cloudstack.annotations" -}}
 {{- with .Values.additionalAnnotations }}
-annotations:
-  {{- toYaml . | nindent 2 }}
+  annotations:
+    {{- toYaml . | nindent 4 }}
 {{- end }}
 {{- end }}
 
@@ -65,19 +68,6 @@ annotations:
 {{- printf "%s:%s@%s" .Values.image.repository $tag .Values.image.digest }}
 {{- else }}
 {{- printf "%s:%s" .Values.image.repository $tag }}
-{{- end }}
-{{- end }}
-
-{{/*
-An env entry that is rendered only when the value is set: null and "" leave the controller's own default in force,
-so the chart never restates a default that could drift from the code. Call with (list "NAME" value).
-*/}}
-{{- define "karpenter-cloudstack.optionalEnv" -}}
-{{- $name := index . 0 }}
-{{- $value := index . 1 }}
-{{- if and (not (kindIs "invalid" $value)) (ne (toString $value) "") }}
-- name: {{ $name }}
-  value: {{ toString $value | quote }}
 {{- end }}
 {{- end }}
 
