@@ -1,0 +1,427 @@
+package nodeclass_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync/atomic"
+
+	"github.com/awslabs/operatorpkg/status"
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"github.com/samber/lo"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes/scheme"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
+	karpv1 "sigs.k8s.io/karpenter/pkg/apis/v1"
+	"sigs.k8s.io/karpenter/pkg/events"
+	coretest "sigs.k8s.io/karpenter/pkg/test"
+	. "sigs.k8s.io/karpenter/pkg/test/expectations"
+
+	gocache "github.com/patrickmn/go-cache"
+
+	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/apis"
+	v1 "github.com/cloudstack/karpenter-provider-cloudstack/pkg/apis/v1"
+	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/bootstrap"
+	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/cache"
+	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/cloudstack"
+	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/controllers/nodeclass"
+	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/zone"
+	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/simulator"
+)
+
+func id(kind, name string) string { return simulator.StableID(kind, name) }
+
+func names(n ...string) []v1.SelectorTerm {
+	return lo.Map(n, func(s string, _ int) v1.SelectorTerm { return v1.SelectorTerm{Name: s} })
+}
+
+// newNodeClass is a NodeClass every dependency of which resolves in both zones.
+func newNodeClass(mutate ...func(*v1.CloudStackNodeClass)) *v1.CloudStackNodeClass {
+	nc := &v1.CloudStackNodeClass{
+		ObjectMeta: metav1.ObjectMeta{Name: "default"},
+		Spec: v1.CloudStackNodeClassSpec{
+			ZoneSelectorTerms:            names("zone-a", "zone-b"),
+			NetworkSelectorTerms:         names("net-a", "net-b"),
+			TemplateSelectorTerms:        names("ubuntu-24.04"),
+			ServiceOfferingSelectorTerms: names("small", "medium"),
+			AffinityGroupSelectorTerms:   names("spread"),
+			SSHKeyPair:                   lo.ToPtr("ops"),
+			UserData:                     lo.ToPtr("#!/bin/sh\necho {{ .NodeClaimName }} {{ .KubeletArgs }}\n"),
+		},
+	}
+	for _, m := range mutate {
+		m(nc)
+	}
+	return nc
+}
+
+func reconcileNodeClass(nc *v1.CloudStackNodeClass) *v1.CloudStackNodeClass {
+	GinkgoHelper()
+	ExpectObjectReconciled(ctx, env.Client, controller, nc)
+	return ExpectExists(ctx, env.Client, nc)
+}
+
+func condition(nc *v1.CloudStackNodeClass, t string) *status.Condition {
+	return nc.StatusConditions(status.WithObservedOnly()).Get(t)
+}
+
+func cleanUp() {
+	GinkgoHelper()
+	ExpectCleanedUp(ctx, env.Client)
+	list := &v1.CloudStackNodeClassList{}
+	Expect(env.Client.List(ctx, list)).To(Succeed())
+	for i := range list.Items {
+		nc := &list.Items[i]
+		ExpectFinalizersRemoved(ctx, env.Client, nc)
+		ExpectDeleted(ctx, env.Client, nc)
+		ExpectNotFound(ctx, env.Client, nc)
+	}
+}
+
+func nodeClaimFor(nodeClassName, name string) *karpv1.NodeClaim {
+	return coretest.NodeClaim(karpv1.NodeClaim{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: karpv1.NodeClaimSpec{NodeClassRef: &karpv1.NodeClassReference{
+			Group: apis.Group, Kind: "CloudStackNodeClass", Name: nodeClassName,
+		}},
+	})
+}
+
+var _ = Describe("NodeClass controller", func() {
+	It("resolves every dependency in every zone and becomes Ready", func() {
+		nc := newNodeClass()
+		ExpectApplied(ctx, env.Client, nc)
+		result := ExpectObjectReconciled(ctx, env.Client, controller, nc)
+		Expect(result.RequeueAfter).To(Equal(nodeclass.RequeueInterval))
+		nc = ExpectExists(ctx, env.Client, nc)
+
+		Expect(nc.Status.Zones).To(Equal([]v1.Zone{{ID: id("zone", "zone-a"), Name: "zone-a"}, {ID: id("zone", "zone-b"), Name: "zone-b"}}))
+		Expect(nc.Status.Networks).To(ConsistOf(
+			v1.Network{ID: id("network", "net-a"), Name: "net-a", ZoneID: id("zone", "zone-a")},
+			v1.Network{ID: id("network", "net-b"), Name: "net-b", ZoneID: id("zone", "zone-b")},
+		))
+		Expect(nc.Status.Templates).To(HaveLen(2))
+		for i, z := range []string{"zone-a", "zone-b"} {
+			Expect(nc.Status.Templates[i].ID).To(Equal(id("template", "ubuntu-24.04")))
+			Expect(nc.Status.Templates[i].ZoneID).To(Equal(id("zone", z)))
+		}
+		Expect(nc.Status.ServiceOfferings).To(Equal([]v1.ServiceOffering{
+			{ID: id("serviceoffering", "small"), Name: "small"}, {ID: id("serviceoffering", "medium"), Name: "medium"},
+		}))
+		Expect(nc.Status.AffinityGroups).To(Equal([]v1.AffinityGroup{{ID: id("affinitygroup", "spread"), Name: "spread"}}))
+		Expect(nc.Status.SSHKeyPair).To(Equal("ops"))
+		for _, t := range []string{v1.ConditionTypeZonesReady, v1.ConditionTypeNetworksReady, v1.ConditionTypeTemplatesReady,
+			v1.ConditionTypeServiceOfferingsReady, v1.ConditionTypeUserDataReady, v1.ConditionTypeSSHKeyPairReady,
+			v1.ConditionTypeAffinityGroupsReady, status.ConditionReady} {
+			Expect(condition(nc, t).IsTrue()).To(BeTrue(), t)
+			Expect(condition(nc, t).Reason).To(Equal(t))
+		}
+		Expect(nc.Finalizers).To(ContainElement(v1.TerminationFinalizer))
+		Expect(recorder.Events()).To(BeEmpty())
+	})
+
+	It("resolves each zone's own networks and default NIC", func() {
+		nc := newNodeClass(func(nc *v1.CloudStackNodeClass) {
+			nc.Spec.NetworkSelectorTerms = names("net-a-extra", "net-a", "net-b")
+		})
+		ExpectApplied(ctx, env.Client, nc)
+		nc = reconcileNodeClass(nc)
+		Expect(nc.Status.Networks).To(Equal([]v1.Network{
+			{ID: id("network", "net-a-extra"), Name: "net-a-extra", ZoneID: id("zone", "zone-a")},
+			{ID: id("network", "net-a"), Name: "net-a", ZoneID: id("zone", "zone-a")},
+			{ID: id("network", "net-b"), Name: "net-b", ZoneID: id("zone", "zone-b")},
+		}))
+	})
+
+	DescribeTable("optional dependencies that are not set are Ready with reason NotConfigured",
+		func(conditionType, message string, unset func(*v1.CloudStackNodeClass)) {
+			nc := newNodeClass(unset)
+			ExpectApplied(ctx, env.Client, nc)
+			nc = reconcileNodeClass(nc)
+			c := condition(nc, conditionType)
+			Expect(c.IsTrue()).To(BeTrue())
+			Expect(c.Reason).To(Equal(nodeclass.ReasonNotConfigured))
+			Expect(c.Message).To(Equal(message))
+			Expect(condition(nc, status.ConditionReady).IsTrue()).To(BeTrue())
+		},
+		Entry("userData", v1.ConditionTypeUserDataReady, "spec.userData is not set; VMs boot with no user data",
+			func(nc *v1.CloudStackNodeClass) { nc.Spec.UserData = nil }),
+		Entry("SSH key pair", v1.ConditionTypeSSHKeyPairReady, "spec.sshKeyPair is not set",
+			func(nc *v1.CloudStackNodeClass) { nc.Spec.SSHKeyPair = nil }),
+		Entry("affinity groups", v1.ConditionTypeAffinityGroupsReady, "spec.affinityGroupSelectorTerms is not set",
+			func(nc *v1.CloudStackNodeClass) { nc.Spec.AffinityGroupSelectorTerms = nil }),
+	)
+
+	DescribeTable("a dependency that does not resolve gives its condition a precise reason and message",
+		func(conditionType, reason, message string, mutate func(*v1.CloudStackNodeClass)) {
+			nc := newNodeClass(mutate)
+			ExpectApplied(ctx, env.Client, nc)
+			nc = reconcileNodeClass(nc)
+			c := condition(nc, conditionType)
+			Expect(c.IsFalse()).To(BeTrue())
+			Expect(c.Reason).To(Equal(reason))
+			Expect(c.Message).To(Equal(message))
+			ready := condition(nc, status.ConditionReady)
+			Expect(ready.IsFalse()).To(BeTrue())
+			Expect(ready.Reason).To(Equal("UnhealthyDependents"))
+			Expect(ready.Message).To(ContainSubstring(conditionType + "=False"))
+			Expect(recorder.Events()).To(ContainElement(SatisfyAll(
+				HaveField("Type", corev1.EventTypeWarning),
+				HaveField("Reason", reason),
+				HaveField("Message", conditionType+" is False: "+message),
+			)))
+		},
+		Entry("spec.zone names no zone", v1.ConditionTypeZonesReady, nodeclass.ReasonZoneNotFound,
+			`spec.zone: no zone with name or ID "zone-x" is visible to the account (CloudStack hides disabled zones from non-admin accounts)`,
+			func(nc *v1.CloudStackNodeClass) { nc.Spec.ZoneSelectorTerms = nil; nc.Spec.Zone = "zone-x" }),
+		Entry("spec.zone names a zone disabled for a non-admin account", v1.ConditionTypeZonesReady, nodeclass.ReasonZoneNotFound,
+			`spec.zone: no zone with name or ID "zone-c" is visible to the account (CloudStack hides disabled zones from non-admin accounts)`,
+			func(nc *v1.CloudStackNodeClass) { nc.Spec.ZoneSelectorTerms = nil; nc.Spec.Zone = "zone-c" }),
+		Entry("zone selector terms match nothing enabled", v1.ConditionTypeZonesReady, nodeclass.ReasonZonesNotFound,
+			"spec.zoneSelectorTerms: no Enabled zone matches any term",
+			func(nc *v1.CloudStackNodeClass) { nc.Spec.ZoneSelectorTerms = names("zone-c", "zone-z") }),
+		Entry("a zone without a matching network", v1.ConditionTypeNetworksReady, nodeclass.ReasonNetworksNotFound,
+			`spec.networkSelectorTerms: no deployable network matches in zone(s) "zone-b"`,
+			func(nc *v1.CloudStackNodeClass) { nc.Spec.NetworkSelectorTerms = names("net-a") }),
+		Entry("a template present in one zone only", v1.ConditionTypeTemplatesReady, nodeclass.ReasonTemplateNotFound,
+			`spec.templateSelectorTerms: no executable, ready template matches in zone(s) "zone-b"`,
+			func(nc *v1.CloudStackNodeClass) { nc.Spec.TemplateSelectorTerms = names("ubuntu-a-only") }),
+		Entry("a template that is not ready", v1.ConditionTypeTemplatesReady, nodeclass.ReasonTemplateNotFound,
+			`spec.templateSelectorTerms: no executable, ready template matches in zone(s) "zone-a", "zone-b"`,
+			func(nc *v1.CloudStackNodeClass) { nc.Spec.TemplateSelectorTerms = names("downloading") }),
+		Entry("only a system offering matches", v1.ConditionTypeServiceOfferingsReady, nodeclass.ReasonServiceOfferingsNotFound,
+			`spec.serviceOfferingSelectorTerms: no active, non-system service offering matches in zone(s) "zone-a", "zone-b"`,
+			func(nc *v1.CloudStackNodeClass) { nc.Spec.ServiceOfferingSelectorTerms = names("sysvm") }),
+		Entry("userData with a missing key", v1.ConditionTypeUserDataReady, nodeclass.ReasonUserDataTemplateInvalid,
+			`spec.userData is not a valid template, template: spec.userData:2:15: executing "spec.userData" at <.Labels.team>: map has no entry for key "team"`,
+			func(nc *v1.CloudStackNodeClass) { nc.Spec.UserData = lo.ToPtr("#!/bin/sh\necho {{ .Labels.team }}\n") }),
+		Entry("userData that does not parse", v1.ConditionTypeUserDataReady, nodeclass.ReasonUserDataTemplateInvalid,
+			`spec.userData is not a valid template, template: spec.userData:1: function "nope" not defined`,
+			func(nc *v1.CloudStackNodeClass) { nc.Spec.UserData = lo.ToPtr("{{ nope }}") }),
+		Entry("userData above the size limit", v1.ConditionTypeUserDataReady, nodeclass.ReasonUserDataTooLarge,
+			fmt.Sprintf("spec.userData renders to %d bytes once gzip'ed and base64'ed, above the limit of 32768 bytes; shorten it, "+
+				"or raise vm.userdata.max.length on the management server (at most 1048576) and --userdata-max-length (USERDATA_MAX_LENGTH) to match",
+				encodedLen(incompressible(34000))),
+			func(nc *v1.CloudStackNodeClass) { nc.Spec.UserData = lo.ToPtr(incompressible(34000)) }),
+		Entry("an SSH key pair that does not exist", v1.ConditionTypeSSHKeyPairReady, nodeclass.ReasonSSHKeyPairNotFound,
+			`spec.sshKeyPair: no SSH key pair named "nope" exists in the account`,
+			func(nc *v1.CloudStackNodeClass) { nc.Spec.SSHKeyPair = lo.ToPtr("nope") }),
+		Entry("an affinity group term that matches nothing", v1.ConditionTypeAffinityGroupsReady, nodeclass.ReasonAffinityGroupsNotFound,
+			`spec.affinityGroupSelectorTerms: no affinity group matches term(s) [1] (name="spred")`,
+			func(nc *v1.CloudStackNodeClass) { nc.Spec.AffinityGroupSelectorTerms = names("spread", "spred") }),
+	)
+
+	It("tells an admin account that spec.zone is disabled", func() {
+		admin, err := cloudstack.New(cloudstack.Options{APIURL: sim.URL(), APIKey: "admin-api-key", SecretKey: "admin-secret-key", RetryMaxAttempts: 1})
+		Expect(err).ToNot(HaveOccurred())
+		p := newProviders()
+		p.Zones = zone.NewDefaultProvider(admin, gocache.New(cache.DefaultTTL, cache.CleanupInterval))
+		controller = nodeclass.NewController(env.Client, recorder, fakeClock, p)
+		nc := newNodeClass(func(nc *v1.CloudStackNodeClass) { nc.Spec.ZoneSelectorTerms = nil; nc.Spec.Zone = id("zone", "zone-c") })
+		ExpectApplied(ctx, env.Client, nc)
+		nc = reconcileNodeClass(nc)
+		c := condition(nc, v1.ConditionTypeZonesReady)
+		Expect(c.IsFalse()).To(BeTrue())
+		Expect(c.Reason).To(Equal(nodeclass.ReasonZoneDisabled))
+		Expect(c.Message).To(Equal(`spec.zone: zone "zone-c" is Disabled; only Enabled zones accept new VMs`))
+	})
+
+	It("waits for zones before resolving per-zone dependencies and clears what it resolved before", func() {
+		nc := newNodeClass()
+		ExpectApplied(ctx, env.Client, nc)
+		nc = reconcileNodeClass(nc)
+		Expect(nc.Status.Networks).ToNot(BeEmpty())
+
+		nc.Spec.ZoneSelectorTerms = names("zone-z")
+		ExpectApplied(ctx, env.Client, nc)
+		nc = reconcileNodeClass(nc)
+		Expect(nc.Status.Zones).To(BeEmpty())
+		Expect(nc.Status.Networks).To(BeEmpty())
+		Expect(nc.Status.Templates).To(BeEmpty())
+		Expect(nc.Status.ServiceOfferings).To(BeEmpty())
+		for t, field := range map[string]string{v1.ConditionTypeNetworksReady: "spec.networkSelectorTerms",
+			v1.ConditionTypeTemplatesReady: "spec.templateSelectorTerms", v1.ConditionTypeServiceOfferingsReady: "spec.serviceOfferingSelectorTerms"} {
+			c := condition(nc, t)
+			Expect(c.IsUnknown()).To(BeTrue(), t)
+			Expect(c.Reason).To(Equal("AwaitingZones"))
+			Expect(c.Message).To(Equal(field + ": resolved once spec.zone or spec.zoneSelectorTerms resolve (see ZonesReady)"))
+		}
+		Expect(condition(nc, status.ConditionReady).IsFalse()).To(BeTrue())
+	})
+
+	It("recovers when the dependency appears: a corrected spec becomes Ready", func() {
+		nc := newNodeClass(func(nc *v1.CloudStackNodeClass) { nc.Spec.TemplateSelectorTerms = names("ubuntu-a-only") })
+		ExpectApplied(ctx, env.Client, nc)
+		nc = reconcileNodeClass(nc)
+		Expect(condition(nc, status.ConditionReady).IsFalse()).To(BeTrue())
+		nc.Spec.TemplateSelectorTerms = []v1.SelectorTerm{{ID: id("template", "ubuntu-24.04")}}
+		ExpectApplied(ctx, env.Client, nc)
+		nc = reconcileNodeClass(nc)
+		Expect(condition(nc, v1.ConditionTypeTemplatesReady).IsTrue()).To(BeTrue())
+		Expect(condition(nc, status.ConditionReady).IsTrue()).To(BeTrue())
+	})
+
+	Context("patching", func() {
+		It("patches metadata and status once on the first reconcile and nothing on an unchanged one", func() {
+			var patches, statusPatches atomic.Int32
+			counting, err := client.NewWithWatch(env.Config, client.Options{Scheme: scheme.Scheme})
+			Expect(err).ToNot(HaveOccurred())
+			kube := interceptor.NewClient(counting, interceptor.Funcs{
+				Patch: func(ctx context.Context, c client.WithWatch, obj client.Object, patch client.Patch, opts ...client.PatchOption) error {
+					patches.Add(1)
+					return c.Patch(ctx, obj, patch, opts...)
+				},
+				SubResourcePatch: func(ctx context.Context, c client.Client, sub string, obj client.Object, patch client.Patch, opts ...client.SubResourcePatchOption) error {
+					statusPatches.Add(1)
+					return c.SubResource(sub).Patch(ctx, obj, patch, opts...)
+				},
+			})
+			ctrl := nodeclass.NewController(kube, recorder, fakeClock, newProviders())
+			nc := newNodeClass()
+			ExpectApplied(ctx, env.Client, nc)
+
+			ExpectObjectReconciled(ctx, kube, ctrl, nc)
+			Expect(patches.Load()).To(BeEquivalentTo(1), "finalizer and hash annotations in one patch")
+			Expect(statusPatches.Load()).To(BeEquivalentTo(1), "every condition and resolved list in one status patch")
+			nc = ExpectExists(ctx, env.Client, nc)
+			rv := nc.ResourceVersion
+
+			fakeClock.Step(nodeclass.RequeueInterval)
+			ExpectObjectReconciled(ctx, kube, ctrl, nc)
+			Expect(patches.Load()).To(BeEquivalentTo(1))
+			Expect(statusPatches.Load()).To(BeEquivalentTo(1))
+			Expect(ExpectExists(ctx, env.Client, nc).ResourceVersion).To(Equal(rv), "an unchanged NodeClass is not written")
+		})
+	})
+
+	Context("hash", func() {
+		It("annotates the pinned spec hash and its version", func() {
+			nc := newNodeClass(func(nc *v1.CloudStackNodeClass) {
+				nc.Spec.Tags = map[string]string{"team": "platform"}
+				nc.Spec.RootDiskSize = lo.ToPtr(resource.MustParse("40Gi"))
+				nc.Spec.Kubelet = &v1.KubeletConfiguration{MaxPods: lo.ToPtr[int32](58)}
+			})
+			ExpectApplied(ctx, env.Client, nc)
+			nc = reconcileNodeClass(nc)
+			// Pinned: a change to this value drifts every node in every cluster on upgrade. Bump
+			// v1.NodeClassHashVersion together with any intended change.
+			Expect(nc.Annotations).To(HaveKeyWithValue(v1.AnnotationNodeClassHash, "1326238411436622087"))
+			Expect(nc.Annotations).To(HaveKeyWithValue(v1.AnnotationNodeClassHashVersion, "v1"))
+		})
+		It("updates the hash when a hashed field changes, and not for selector terms", func() {
+			nc := newNodeClass()
+			ExpectApplied(ctx, env.Client, nc)
+			nc = reconcileNodeClass(nc)
+			before := nc.Annotations[v1.AnnotationNodeClassHash]
+
+			nc.Spec.NetworkSelectorTerms = names("net-a-extra", "net-b")
+			ExpectApplied(ctx, env.Client, nc)
+			nc = reconcileNodeClass(nc)
+			Expect(nc.Annotations[v1.AnnotationNodeClassHash]).To(Equal(before))
+
+			nc.Spec.UserData = lo.ToPtr("#!/bin/sh\necho changed\n")
+			ExpectApplied(ctx, env.Client, nc)
+			nc = reconcileNodeClass(nc)
+			Expect(nc.Annotations[v1.AnnotationNodeClassHash]).ToNot(Equal(before))
+			Expect(nc.Annotations[v1.AnnotationNodeClassHash]).To(Equal(nc.Hash()))
+		})
+	})
+
+	Context("termination", func() {
+		It("blocks deletion while a NodeClaim uses the NodeClass and lets go after", func() {
+			nc := newNodeClass()
+			ExpectApplied(ctx, env.Client, nc)
+			nc = reconcileNodeClass(nc)
+			user := nodeClaimFor(nc.Name, "default-abcde")
+			other := nodeClaimFor("another-nodeclass", "other-fghij")
+			ExpectApplied(ctx, env.Client, user, other)
+
+			Expect(env.Client.Delete(ctx, nc)).To(Succeed())
+			nc = reconcileNodeClass(nc)
+			Expect(nc.DeletionTimestamp.IsZero()).To(BeFalse())
+			Expect(nc.Finalizers).To(ContainElement(v1.TerminationFinalizer))
+			Expect(recorder.Events()).To(ContainElement(SatisfyAll(
+				HaveField("Type", corev1.EventTypeWarning),
+				HaveField("Reason", nodeclass.EventReasonWaitingOnNodeClaimTermination),
+				HaveField("Message", "deletion waits for 1 NodeClaim(s) that use this NodeClass: default-abcde"),
+			)))
+
+			ExpectFinalizersRemoved(ctx, env.Client, user)
+			ExpectDeleted(ctx, env.Client, user)
+			ExpectNotFound(ctx, env.Client, user)
+			ExpectObjectReconciled(ctx, env.Client, controller, nc)
+			ExpectNotFound(ctx, env.Client, nc)
+			ExpectExists(ctx, env.Client, other)
+		})
+		It("names at most ten NodeClaims in the event", func() {
+			nc := newNodeClass()
+			ExpectApplied(ctx, env.Client, nc)
+			nc = reconcileNodeClass(nc)
+			for i := range 12 {
+				ExpectApplied(ctx, env.Client, nodeClaimFor(nc.Name, "default-"+string(rune('a'+i))))
+			}
+			Expect(env.Client.Delete(ctx, nc)).To(Succeed())
+			reconcileNodeClass(nc)
+			evt, found := lo.Find(recorder.Events(), func(e events.Event) bool { return e.Reason == nodeclass.EventReasonWaitingOnNodeClaimTermination })
+			Expect(found).To(BeTrue())
+			Expect(evt.Message).To(Equal("deletion waits for 12 NodeClaim(s) that use this NodeClass: " +
+				"default-a, default-b, default-c, default-d, default-e, default-f, default-g, default-h, default-i, default-j and 2 more"))
+		})
+	})
+
+	Context("events and API failures", func() {
+		It("emits a failure event once per transition, not on every reconcile", func() {
+			nc := newNodeClass(func(nc *v1.CloudStackNodeClass) { nc.Spec.SSHKeyPair = lo.ToPtr("nope") })
+			ExpectApplied(ctx, env.Client, nc)
+			nc = reconcileNodeClass(nc)
+			Expect(recorder.Calls(nodeclass.ReasonSSHKeyPairNotFound)).To(Equal(1))
+			reconcileNodeClass(nc)
+			Expect(recorder.Calls(nodeclass.ReasonSSHKeyPairNotFound)).To(Equal(1))
+		})
+		It("keeps the resolved status when CloudStack fails, and reports the failure", func() {
+			nc := newNodeClass()
+			ExpectApplied(ctx, env.Client, nc)
+			nc = reconcileNodeClass(nc)
+			resolved := nc.Status.DeepCopy()
+
+			sim.SetErrorRate("listZones", 1)
+			controller = nodeclass.NewController(env.Client, recorder, fakeClock, newProviders())
+			err := ExpectObjectReconcileFailed(ctx, env.Client, controller, nc)
+			Expect(err.Error()).To(ContainSubstring("resolving zones"))
+			Expect(err.Error()).To(ContainSubstring("530"))
+			nc = ExpectExists(ctx, env.Client, nc)
+			Expect(nc.Status.Zones).To(Equal(resolved.Zones))
+			Expect(condition(nc, v1.ConditionTypeZonesReady).IsTrue()).To(BeTrue())
+			Expect(condition(nc, status.ConditionReady).IsTrue()).To(BeTrue(), "an API outage must not flap Ready")
+			Expect(recorder.Calls(nodeclass.EventReasonResolutionFailed)).To(Equal(1))
+		})
+	})
+})
+
+// encodedLen is the size of userData as sent, for messages that quote it.
+func encodedLen(userData string) int {
+	enc, err := bootstrap.Encode([]byte(userData), 0)
+	if err != nil {
+		panic(err)
+	}
+	return len(enc)
+}
+
+// incompressible returns a shell comment of n bytes that gzip cannot shrink, to exercise the size limit.
+func incompressible(n int) string {
+	var b strings.Builder
+	b.WriteString("#!/bin/sh\n#")
+	x := uint32(2463534242)
+	for b.Len() < n {
+		x ^= x << 13
+		x ^= x >> 17
+		x ^= x << 5
+		// The base64 alphabet: no '{', so the input is never taken for a template.
+		b.WriteByte("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"[x%64])
+	}
+	return b.String()
+}
