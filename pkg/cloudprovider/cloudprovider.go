@@ -1,0 +1,301 @@
+package cloudprovider
+
+import (
+	"context"
+		"fmt"
+	"strconv"
+	"time"
+
+	"github.com/awslabs/operatorpkg/status"
+	"github.com/samber/lo"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	karpv1 "sigs.k8s.io/karpenter/pkg/apis/v1"
+	"sigs.k8s.io/karpenter/pkg/cloudprovider"
+	"sigs.k8s.io/karpenter/pkg/events"
+	"sigs.k8s.io/karpenter/pkg/scheduling"
+	"sigs.k8s.io/karpenter/pkg/utils/resources"
+
+	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/apis"
+	v1 "github.com/cloudstack/karpenter-provider-cloudstack/pkg/apis/v1"
+	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/bootstrap"
+	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/operator/options"
+	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/instance"
+	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/instancetype"
+)
+
+// nodeClassGroupKind is fixed: objects read through a typed client carry no TypeMeta to take it from.
+var nodeClassGroupKind = schema.GroupKind{Group: apis.Group, Kind: "CloudStackNodeClass"}
+
+// Name is the provider's name, as reported to Karpenter core (and in its metrics).
+const Name = "cloudstack"
+
+var _ cloudprovider.CloudProvider = (*CloudProvider)(nil)
+
+// CloudProvider is Karpenter's view of CloudStack: NodeClaims become VMs through the instance provider,
+// NodePools become service-offering instance types through the instancetype provider.
+type CloudProvider struct {
+	kubeClient           client.Client
+	recorder             events.Recorder
+	instanceTypeProvider instancetype.Provider
+	instanceProvider     instance.Provider
+}
+
+// New returns a CloudProvider backed by the given providers.
+func New(kubeClient client.Client, recorder events.Recorder, instanceTypeProvider instancetype.Provider, instanceProvider instance.Provider) *CloudProvider {
+	return &CloudProvider{
+		kubeClient:           kubeClient,
+		recorder:             recorder,
+		instanceTypeProvider: instanceTypeProvider,
+		instanceProvider:     instanceProvider,
+	}
+}
+
+// Create launches a VM for the NodeClaim. It is safe to call again for the same NodeClaim: the instance provider
+// adopts the VM it deployed before instead of deploying a second one.
+func (c *CloudProvider) Create(ctx context.Context, nodeClaim *karpv1.NodeClaim) (*karpv1.NodeClaim, error) {
+	nodeClass, err := c.resolveNodeClassFromNodeClaim(ctx, nodeClaim)
+	if err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, cloudprovider.NewNodeClassNotReadyError(fmt.Errorf("CloudStackNodeClass %q referenced by NodeClaim %q does not exist", nodeClaim.Spec.NodeClassRef.Name, nodeClaim.Name))
+		}
+		return nil, cloudprovider.NewCreateError(fmt.Errorf("resolving node class, %w", err), "NodeClassResolutionFailed", "Failed to resolve the CloudStackNodeClass")
+	}
+	if ready := nodeClass.StatusConditions().Get(status.ConditionReady); !ready.IsTrue() {
+		msg := "CloudStackNodeClass is not ready"
+		if ready != nil && ready.Message != "" {
+			msg = ready.Message
+		}
+		return nil, cloudprovider.NewNodeClassNotReadyError(fmt.Errorf("CloudStackNodeClass %q: %s", nodeClass.Name, msg))
+	}
+	instanceTypes, err := c.resolveInstanceTypes(ctx, nodeClaim, nodeClass)
+	if err != nil {
+		return nil, cloudprovider.NewCreateError(fmt.Errorf("resolving instance types, %w", err), "InstanceTypeResolutionFailed", "Failed to resolve instance types")
+	}
+	if len(instanceTypes) == 0 {
+		return nil, cloudprovider.NewInsufficientCapacityError(fmt.Errorf("no instance type of CloudStackNodeClass %q satisfies the NodeClaim's requirements and resource requests", nodeClass.Name))
+	}
+	opts := options.FromContext(ctx)
+	userData, err := bootstrap.Generate(nodeClass, bootstrap.NewValues(opts.ClusterName, nodeClass, nodeClaim), opts.UserDataMaxLength)
+	if err != nil {
+		return nil, cloudprovider.NewCreateError(fmt.Errorf("rendering userData, %w", err), "UserDataRenderFailed", err.Error())
+	}
+	inst, err := c.instanceProvider.Create(ctx, nodeClass, nodeClaim, instanceTypes, userData)
+	if err != nil {
+		return nil, fmt.Errorf("creating instance, %w", err)
+	}
+	it := findInstanceType(instanceTypes, inst)
+	nc := c.instanceToNodeClaim(inst, it, nodeClass)
+	nc.Annotations = lo.Assign(nc.Annotations, map[string]string{
+		v1.AnnotationNodeClassHash:        nodeClass.Hash(),
+		v1.AnnotationNodeClassHashVersion: v1.NodeClassHashVersion,
+	})
+	return nc, nil
+}
+
+// Get returns the NodeClaim of a VM, or NodeClaimNotFound when the VM is gone.
+func (c *CloudProvider) Get(ctx context.Context, providerID string) (*karpv1.NodeClaim, error) {
+	id, err := v1.ParseProviderID(providerID)
+	if err != nil {
+		return nil, fmt.Errorf("getting instance, %w", err)
+	}
+	inst, err := c.instanceProvider.Get(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("getting instance, %w", err)
+	}
+	return c.instanceToNodeClaimWithLookup(ctx, inst), nil
+}
+
+// List returns a NodeClaim for every VM this cluster owns.
+func (c *CloudProvider) List(ctx context.Context) ([]*karpv1.NodeClaim, error) {
+	instances, err := c.instanceProvider.List(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("listing instances, %w", err)
+	}
+	nodeClasses := map[string]*v1.CloudStackNodeClass{}
+	instanceTypes := map[string][]*cloudprovider.InstanceType{}
+	out := make([]*karpv1.NodeClaim, 0, len(instances))
+	for _, inst := range instances {
+		name := inst.Tags[v1.TagKeyNodeClass]
+		if _, ok := nodeClasses[name]; !ok && name != "" {
+			nodeClasses[name], instanceTypes[name] = c.nodeClassAndInstanceTypes(ctx, name)
+		}
+		out = append(out, c.instanceToNodeClaim(inst, findInstanceType(instanceTypes[name], inst), nodeClasses[name]))
+	}
+	return out, nil
+}
+
+// Delete destroys the NodeClaim's VM. It returns NodeClaimNotFound once the VM is gone, which tells core to stop retrying.
+func (c *CloudProvider) Delete(ctx context.Context, nodeClaim *karpv1.NodeClaim) error {
+	id, err := v1.ParseProviderID(nodeClaim.Status.ProviderID)
+	if err != nil {
+		return cloudprovider.NewNodeClaimNotFoundError(fmt.Errorf("NodeClaim %q has no CloudStack providerID: %w", nodeClaim.Name, err))
+	}
+	return c.instanceProvider.Delete(ctx, id)
+}
+
+// GetInstanceTypes returns every instance type of the NodePool's NodeClass, including unavailable ones.
+func (c *CloudProvider) GetInstanceTypes(ctx context.Context, nodePool *karpv1.NodePool) ([]*cloudprovider.InstanceType, error) {
+	nodeClass, err := c.resolveNodeClassFromNodePool(ctx, nodePool)
+	if err != nil {
+		if apierrors.IsNotFound(err) {
+			// The NodePool's readiness controller reports a missing NodeClass; no instance types until it exists.
+			return nil, nil
+		}
+		return nil, fmt.Errorf("resolving node class, %w", err)
+	}
+	return c.instanceTypeProvider.List(ctx, nodeClass)
+}
+
+// Reboot restarts the VM of a NodeClaim in place.
+func (c *CloudProvider) Reboot(ctx context.Context, nodeClaim *karpv1.NodeClaim, _ string) error {
+	id, err := v1.ParseProviderID(nodeClaim.Status.ProviderID)
+	if err != nil {
+		return cloudprovider.NewNodeRebootFailedError(fmt.Errorf("NodeClaim %q: %w", nodeClaim.Name, err))
+	}
+	if err := c.instanceProvider.Reboot(ctx, id); err != nil {
+		if cloudprovider.IsNodeClaimNotFoundError(err) {
+			return err
+		}
+		return cloudprovider.NewNodeRebootFailedError(fmt.Errorf("rebooting VM %s, %w", id, err))
+	}
+	return nil
+}
+
+// RepairPolicies replace nodes whose kubelet stopped reporting Ready. Ready=False is the single fallback policy.
+func (c *CloudProvider) RepairPolicies() []cloudprovider.RepairPolicy {
+	return []cloudprovider.RepairPolicy{
+		{
+			ConditionType:      corev1.NodeReady,
+			ConditionStatus:    corev1.ConditionFalse,
+			TolerationDuration: 30 * time.Minute,
+			Action:             cloudprovider.ReplaceNode,
+		},
+		{
+			ConditionType:      corev1.NodeReady,
+			ConditionStatus:    corev1.ConditionUnknown,
+			ReasonRegex:        ".*",
+			TolerationDuration: 30 * time.Minute,
+			Action:             cloudprovider.ReplaceNode,
+		},
+	}
+}
+
+// Name returns the provider's name.
+func (c *CloudProvider) Name() string { return Name }
+
+// GetSupportedNodeClasses returns the CloudStackNodeClass, the only (and default) NodeClass of this provider.
+func (c *CloudProvider) GetSupportedNodeClasses() []status.Object {
+	return []status.Object{&v1.CloudStackNodeClass{}}
+}
+
+func (c *CloudProvider) resolveNodeClassFromNodeClaim(ctx context.Context, nodeClaim *karpv1.NodeClaim) (*v1.CloudStackNodeClass, error) {
+	nodeClass := &v1.CloudStackNodeClass{}
+	if err := c.kubeClient.Get(ctx, types.NamespacedName{Name: nodeClaim.Spec.NodeClassRef.Name}, nodeClass); err != nil {
+		return nil, err
+	}
+	if !nodeClass.DeletionTimestamp.IsZero() {
+		return nil, newTerminatingNodeClassError(nodeClass.Name)
+	}
+	return nodeClass, nil
+}
+
+func (c *CloudProvider) resolveNodeClassFromNodePool(ctx context.Context, nodePool *karpv1.NodePool) (*v1.CloudStackNodeClass, error) {
+	nodeClass := &v1.CloudStackNodeClass{}
+	if err := c.kubeClient.Get(ctx, types.NamespacedName{Name: nodePool.Spec.Template.Spec.NodeClassRef.Name}, nodeClass); err != nil {
+		return nil, err
+	}
+	if !nodeClass.DeletionTimestamp.IsZero() {
+		return nil, newTerminatingNodeClassError(nodeClass.Name)
+	}
+	return nodeClass, nil
+}
+
+// newTerminatingNodeClassError makes a deleting NodeClass look absent, so no new VM is launched for it.
+func newTerminatingNodeClassError(name string) error {
+	return apierrors.NewNotFound(v1.SchemeGroupVersion.WithResource("cloudstacknodeclasses").GroupResource(), name)
+}
+
+// resolveInstanceTypes narrows the NodeClass's instance types to those the NodeClaim may launch.
+func (c *CloudProvider) resolveInstanceTypes(ctx context.Context, nodeClaim *karpv1.NodeClaim, nodeClass *v1.CloudStackNodeClass) ([]*cloudprovider.InstanceType, error) {
+	instanceTypes, err := c.instanceTypeProvider.List(ctx, nodeClass)
+	if err != nil {
+		return nil, err
+	}
+	reqs := scheduling.NewNodeSelectorRequirementsWithMinValues(nodeClaim.Spec.Requirements...)
+	return lo.Filter(instanceTypes, func(it *cloudprovider.InstanceType, _ int) bool {
+		return reqs.IsCompatible(it.Requirements, scheduling.AllowUndefinedWellKnownLabels) &&
+			len(it.Offerings.Available().Compatible(reqs)) > 0 &&
+			resources.Fits(nodeClaim.Spec.Resources.Requests, it.Allocatable())
+	}), nil
+}
+
+// nodeClassAndInstanceTypes looks up a NodeClass and its instance types for mapping VMs back to NodeClaims. Either may be
+// nil: a VM whose NodeClass is gone is still reported, with the labels the VM itself proves.
+func (c *CloudProvider) nodeClassAndInstanceTypes(ctx context.Context, name string) (*v1.CloudStackNodeClass, []*cloudprovider.InstanceType) {
+	nodeClass := &v1.CloudStackNodeClass{}
+	if err := c.kubeClient.Get(ctx, types.NamespacedName{Name: name}, nodeClass); err != nil {
+		if !apierrors.IsNotFound(err) {
+			log.FromContext(ctx).Error(err, "failed getting CloudStackNodeClass", "CloudStackNodeClass", name)
+		}
+		return nil, nil
+	}
+	its, err := c.instanceTypeProvider.List(ctx, nodeClass)
+	if err != nil {
+		log.FromContext(ctx).Error(err, "failed listing instance types", "CloudStackNodeClass", name)
+		return nodeClass, nil
+	}
+	return nodeClass, its
+}
+
+func (c *CloudProvider) instanceToNodeClaimWithLookup(ctx context.Context, inst *instance.Instance) *karpv1.NodeClaim {
+	nodeClass, its := c.nodeClassAndInstanceTypes(ctx, inst.Tags[v1.TagKeyNodeClass])
+	return c.instanceToNodeClaim(inst, findInstanceType(its, inst), nodeClass)
+}
+
+// findInstanceType maps a VM back to its instance type through the provider labels every instance type carries:
+// the offering UUID, and for customized offerings the vCPU and memory the VM was deployed with.
+func findInstanceType(instanceTypes []*cloudprovider.InstanceType, inst *instance.Instance) *cloudprovider.InstanceType {
+	cpu, mem := strconv.Itoa(inst.CPU), strconv.Itoa(inst.MemoryMiB)
+	it, _ := lo.Find(instanceTypes, func(it *cloudprovider.InstanceType) bool {
+		return it.Requirements.Get(v1.LabelServiceOfferingID).Has(inst.ServiceOfferingID) &&
+			it.Requirements.Get(v1.LabelInstanceCPU).Has(cpu) &&
+			it.Requirements.Get(v1.LabelInstanceMemory).Has(mem)
+	})
+	return it
+}
+
+func (c *CloudProvider) instanceToNodeClaim(inst *instance.Instance, instanceType *cloudprovider.InstanceType, nodeClass *v1.CloudStackNodeClass) *karpv1.NodeClaim {
+	nodeClaim := &karpv1.NodeClaim{}
+	labels := map[string]string{}
+	if instanceType != nil {
+		for key, req := range instanceType.Requirements {
+			if req.Len() == 1 {
+				labels[key] = req.Values()[0]
+			}
+		}
+		nodeClaim.Status.Capacity = lo.PickBy(instanceType.Capacity, func(_ corev1.ResourceName, v resource.Quantity) bool { return !v.IsZero() })
+		nodeClaim.Status.Allocatable = lo.PickBy(instanceType.Allocatable(), func(_ corev1.ResourceName, v resource.Quantity) bool { return !v.IsZero() })
+	}
+	labels[corev1.LabelTopologyZone] = inst.ZoneName
+	labels[v1.LabelZoneID] = inst.ZoneID
+	labels[karpv1.CapacityTypeLabelKey] = karpv1.CapacityTypeOnDemand
+	labels[v1.LabelServiceOfferingID] = inst.ServiceOfferingID
+	if np, ok := inst.Tags[v1.TagKeyNodePool]; ok {
+		labels[karpv1.NodePoolLabelKey] = np
+	}
+	if nodeClass != nil {
+		labels[karpv1.NodeClassLabelKey(nodeClassGroupKind)] = nodeClass.Name
+	}
+	nodeClaim.Labels = labels
+	nodeClaim.CreationTimestamp = metav1.Time{Time: inst.Created}
+	nodeClaim.Status.ProviderID = v1.ProviderID(inst.ID)
+	nodeClaim.Status.ImageID = inst.TemplateID
+	return nodeClaim
+}

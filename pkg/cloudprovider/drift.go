@@ -1,0 +1,87 @@
+package cloudprovider
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/samber/lo"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	karpv1 "sigs.k8s.io/karpenter/pkg/apis/v1"
+	"sigs.k8s.io/karpenter/pkg/cloudprovider"
+
+	v1 "github.com/cloudstack/karpenter-provider-cloudstack/pkg/apis/v1"
+	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/instance"
+)
+
+// Drift reasons of this provider. Core adds its own (NodePool, requirements, instance type).
+const (
+	// NodeClassDrift: a hashed field of the NodeClass spec (userData, tags, keypair, root disk, kubelet) changed.
+	NodeClassDrift cloudprovider.DriftReason = "NodeClassDrift"
+	// ZoneDrift: the VM's zone is no longer one the NodeClass resolves.
+	ZoneDrift cloudprovider.DriftReason = "ZoneDrift"
+	// TemplateDrift: the NodeClass now resolves another template in the VM's zone.
+	TemplateDrift cloudprovider.DriftReason = "TemplateDrift"
+	// NetworkDrift: the VM's default network is no longer the first network the NodeClass resolves in its zone.
+	NetworkDrift cloudprovider.DriftReason = "NetworkDrift"
+	// ServiceOfferingDrift: the VM's service offering is no longer selected by the NodeClass.
+	ServiceOfferingDrift cloudprovider.DriftReason = "ServiceOfferingDrift"
+)
+
+// IsDrifted tells whether the NodeClaim's VM no longer matches its NodeClass.
+func (c *CloudProvider) IsDrifted(ctx context.Context, nodeClaim *karpv1.NodeClaim) (cloudprovider.DriftReason, error) {
+	nodeClass, err := c.resolveNodeClassFromNodeClaim(ctx, nodeClaim)
+	if err != nil {
+		if apierrors.IsNotFound(err) {
+			return "", nil
+		}
+		return "", fmt.Errorf("resolving node class, %w", err)
+	}
+	if reason := staticDrift(nodeClaim, nodeClass); reason != "" {
+		return reason, nil
+	}
+	id, err := v1.ParseProviderID(nodeClaim.Status.ProviderID)
+	if err != nil {
+		return "", fmt.Errorf("checking drift of NodeClaim %q, %w", nodeClaim.Name, err)
+	}
+	inst, err := c.instanceProvider.Get(ctx, id)
+	if err != nil {
+		return "", fmt.Errorf("getting instance, %w", err)
+	}
+	return dynamicDrift(inst, nodeClass), nil
+}
+
+// staticDrift compares the spec hash stamped at launch with the NodeClass's current one. Hashes of another
+// hash version are not comparable, so they never count as drift.
+func staticDrift(nodeClaim *karpv1.NodeClaim, nodeClass *v1.CloudStackNodeClass) cloudprovider.DriftReason {
+	claimHash, ok := nodeClaim.Annotations[v1.AnnotationNodeClassHash]
+	if !ok || nodeClaim.Annotations[v1.AnnotationNodeClassHashVersion] != v1.NodeClassHashVersion {
+		return ""
+	}
+	if nodeClass.Annotations[v1.AnnotationNodeClassHashVersion] != v1.NodeClassHashVersion {
+		return ""
+	}
+	if classHash, ok := nodeClass.Annotations[v1.AnnotationNodeClassHash]; ok && classHash != claimHash {
+		return NodeClassDrift
+	}
+	return ""
+}
+
+// dynamicDrift compares the VM with what the NodeClass resolves now. An empty resolution (the NodeClass is not
+// ready) is not drift: replacing nodes cannot help until it resolves again.
+func dynamicDrift(inst *instance.Instance, nodeClass *v1.CloudStackNodeClass) cloudprovider.DriftReason {
+	st := nodeClass.Status
+	if len(st.Zones) > 0 && !lo.ContainsBy(st.Zones, func(z v1.Zone) bool { return z.ID == inst.ZoneID }) {
+		return ZoneDrift
+	}
+	if tmpl, ok := lo.Find(st.Templates, func(t v1.Template) bool { return t.ZoneID == inst.ZoneID }); ok && tmpl.ID != inst.TemplateID {
+		return TemplateDrift
+	}
+	zoneNetworks := lo.Filter(st.Networks, func(n v1.Network, _ int) bool { return n.ZoneID == inst.ZoneID })
+	if len(zoneNetworks) > 0 && len(inst.NetworkIDs) > 0 && zoneNetworks[0].ID != inst.NetworkIDs[0] {
+		return NetworkDrift
+	}
+	if len(st.ServiceOfferings) > 0 && !lo.ContainsBy(st.ServiceOfferings, func(o v1.ServiceOffering) bool { return o.ID == inst.ServiceOfferingID }) {
+		return ServiceOfferingDrift
+	}
+	return ""
+}

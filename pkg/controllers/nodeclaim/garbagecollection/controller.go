@@ -1,0 +1,102 @@
+// Package garbagecollection destroys VMs this cluster launched that no NodeClaim accounts for any more: the
+// leftovers of a controller restart between deploy and the NodeClaim status update, or of a NodeClaim deleted
+// while its VM was still being created. Karpenter core never deletes such instances itself.
+package garbagecollection
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/awslabs/operatorpkg/reconciler"
+	"github.com/awslabs/operatorpkg/singleton"
+	"go.uber.org/multierr"
+	"k8s.io/apimachinery/pkg/util/sets"
+	"k8s.io/client-go/util/workqueue"
+	"k8s.io/utils/clock"
+	controllerruntime "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	karpv1 "sigs.k8s.io/karpenter/pkg/apis/v1"
+	"sigs.k8s.io/karpenter/pkg/cloudprovider"
+	"sigs.k8s.io/karpenter/pkg/operator/injection"
+
+	v1 "github.com/cloudstack/karpenter-provider-cloudstack/pkg/apis/v1"
+	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/instance"
+)
+
+// Interval is how often VMs are checked for leaks.
+const Interval = 2 * time.Minute
+
+// Controller destroys leaked VMs of this cluster.
+type Controller struct {
+	clock            clock.Clock
+	kubeClient       client.Client
+	instanceProvider instance.Provider
+	gracePeriod      time.Duration
+}
+
+// NewController returns the garbage collector. VMs younger than gracePeriod are never collected: their NodeClaim
+// may not carry their providerID yet.
+func NewController(clk clock.Clock, kubeClient client.Client, instanceProvider instance.Provider, gracePeriod time.Duration) *Controller {
+	return &Controller{clock: clk, kubeClient: kubeClient, instanceProvider: instanceProvider, gracePeriod: gracePeriod}
+}
+
+// Name is the controller's name in logs and metrics.
+func (c *Controller) Name() string { return "instance.garbagecollection" }
+
+// Reconcile destroys every VM of this cluster that is older than the grace period and that no NodeClaim claims,
+// either by providerID or by name (a NodeClaim whose Create is still running has no providerID yet).
+// instance.Provider.List only returns VMs that carry this cluster's ownership tag: a VM without that proof is never
+// considered, whatever its name.
+func (c *Controller) Reconcile(ctx context.Context) (reconciler.Result, error) {
+	ctx = injection.WithControllerName(ctx, c.Name())
+	instances, err := c.instanceProvider.List(ctx)
+	if err != nil {
+		return reconciler.Result{}, fmt.Errorf("listing instances, %w", err)
+	}
+	nodeClaims := &karpv1.NodeClaimList{}
+	if err := c.kubeClient.List(ctx, nodeClaims); err != nil {
+		return reconciler.Result{}, fmt.Errorf("listing nodeclaims, %w", err)
+	}
+	claimedIDs, claimedNames := sets.New[string](), sets.New[string]()
+	for i := range nodeClaims.Items {
+		claimedNames.Insert(nodeClaims.Items[i].Name)
+		if id, err := v1.ParseProviderID(nodeClaims.Items[i].Status.ProviderID); err == nil {
+			claimedIDs.Insert(id)
+		}
+	}
+	var leaked []*instance.Instance
+	for _, inst := range instances {
+		if claimedIDs.Has(inst.ID) || claimedNames.Has(inst.Name) || claimedNames.Has(inst.Tags[v1.TagKeyNodeClaim]) {
+			continue
+		}
+		if c.clock.Since(inst.Created) < c.gracePeriod {
+			continue
+		}
+		leaked = append(leaked, inst)
+	}
+	errs := make([]error, len(leaked))
+	workqueue.ParallelizeUntil(ctx, 10, len(leaked), func(i int) {
+		inst := leaked[i]
+		if err := c.instanceProvider.Delete(ctx, inst.ID); err != nil && !cloudprovider.IsNodeClaimNotFoundError(err) {
+			errs[i] = fmt.Errorf("destroying leaked VM %s (%s), %w", inst.Name, inst.ID, err)
+			return
+		}
+		log.FromContext(ctx).Info("destroyed leaked VM that no NodeClaim owns",
+			"vm-id", inst.ID, "vm-name", inst.Name, "zone", inst.ZoneName, "age", c.clock.Since(inst.Created).Round(time.Second).String())
+	})
+	if err := multierr.Combine(errs...); err != nil {
+		return reconciler.Result{}, err
+	}
+	return reconciler.Result{RequeueAfter: Interval}, nil
+}
+
+// Register runs the controller as a singleton.
+func (c *Controller) Register(_ context.Context, m manager.Manager) error {
+	return controllerruntime.NewControllerManagedBy(m).
+		Named(c.Name()).
+		WatchesRawSource(singleton.Source()).
+		Complete(singleton.AsReconciler(c))
+}

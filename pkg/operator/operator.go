@@ -1,0 +1,87 @@
+// Package operator builds the CloudStack provider on top of Karpenter core's operator: the CloudStack client, the
+// caches and the providers, shared by the CloudProvider and the provider's own controllers.
+package operator
+
+import (
+	"context"
+	"os"
+
+	gocache "github.com/patrickmn/go-cache"
+	"github.com/samber/lo"
+	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	coreoperator "sigs.k8s.io/karpenter/pkg/operator"
+
+	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/cache"
+	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/cloudstack"
+	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/operator/options"
+	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/affinitygroup"
+	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/instance"
+	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/instancetype"
+	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/network"
+	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/sshkeypair"
+	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/template"
+	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/zone"
+)
+
+// Operator is Karpenter core's operator plus everything the CloudStack provider shares between its parts.
+type Operator struct {
+	*coreoperator.Operator
+
+	CloudStack            cloudstack.API
+	UnavailableOfferings  *cache.UnavailableOfferings
+	ZoneProvider          zone.Provider
+	NetworkProvider       network.Provider
+	TemplateProvider      template.Provider
+	AffinityGroupProvider affinitygroup.Provider
+	SSHKeyPairProvider    sshkeypair.Provider
+	InstanceTypeProvider  instancetype.Provider
+	InstanceProvider      instance.Provider
+}
+
+// NewOperator validates the provider's options, builds the CloudStack client and the providers, and adds a
+// readiness check that fails while CloudStack is unreachable or rejects the credentials. Invalid options end the
+// process with a message that names the flag and the fix.
+func NewOperator(ctx context.Context, op *coreoperator.Operator) (context.Context, *Operator) {
+	opts := options.FromContext(ctx)
+	if err := opts.Validate(); err != nil {
+		log.FromContext(ctx).Error(err, "invalid options")
+		os.Exit(1)
+	}
+	api, err := cloudstack.New(cloudstack.Options{
+		APIURL:      opts.APIURL,
+		APIKey:      opts.APIKey,
+		SecretKey:   opts.SecretKey,
+		VerifySSL:   opts.VerifySSL,
+		CABundle:    opts.CABundle,
+		HTTPTimeout: opts.HTTPTimeout,
+		QPS:         opts.APIQPS,
+		Burst:       opts.APIBurst,
+		Registerer:  crmetrics.Registry,
+	})
+	if err != nil {
+		log.FromContext(ctx).Error(err, "failed building the CloudStack client")
+		os.Exit(1)
+	}
+	lo.Must0(op.AddReadyzCheck("cloudstack", newCloudStackCheck(api).Check))
+	return ctx, New(op, api, opts)
+}
+
+// New wires the providers around a CloudStack client; tests use it with a client of the simulator.
+func New(op *coreoperator.Operator, api cloudstack.API, opts *options.Options) *Operator {
+	unavailable := cache.NewUnavailableOfferingsWithTTL(opts.UnavailableOfferingsTTL, cache.UnavailableOfferingsCleanupInterval)
+	instanceTypes := instancetype.NewDefaultProvider(api, unavailable, opts.OfferingPrices)
+	return &Operator{
+		Operator:              op,
+		CloudStack:            api,
+		UnavailableOfferings:  unavailable,
+		ZoneProvider:          zone.NewDefaultProvider(api, gocache.New(opts.ZonesCacheTTL, cache.CleanupInterval)),
+		NetworkProvider:       network.NewDefaultProvider(api, gocache.New(opts.NetworksCacheTTL, cache.CleanupInterval)),
+		TemplateProvider:      template.NewDefaultProvider(api, gocache.New(opts.TemplatesCacheTTL, cache.CleanupInterval)),
+		AffinityGroupProvider: affinitygroup.NewDefaultProvider(api, gocache.New(cache.AffinityGroupsTTL, cache.CleanupInterval)),
+		SSHKeyPairProvider:    sshkeypair.NewDefaultProvider(api, gocache.New(cache.SSHKeyPairsTTL, cache.CleanupInterval)),
+		InstanceTypeProvider:  instanceTypes,
+		InstanceProvider:      instance.NewDefaultProvider(api, unavailable, opts.ClusterName, instance.WithServiceOfferings(instanceTypes)),
+	}
+}
+

@@ -1,0 +1,80 @@
+// Package test wires the CloudStack provider's real parts for tests: an in-process CloudStack simulator reached
+// through the real SDK over loopback, the client layer and every provider built as the operator builds them.
+package test
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/cloudstack"
+	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/operator"
+	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/operator/options"
+	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/simulator"
+	"github.com/cloudstack/karpenter-provider-cloudstack/test/catalog"
+)
+
+// ClusterName is the cluster name test environments launch VMs for.
+const ClusterName = "test-cluster"
+
+// UserAccount is the catalog account the provider uses: a non-admin account, as in a real installation.
+const UserAccount = "karpenter"
+
+// Environment is a simulated CloudStack and the provider's parts wired to it.
+type Environment struct {
+	Simulator *simulator.Server
+	API       *cloudstack.Client
+	Options   *options.Options
+	*operator.Operator
+}
+
+// NewEnvironment starts a simulator with the example catalog and wires the providers to it through the account
+// UserAccount. Jobs take jobLatency, so pollers see pending jobs as with a real management server.
+func NewEnvironment(jobLatency time.Duration) (*Environment, error) {
+	cat, err := simulator.ParseCatalog(catalog.YAML)
+	if err != nil {
+		return nil, fmt.Errorf("parsing the example catalog, %w", err)
+	}
+	sim, err := simulator.New(cat, simulator.WithJobLatency(jobLatency))
+	if err != nil {
+		return nil, fmt.Errorf("starting the simulator, %w", err)
+	}
+	var apiKey, secretKey string
+	for _, a := range cat.Accounts {
+		if a.Name == UserAccount {
+			apiKey, secretKey = a.APIKey, a.SecretKey
+		}
+	}
+	api, err := cloudstack.New(cloudstack.Options{
+		APIURL: sim.URL(), APIKey: apiKey, SecretKey: secretKey,
+		JobPollInterval: 10 * time.Millisecond, JobPollMaxInterval: 100 * time.Millisecond,
+		QPS: 1000, Burst: 1000,
+	})
+	if err != nil {
+		sim.Close()
+		return nil, fmt.Errorf("building the CloudStack client, %w", err)
+	}
+	opts := Options()
+	return &Environment{Simulator: sim, API: api, Options: opts, Operator: operator.New(nil, api, opts)}, nil
+}
+
+// Options are the provider options of test environments: the defaults of the flags, plus the simulator's account.
+func Options() *options.Options {
+	return &options.Options{
+		ClusterName:              ClusterName,
+		VerifySSL:                true,
+		APIQPS:                   1000,
+		APIBurst:                 1000,
+		HTTPTimeout:              10 * time.Second,
+		ZonesCacheTTL:            time.Minute,
+		NetworksCacheTTL:         time.Minute,
+		TemplatesCacheTTL:        time.Minute,
+		ServiceOfferingsCacheTTL: time.Minute,
+		InstanceTypesCacheTTL:    time.Minute,
+		UnavailableOfferingsTTL:  3 * time.Minute,
+		UserDataMaxLength:        32768,
+		GCGracePeriod:            30 * time.Second,
+	}
+}
+
+// Close stops the simulator.
+func (e *Environment) Close() { e.Simulator.Close() }
