@@ -3,6 +3,7 @@ package chart_test
 import (
 	"flag"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -94,6 +95,22 @@ var _ = Describe("Chart", func() {
 			Expect(err).NotTo(HaveOccurred())
 			Expect(string(got)).To(Equal(string(want)), "%s is stale: run hack/copy-crds.sh (make generate)", name)
 		}
+	})
+
+	It("documents every option and metric of the code in docs/reference.md", func() {
+		cmd := exec.Command("go", "run", "./hack/docgen")
+		cmd.Dir = repoRoot
+		want, err := cmd.Output()
+		Expect(err).NotTo(HaveOccurred())
+		doc, err := os.ReadFile(filepath.Join(repoRoot, "docs", "reference.md"))
+		Expect(err).NotTo(HaveOccurred())
+		_, rest, found := strings.Cut(string(doc), "<!-- BEGIN GENERATED")
+		Expect(found).To(BeTrue(), "docs/reference.md lost its generated region")
+		_, region, _ := strings.Cut(rest, "-->")
+		region, _, found = strings.Cut(region, "<!-- END GENERATED -->")
+		Expect(found).To(BeTrue(), "docs/reference.md lost its generated region")
+		Expect(strings.TrimSpace(region)).To(Equal(strings.TrimSpace(string(want))),
+			"docs/reference.md is stale: run go run ./hack/docgen -w docs/reference.md")
 	})
 
 	Context("with the required values", func() {
