@@ -173,20 +173,31 @@ func cmdDeployVirtualMachine(s *Server, r *request) (any, *apiError) {
 	j := s.newJob(r, jobClass+"vm.DeployVMCmd", "VirtualMachine", v.id)
 	lat := s.jobLatency()
 	v.busyUntil = r.now.Add(lat)
+	// Timers may fire out of order on a loaded machine, so every transition checks the state it starts from:
+	// a late step never undoes a later one.
 	if startVM {
-		s.after(lat/2, func() { v.setState(StateStarting) })
+		s.after(lat/2, func() {
+			if j.status == jobPending && v.state == StateStopped {
+				v.setState(StateStarting)
+			}
+		})
 	}
 	s.after(lat, func() {
+		pristine := v.state == StateStopped || v.state == StateStarting
 		switch {
 		case failure != "":
 			// A failed start leaves the VM in Error with its resource counts returned.
-			st.release(v)
-			v.uncount()
-			v.setState(StateError)
+			if pristine {
+				st.release(v)
+				v.uncount()
+				v.setState(StateError)
+			}
 			s.failJob(j, 533, failure)
 		case startVM:
-			v.hostID = StableID("host", z.Name+"/"+strconv.Itoa(st.seq%4))
-			v.setState(StateRunning)
+			if pristine {
+				v.hostID = StableID("host", z.Name+"/"+strconv.Itoa(st.seq%4))
+				v.setState(StateRunning)
+			}
 			s.succeedJob(j, map[string]any{"virtualmachine": st.vmJSON(v, r.acct.RootAdmin)})
 		default:
 			s.succeedJob(j, map[string]any{"virtualmachine": st.vmJSON(v, r.acct.RootAdmin)})
@@ -401,7 +412,7 @@ func cmdDestroyVirtualMachine(s *Server, r *request) (any, *apiError) {
 	begin, end := s.queue(r, v)
 	st := s.st
 	s.after(begin+(end-begin)/2, func() {
-		if v.state == StateRunning {
+		if j.status == jobPending && v.state == StateRunning {
 			v.setState(StateStopping)
 		}
 	})
@@ -478,7 +489,7 @@ func cmdStopVirtualMachine(s *Server, r *request) (any, *apiError) {
 	j := s.newJob(r, jobClass+"vm.StopVMCmd", "VirtualMachine", v.id)
 	begin, end := s.queue(r, v)
 	s.after(begin+(end-begin)/2, func() {
-		if v.state == StateRunning {
+		if j.status == jobPending && v.state == StateRunning {
 			v.setState(StateStopping)
 		}
 	})
@@ -503,7 +514,7 @@ func cmdStartVirtualMachine(s *Server, r *request) (any, *apiError) {
 	j := s.newJob(r, jobClass+"vm.StartVMCmd", "VirtualMachine", v.id)
 	begin, end := s.queue(r, v)
 	s.after(begin, func() {
-		if v.state == StateStopped {
+		if j.status == jobPending && v.state == StateStopped {
 			v.setState(StateStarting)
 		}
 	})

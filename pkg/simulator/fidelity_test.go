@@ -7,8 +7,8 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 
 	csgo "github.com/apache/cloudstack-go/v2/cloudstack"
@@ -19,10 +19,32 @@ import (
 )
 
 // sdkDir is the SDK module in the module cache; its recorded fixtures and listApis.json are read in place.
+// The version comes from the test binary's build info, so no go command (and no toolchain switch) is needed.
 func sdkDir() string {
-	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/apache/cloudstack-go/v2").Output()
-	Expect(err).NotTo(HaveOccurred())
-	return strings.TrimSpace(string(out))
+	const module = "github.com/apache/cloudstack-go/v2"
+	info, ok := debug.ReadBuildInfo()
+	Expect(ok).To(BeTrue())
+	version := ""
+	for _, d := range info.Deps {
+		if d.Path == module {
+			version = d.Version
+			if d.Replace != nil {
+				version = d.Replace.Version
+			}
+		}
+	}
+	Expect(version).NotTo(BeEmpty(), "the test binary links %s", module)
+	cache := os.Getenv("GOMODCACHE")
+	if cache == "" {
+		gopath := os.Getenv("GOPATH")
+		if gopath == "" {
+			home, err := os.UserHomeDir()
+			Expect(err).NotTo(HaveOccurred())
+			gopath = filepath.Join(home, "go")
+		}
+		cache = filepath.Join(filepath.SplitList(gopath)[0], "pkg", "mod")
+	}
+	return filepath.Join(cache, module+"@"+version)
 }
 
 // findObject returns the first object stored under key anywhere in a JSON document (the first element

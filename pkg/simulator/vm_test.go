@@ -30,6 +30,7 @@ var _ = Describe("Async jobs and the VM state machine", func() {
 	BeforeEach(func() { e = newEnv(nil) })
 
 	It("returns {id, jobid} at once, reports jobstatus 0 while running, then the VM", func() {
+		e.sim.SetJobLatency(time.Second) // wide enough to observe Stopped, then Starting, under load
 		resp, err := e.user.VirtualMachine.DeployVirtualMachine(e.deployParams("node-1", "small"))
 		Expect(err).NotTo(HaveOccurred())
 		Expect(resp.Id).NotTo(BeEmpty())
@@ -74,6 +75,7 @@ var _ = Describe("Async jobs and the VM state machine", func() {
 			return l.Capacity[0].Capacityused
 		}
 		Expect(used()).To(Equal(int64(8)))
+		e.sim.SetJobLatency(300 * time.Millisecond) // Expunging lasts one job latency: wide enough to observe
 		d, err := e.user.VirtualMachine.DestroyVirtualMachine(e.user.VirtualMachine.NewDestroyVirtualMachineParams(id))
 		Expect(err).NotTo(HaveOccurred())
 		Expect(waitJob(e.user, d.JobID).Jobstatus).To(Equal(1))
