@@ -26,7 +26,7 @@ func register(c *command) { commands[strings.ToLower(c.name)] = c }
 
 func init() {
 	for _, c := range []*command{
-		{name: "listZones", handle: cmdListZones, params: withPaging("id", "ids", "name", "available", "networktype", "tags", "showcapacities")},
+		{name: "listZones", handle: cmdListZones, params: withPaging("id", "ids", "name", "available", "networktype", "tags")},
 		{name: "listNetworks", handle: cmdListNetworks, params: withPaging("id", "name", "zoneid", "type", "canusefordeploy", "traffictype", "issystem", "listall", "tags")},
 		{name: "listTemplates", handle: cmdListTemplates, params: withPaging("templatefilter", "id", "ids", "name", "zoneid", "isready", "hypervisor", "arch", "tags", "listall")},
 		{name: "listServiceOfferings", handle: cmdListServiceOfferings, params: withPaging("id", "name", "zoneid", "issystem", "gpuenabled", "listall")},
@@ -63,7 +63,8 @@ type CommandInfo struct {
 	Post bool
 	// RootAdmin commands answer 401 to other accounts, as commands outside a role do.
 	RootAdmin bool
-	// Params are the request parameters the simulator interprets (map parameters by their base name).
+	// Params are the request parameters the simulator accepts (map parameters by their base name); a few, such
+	// as forced, details on listVirtualMachines and listall on offerings and templates, change nothing here.
 	Params []string
 }
 
