@@ -3,8 +3,12 @@
 package test
 
 import (
+	"context"
 	"fmt"
 	"time"
+
+	csgo "github.com/apache/cloudstack-go/v2/cloudstack"
+	"github.com/samber/lo"
 
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/cloudstack"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/operator"
@@ -78,3 +82,29 @@ func Options() *options.Options {
 
 // Close stops the simulator.
 func (e *Environment) Close() { e.Simulator.Close() }
+
+// DeployForeignVM deploys a VM of the "small" offering from the first ready template of the zone through the
+// provider's own account, without any of the provider's tags or group: a VM the provider must never touch.
+// It returns the VM's name.
+func DeployForeignVM(e *Environment, name, zoneName string) string {
+	ctx := context.Background()
+	zones := lo.Must(e.API.ListZones(ctx))
+	z, ok := lo.Find(zones, func(z *csgo.Zone) bool { return z.Name == zoneName })
+	if !ok {
+		panic(fmt.Sprintf("zone %q not in the catalog", zoneName))
+	}
+	offerings := lo.Must(e.API.ListServiceOfferings(ctx))
+	o, _ := lo.Find(offerings, func(o *csgo.ServiceOffering) bool { return o.Name == "small" })
+	templates := lo.Must(e.API.ListTemplates(ctx, z.Id))
+	t, _ := lo.Find(templates, func(t *csgo.Template) bool { return t.Isready })
+	networks := lo.Must(e.API.ListNetworks(ctx, z.Id))
+	p := &csgo.DeployVirtualMachineParams{}
+	p.SetZoneid(z.Id)
+	p.SetServiceofferingid(o.Id)
+	p.SetTemplateid(t.Id)
+	p.SetNetworkids([]string{networks[0].Id})
+	p.SetName(name)
+	_, jobID := lo.Must2(e.API.DeployVM(ctx, p))
+	lo.Must(e.API.WaitForJob(ctx, jobID))
+	return name
+}

@@ -50,6 +50,15 @@ func (a *affinityGroups) reconcile(ctx context.Context, nodeClass *v1.CloudStack
 	return nil
 }
 
+// describeTerms renders selector terms for condition messages, so a message names what the user asked for.
+func describeTerms(terms []v1.SelectorTerm) string {
+	parts := make([]string, 0, len(terms))
+	for _, t := range terms {
+		parts = append(parts, "("+describeTerm(t)+")")
+	}
+	return strings.Join(parts, " or ")
+}
+
 func describeTerm(t v1.SelectorTerm) string {
 	var parts []string
 	if t.ID != "" {

@@ -38,7 +38,7 @@ func (n *networks) reconcile(ctx context.Context, nodeClass *v1.CloudStackNodeCl
 	nodeClass.Status.Networks = resolved
 	if len(missing) > 0 {
 		conds.SetFalse(v1.ConditionTypeNetworksReady, ReasonNetworksNotFound,
-			fmt.Sprintf("spec.networkSelectorTerms: no deployable network matches in zone(s) %s", quoteJoin(missing)))
+			fmt.Sprintf("spec.networkSelectorTerms: no deployable network matches %s in zone(s) %s", describeTerms(nodeClass.Spec.NetworkSelectorTerms), quoteJoin(missing)))
 		return nil
 	}
 	conds.SetTrue(v1.ConditionTypeNetworksReady)

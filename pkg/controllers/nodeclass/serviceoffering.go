@@ -31,7 +31,7 @@ func (s *serviceOfferings) reconcile(ctx context.Context, nodeClass *v1.CloudSta
 	if len(resolved) == 0 {
 		names := lo.Map(nodeClass.Status.Zones, func(z v1.Zone, _ int) string { return z.Name })
 		conds.SetFalse(v1.ConditionTypeServiceOfferingsReady, ReasonServiceOfferingsNotFound,
-			fmt.Sprintf("spec.serviceOfferingSelectorTerms: no active, non-system service offering matches in zone(s) %s", quoteJoin(names)))
+			fmt.Sprintf("spec.serviceOfferingSelectorTerms: no active, non-system service offering matches %s in zone(s) %s", describeTerms(nodeClass.Spec.ServiceOfferingSelectorTerms), quoteJoin(names)))
 		return nil
 	}
 	conds.SetTrue(v1.ConditionTypeServiceOfferingsReady)

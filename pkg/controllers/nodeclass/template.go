@@ -39,7 +39,7 @@ func (t *templates) reconcile(ctx context.Context, nodeClass *v1.CloudStackNodeC
 	nodeClass.Status.Templates = resolved
 	if len(missing) > 0 {
 		conds.SetFalse(v1.ConditionTypeTemplatesReady, ReasonTemplateNotFound,
-			fmt.Sprintf("spec.templateSelectorTerms: no executable, ready template matches in zone(s) %s", quoteJoin(missing)))
+			fmt.Sprintf("spec.templateSelectorTerms: no executable, ready template matches %s in zone(s) %s", describeTerms(nodeClass.Spec.TemplateSelectorTerms), quoteJoin(missing)))
 		return nil
 	}
 	conds.SetTrue(v1.ConditionTypeTemplatesReady)
