@@ -48,6 +48,9 @@ func NewOperator(ctx context.Context, op *coreoperator.Operator) (context.Contex
 		log.FromContext(ctx).Error(err, "invalid options")
 		os.Exit(1)
 	}
+	for _, w := range opts.Warnings() {
+		log.FromContext(ctx).Info("WARNING: " + w)
+	}
 	api, err := cloudstack.New(cloudstack.Options{
 		APIURL:      opts.APIURL,
 		APIKey:      opts.APIKey,
