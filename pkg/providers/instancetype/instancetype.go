@@ -3,6 +3,7 @@ package instancetype
 import (
 	"context"
 	"hash/maphash"
+	"slices"
 	"sort"
 	"strconv"
 	"sync"
@@ -28,7 +29,8 @@ type Provider interface {
 	ResolveServiceOfferings(ctx context.Context, terms []v1.SelectorTerm, zoneIDs []string) ([]v1.ServiceOffering, error)
 	// List returns the instance types of the NodeClass: its resolved offerings (status.serviceOfferings) in its
 	// resolved zones (status.zones), sized by spec.kubelet and spec.rootDiskSize. It includes types none of whose
-	// offerings is available. Callers must not modify the result: it is shared with later calls.
+	// offerings is available. The slice is the caller's; the instance types are shared with later calls and must not be
+	// modified.
 	List(ctx context.Context, nodeClass *v1.CloudStackNodeClass) ([]*cloudprovider.InstanceType, error)
 	// UpdateServiceOfferings re-reads the offering catalog, for a periodic controller.
 	UpdateServiceOfferings(ctx context.Context) error
@@ -127,12 +129,13 @@ func (p *DefaultProvider) List(ctx context.Context, nodeClass *v1.CloudStackNode
 		return nil, err
 	}
 	key := cacheKey(p.seed, nodeClass, c.generation, p.unavailable.SeqNum())
+	// Callers get their own slice (Karpenter sorts instance-type slices in place) sharing the immutable items.
 	if v, ok := p.instanceTypes.Get(key); ok {
-		return v.([]*cloudprovider.InstanceType), nil
+		return slices.Clone(v.([]*cloudprovider.InstanceType)), nil
 	}
 	its := p.build(ctx, nodeClass, c)
 	p.instanceTypes.SetDefault(key, its)
-	return its, nil
+	return slices.Clone(its), nil
 }
 
 // cacheKey hashes the NodeClass spec hash, the resolved zones, offerings, networks and templates (their arch shapes
