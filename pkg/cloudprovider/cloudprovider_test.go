@@ -258,7 +258,7 @@ var _ = Describe("Drift", func() {
 })
 
 var _ = Describe("Garbage collection", func() {
-	It("destroys a leaked VM of this cluster after the grace period and never touches a foreign VM", func() {
+	It("destroys leaked VMs of this cluster after the grace period and never touches a foreign VM", func() {
 		nodeClass := expectNodeClassReconciled(newNodeClass())
 		nodePool := nodePoolFor(nodeClass)
 		ExpectApplied(ctx, env.Client, nodePool)
@@ -274,17 +274,21 @@ var _ = Describe("Garbage collection", func() {
 		ExpectProvisioned(ctx, env.Client, cluster, cloudProvider, prov, pod)
 		kept := ExpectNodeClaims(ctx, env.Client)[0]
 		// A VM of someone else in the same account, named like a NodeClaim but without this cluster's tags.
-		foreign := test.DeployForeignVM(csEnv, "default-foreign-x7k2p", "zone-a")
+		foreign := "default-foreign-x7k2p"
+		test.DeployVM(csEnv, foreign, "zone-a", nil)
+		// A second VM of this cluster under the name of a launched NodeClaim, as a Create retried after a restart
+		// in another zone would leave: the NodeClaim's providerID names the other VM, so this one is a leak.
+		duplicate := test.DeployVM(csEnv, kept.Name, "zone-b", map[string]string{v1.TagKeyCluster: test.ClusterName, v1.TagKeyNodeClaim: kept.Name})
 
 		gc := garbagecollection.NewController(env.Clock, env.Client, csEnv.InstanceProvider, 30*time.Second)
 		ExpectSingletonReconciled(ctx, gc)
-		Expect(liveVMs()).To(HaveLen(3), "nothing is collected within the grace period")
+		Expect(liveVMs()).To(HaveLen(4), "nothing is collected within the grace period")
 
 		env.Clock.Step(time.Minute)
 		ExpectSingletonReconciled(ctx, gc)
 		names := lo.Map(liveVMs(), func(vm simulator.VM, _ int) string { return vm.Name })
 		Expect(names).To(ConsistOf(kept.Name, foreign))
 		leakedID, _ := v1.ParseProviderID(leaked.Status.ProviderID)
-		Expect(lo.ContainsBy(liveVMs(), func(vm simulator.VM) bool { return vm.ID == leakedID })).To(BeFalse())
+		Expect(lo.ContainsBy(liveVMs(), func(vm simulator.VM) bool { return vm.ID == leakedID || vm.ID == duplicate })).To(BeFalse())
 	})
 })

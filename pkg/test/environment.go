@@ -83,10 +83,10 @@ func Options() *options.Options {
 // Close stops the simulator.
 func (e *Environment) Close() { e.Simulator.Close() }
 
-// DeployForeignVM deploys a VM of the "small" offering from the first ready template of the zone through the
-// provider's own account, without any of the provider's tags or group: a VM the provider must never touch.
-// It returns the VM's name.
-func DeployForeignVM(e *Environment, name, zoneName string) string {
+// DeployVM deploys a VM of the "small" offering from the first ready template of the zone through the provider's
+// own account, bypassing the provider, and tags it with tags (none: a VM the provider must never touch). It
+// returns the VM's ID.
+func DeployVM(e *Environment, name, zoneName string, tags map[string]string) string {
 	ctx := context.Background()
 	zones := lo.Must(e.API.ListZones(ctx))
 	z, ok := lo.Find(zones, func(z *csgo.Zone) bool { return z.Name == zoneName })
@@ -104,7 +104,10 @@ func DeployForeignVM(e *Environment, name, zoneName string) string {
 	p.SetTemplateid(t.Id)
 	p.SetNetworkids([]string{networks[0].Id})
 	p.SetName(name)
-	_, jobID := lo.Must2(e.API.DeployVM(ctx, p))
+	id, jobID := lo.Must2(e.API.DeployVM(ctx, p))
 	lo.Must(e.API.WaitForJob(ctx, jobID))
-	return name
+	if len(tags) > 0 {
+		lo.Must0(e.API.CreateTags(ctx, []string{id}, "UserVm", tags))
+	}
+	return id
 }

@@ -52,8 +52,24 @@ func (p *DefaultProvider) Create(ctx context.Context, nodeClass *v1.CloudStackNo
 		return nil, cloudprovider.NewInsufficientCapacityError(fmt.Errorf("no available offering of %d instance types is compatible with the requirements of nodeclaim %q",
 			len(instanceTypes), nodeClaim.Name))
 	}
-	var capacityErrs error
+	// A NodeClaim older than this process may have had its VM deployed by the previous process, possibly in
+	// another zone than the one the cheapest candidate picks now, where no duplicate-hostname error would stop a
+	// second deploy. Only for those is the cost of a lookup before deploy worth it.
 	redeployed := false
+	if !nodeClaim.CreationTimestamp.IsZero() && nodeClaim.CreationTimestamp.Time.Before(p.startTime) {
+		existing, found, err := p.findByName(ctx, nodeClaim.Name)
+		if err != nil {
+			return nil, cloudprovider.NewCreateError(err, "LaunchFailed", "Failed to look up the VM of a NodeClaim older than the controller")
+		}
+		if found {
+			inst, err := p.adopt(ctx, existing, p.tags(nodeClass, nodeClaim))
+			if !errors.Is(err, errRedeploy) {
+				return inst, err
+			}
+			redeployed = true
+		}
+	}
+	var capacityErrs error
 	for attempt := 0; attempt < len(candidates) && attempt < maxLaunchAttempts; attempt++ {
 		c := candidates[attempt]
 		inst, err := p.launch(ctx, nodeClass, nodeClaim, c, userData)

@@ -62,6 +62,8 @@ type DefaultProvider struct {
 	clusterName string
 	offerings   ServiceOfferings
 	clock       func() time.Time
+	// startTime tells NodeClaims this process created from those a previous process may have launched already.
+	startTime time.Time
 
 	mu            sync.Mutex // guards expunge and expungeCached
 	expunge       bool
@@ -72,7 +74,7 @@ var _ Provider = (*DefaultProvider)(nil)
 
 // NewDefaultProvider returns a Provider for the VMs of one cluster.
 func NewDefaultProvider(api cloudstack.API, unavailable *cache.UnavailableOfferings, clusterName string, opts ...Option) *DefaultProvider {
-	p := &DefaultProvider{api: api, unavailable: unavailable, clusterName: clusterName, clock: time.Now}
+	p := &DefaultProvider{api: api, unavailable: unavailable, clusterName: clusterName, clock: time.Now, startTime: time.Now()}
 	for _, o := range opts {
 		o(p)
 	}

@@ -2,17 +2,21 @@ package instance_test
 
 import (
 	"encoding/base64"
+	"time"
 
 	csgo "github.com/apache/cloudstack-go/v2/cloudstack"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/karpenter/pkg/cloudprovider"
 
 	v1 "github.com/cloudstack/karpenter-provider-cloudstack/pkg/apis/v1"
+	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/cache"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/instance"
+	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/instancetype"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/simulator"
 )
 
@@ -160,6 +164,29 @@ var _ = Describe("Create", func() {
 		Expect(inst.State).To(Equal(instance.StateRunning))
 		Expect(simVM(vmID).Tags).To(HaveKeyWithValue(v1.TagKeyCluster, clusterName))
 		Expect(sim.Counts()["deployVirtualMachine"]).To(BeEquivalentTo(2))
+	})
+
+	It("adopts the VM a previous process launched for an older NodeClaim, even where the cheapest zone changed", func() {
+		nc := nodeClass()
+		claim := nodeClaim("restarted")
+		first, err := provider.Create(ctx, nc, claim, listInstanceTypes(nc), userData)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(first.ZoneName).To(Equal("zone-a"))
+
+		// The controller restarts: a new provider, whose unavailable-offerings cache now steers the cheapest
+		// candidate to zone-b, where no duplicate-hostname error would stop a second deploy.
+		restartedUnavailable := cache.NewUnavailableOfferings()
+		for _, name := range []string{"small", "medium"} {
+			restartedUnavailable.MarkUnavailable(ctx, "test", name, "zone-a")
+		}
+		restartedTypes := instancetype.NewDefaultProvider(api, restartedUnavailable, map[string]float64{"small": 0.01})
+		restarted := instance.NewDefaultProvider(api, restartedUnavailable, clusterName, instance.WithServiceOfferings(restartedTypes))
+		claim.CreationTimestamp = metav1.NewTime(time.Now().Add(-time.Minute))
+		sim.ResetCounts()
+		second, err := restarted.Create(ctx, nc, claim, listWith(restartedTypes, nc), userData)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(second.ID).To(Equal(first.ID))
+		Expect(sim.Counts()["deployVirtualMachine"]).To(BeZero())
 	})
 
 	It("never adopts another cluster's VM", func() {

@@ -144,7 +144,12 @@ func req(key string, values ...string) karpv1.NodeSelectorRequirementWithMinValu
 }
 
 func listInstanceTypes(nc *v1.CloudStackNodeClass) []*cloudprovider.InstanceType {
-	its, err := instanceTypes.List(ctx, nc)
+	return listWith(instanceTypes, nc)
+}
+
+func listWith(p *instancetype.DefaultProvider, nc *v1.CloudStackNodeClass) []*cloudprovider.InstanceType {
+	GinkgoHelper()
+	its, err := p.List(ctx, nc)
 	Expect(err).NotTo(HaveOccurred())
 	return its
 }

@@ -46,8 +46,7 @@ func NewController(clk clock.Clock, kubeClient client.Client, instanceProvider i
 // Name is the controller's name in logs and metrics.
 func (c *Controller) Name() string { return "instance.garbagecollection" }
 
-// Reconcile destroys every VM of this cluster that is older than the grace period and that no NodeClaim claims,
-// either by providerID or by name (a NodeClaim whose Create is still running has no providerID yet).
+// Reconcile destroys every VM of this cluster that is older than the grace period and that no NodeClaim claims.
 // instance.Provider.List only returns VMs that carry this cluster's ownership tag: a VM without that proof is never
 // considered, whatever its name.
 func (c *Controller) Reconcile(ctx context.Context) (reconciler.Result, error) {
@@ -60,16 +59,19 @@ func (c *Controller) Reconcile(ctx context.Context) (reconciler.Result, error) {
 	if err := c.kubeClient.List(ctx, nodeClaims); err != nil {
 		return reconciler.Result{}, fmt.Errorf("listing nodeclaims, %w", err)
 	}
-	claimedIDs, claimedNames := sets.New[string](), sets.New[string]()
+	// A NodeClaim with a providerID claims exactly that VM; one without (its Create is still running) claims every VM
+	// of its name, since any of them may become its VM. A second VM of the name of a launched NodeClaim is a leak.
+	claimedIDs, launchingNames := sets.New[string](), sets.New[string]()
 	for i := range nodeClaims.Items {
-		claimedNames.Insert(nodeClaims.Items[i].Name)
 		if id, err := v1.ParseProviderID(nodeClaims.Items[i].Status.ProviderID); err == nil {
 			claimedIDs.Insert(id)
+		} else {
+			launchingNames.Insert(nodeClaims.Items[i].Name)
 		}
 	}
 	var leaked []*instance.Instance
 	for _, inst := range instances {
-		if claimedIDs.Has(inst.ID) || claimedNames.Has(inst.Name) || claimedNames.Has(inst.Tags[v1.TagKeyNodeClaim]) {
+		if claimedIDs.Has(inst.ID) || launchingNames.Has(inst.Name) || launchingNames.Has(inst.Tags[v1.TagKeyNodeClaim]) {
 			continue
 		}
 		if c.clock.Since(inst.Created) < c.gracePeriod {
