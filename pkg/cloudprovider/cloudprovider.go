@@ -2,7 +2,7 @@ package cloudprovider
 
 import (
 	"context"
-		"fmt"
+	"fmt"
 	"strconv"
 	"time"
 

@@ -8,8 +8,8 @@ import (
 
 	gocache "github.com/patrickmn/go-cache"
 	"github.com/samber/lo"
-	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	"sigs.k8s.io/controller-runtime/pkg/log"
+	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	coreoperator "sigs.k8s.io/karpenter/pkg/operator"
 
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/cache"
@@ -87,4 +87,3 @@ func New(op *coreoperator.Operator, api cloudstack.API, opts *options.Options) *
 		InstanceProvider:      instance.NewDefaultProvider(api, unavailable, opts.ClusterName, instance.WithServiceOfferings(instanceTypes)),
 	}
 }
-
