@@ -23,8 +23,10 @@ func names[T any](items []T, name func(T) string) []string {
 	return out
 }
 
-func zoneNames(z []v1.Zone) []string       { return names(z, func(z v1.Zone) string { return z.Name }) }
-func networkNames(n []v1.Network) []string { return names(n, func(n v1.Network) string { return n.Name }) }
+func zoneNames(z []v1.Zone) []string { return names(z, func(z v1.Zone) string { return z.Name }) }
+func networkNames(n []v1.Network) []string {
+	return names(n, func(n v1.Network) string { return n.Name })
+}
 
 func tags(kv ...string) map[string]string {
 	out := map[string]string{}
