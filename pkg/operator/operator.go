@@ -73,7 +73,8 @@ func NewOperator(ctx context.Context, op *coreoperator.Operator) (context.Contex
 // New wires the providers around a CloudStack client; tests use it with a client of the simulator.
 func New(op *coreoperator.Operator, api cloudstack.API, opts *options.Options) *Operator {
 	unavailable := cache.NewUnavailableOfferingsWithTTL(opts.UnavailableOfferingsTTL, cache.UnavailableOfferingsCleanupInterval)
-	instanceTypes := instancetype.NewDefaultProvider(api, unavailable, opts.OfferingPrices)
+	instanceTypes := instancetype.NewDefaultProvider(api, unavailable, opts.OfferingPrices,
+		instancetype.WithServiceOfferingsTTL(opts.ServiceOfferingsCacheTTL), instancetype.WithInstanceTypesTTL(opts.InstanceTypesCacheTTL))
 	return &Operator{
 		Operator:              op,
 		CloudStack:            api,

@@ -42,7 +42,9 @@ type DefaultProvider struct {
 	unavailable *cache.UnavailableOfferings
 	prices      map[string]float64
 	catalogTTL  time.Duration
-	clock       func() time.Time
+	// instanceTypesTTL is only read at construction, to size the instanceTypes cache.
+	instanceTypesTTL time.Duration
+	clock            func() time.Time
 
 	mu  sync.RWMutex // guards cat
 	cat *catalog
@@ -55,16 +57,41 @@ var _ Provider = (*DefaultProvider)(nil)
 
 // NewDefaultProvider returns a Provider. prices maps an instance-type name, offering UUID or offering name to an
 // hourly price (the operator's price option; nil for none), see price.
-func NewDefaultProvider(api cloudstack.API, unavailable *cache.UnavailableOfferings, prices map[string]float64) *DefaultProvider {
-	return &DefaultProvider{
-		api:           api,
-		unavailable:   unavailable,
-		prices:        prices,
-		catalogTTL:    cache.ServiceOfferingsTTL,
-		clock:         time.Now,
-		instanceTypes: gocache.New(cache.InstanceTypesTTL, cache.CleanupInterval),
-		seed:          maphash.MakeSeed(),
+func NewDefaultProvider(api cloudstack.API, unavailable *cache.UnavailableOfferings, prices map[string]float64, opts ...Option) *DefaultProvider {
+	p := &DefaultProvider{
+		api:         api,
+		unavailable: unavailable,
+		prices:      prices,
+		catalogTTL:  cache.ServiceOfferingsTTL,
+		clock:       time.Now,
+		seed:        maphash.MakeSeed(),
 	}
+	instanceTypesTTL := cache.InstanceTypesTTL
+	for _, o := range opts {
+		o(p)
+		if p.instanceTypesTTL > 0 {
+			instanceTypesTTL = p.instanceTypesTTL
+		}
+	}
+	p.instanceTypes = gocache.New(instanceTypesTTL, cache.CleanupInterval)
+	return p
+}
+
+// Option overrides a cache TTL of the provider (the operator's TTL options).
+type Option func(p *DefaultProvider)
+
+// WithServiceOfferingsTTL sets how long the offering catalog is served before it is read again.
+func WithServiceOfferingsTTL(ttl time.Duration) Option {
+	return func(p *DefaultProvider) {
+		if ttl > 0 {
+			p.catalogTTL = ttl
+		}
+	}
+}
+
+// WithInstanceTypesTTL sets how long computed instance types are reused.
+func WithInstanceTypesTTL(ttl time.Duration) Option {
+	return func(p *DefaultProvider) { p.instanceTypesTTL = ttl }
 }
 
 // UpdateServiceOfferings re-reads the catalog now, whatever its age.
