@@ -223,9 +223,7 @@ func (s *Server) handle(w http.ResponseWriter, hr *http.Request, r *request) int
 	}
 	// Handlers return payloads that share no mutable state with the cloud, so they are serialized after
 	// the lock is released and a large list does not hold up other requests.
-	s.mu.Lock()
-	payload, aerr := cmd.handle(s, r)
-	s.mu.Unlock()
+	payload, aerr := s.runLocked(cmd, r)
 	if aerr != nil {
 		return s.writeError(w, envelope, aerr)
 	}
@@ -391,3 +389,11 @@ func csTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05-070
 
 // createdAt is the creation date of catalog objects: the moment the server started.
 func (s *Server) createdAt() time.Time { return s.started }
+
+// runLocked runs a command handler under the cloud's lock. The deferred unlock keeps a panicking handler (which
+// net/http recovers from) from leaving the lock held and hanging every later request.
+func (s *Server) runLocked(cmd *command, r *request) (any, *apiError) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return cmd.handle(s, r)
+}
