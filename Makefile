@@ -30,6 +30,7 @@ test: ## Run every test suite against a real kube-apiserver (built on first use 
 	@start=$$(date +%s); \
 	KUBEBUILDER_ASSETS="$$(hack/envtest-assets.sh | tail -n1)"; export KUBEBUILDER_ASSETS; \
 	echo "control plane: $$KUBEBUILDER_ASSETS (ready after $$(( $$(date +%s) - start ))s)"; \
+	hack/install-helm.sh >/dev/null; \
 	go build -o $(TOOLS)/testsummary ./hack/testsummary; \
 	go test -json -timeout $(TEST_TIMEOUT) $(TEST_FLAGS) ./... | $(TOOLS)/testsummary
 
@@ -38,8 +39,10 @@ envtest: ## Build (or find) the control-plane binaries and print their directory
 	@hack/envtest-assets.sh
 
 .PHONY: generate
-generate: ## Regenerate deepcopy code and CRDs (controller-gen)
+generate: ## Regenerate deepcopy code, CRDs (controller-gen), the chart's CRD copies and docs/reference.md
 	go generate ./pkg/apis/...
+	hack/copy-crds.sh
+	go run ./hack/docgen -w docs/reference.md
 
 .PHONY: verify
 verify: generate ## Fail when generated code, go.mod/go.sum or formatting is stale
@@ -48,6 +51,10 @@ verify: generate ## Fail when generated code, go.mod/go.sum or formatting is sta
 	@if [[ -n "$$(git status --porcelain)" ]]; then \
 		echo "the tree changed; commit the result of 'make verify':"; git status --porcelain; git --no-pager diff; exit 1; \
 	fi
+
+.PHONY: chart-check
+chart-check: ## Lint and render the Helm chart (default and ci/ values)
+	hack/chart-check.sh
 
 .PHONY: vet
 vet: ## Run go vet
