@@ -1,0 +1,117 @@
+// Command demo runs the whole product on this machine (`make demo`): a local control plane, the simulated
+// CloudStack, simulated nodes and the real controller (test/pkg/environment). It applies the examples, scales the
+// example Deployment up and shows Karpenter launching VMs for it as it happens, then scales it to zero and shows
+// consolidation removing the VMs. Ctrl-C stops everything at any time.
+//
+//	go run ./test/cmd/demo [--replicas 10] [--non-interactive] [--timeout 15m]
+//
+// With --non-interactive it exits when the scale-down is done, with status 0 only if every step succeeded (CI).
+// Otherwise the cluster stays up at the end for exploring with kubectl until Ctrl-C.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/go-logr/logr"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
+
+	"github.com/cloudstack/karpenter-provider-cloudstack/test/pkg/environment"
+)
+
+func main() {
+	replicas := flag.Int("replicas", 10, "replicas the example Deployment is scaled to")
+	nonInteractive := flag.Bool("non-interactive", false, "exit when done, with a non-zero status on failure (for CI)")
+	timeout := flag.Duration("timeout", 15*time.Minute, "give up after this long")
+	jobLatency := flag.Duration("job-latency", 2*time.Second, "how long the simulated CloudStack takes for a VM deploy or destroy")
+	keep := flag.Bool("keep-logs", false, "keep the working directory with every component's log")
+	flag.Parse()
+	// The environment's clients log through controller-runtime; the demo shows its own progress lines instead.
+	ctrllog.SetLogger(logr.Discard())
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	d := &demo{start: time.Now(), replicas: int32(*replicas)}
+	err := d.run(ctx, *timeout, *jobLatency, *keep, *nonInteractive)
+	switch {
+	case err == nil:
+		d.say("demo finished")
+	case errors.Is(err, context.Canceled):
+		d.say("interrupted; everything the demo started has been stopped")
+	default:
+		d.say("FAILED: %v", err)
+		os.Exit(1)
+	}
+}
+
+type demo struct {
+	start    time.Time
+	replicas int32
+	env      *environment.Environment
+	last     string
+}
+
+func (d *demo) say(format string, args ...any) {
+	fmt.Printf("[%6.1fs] %s\n", time.Since(d.start).Seconds(), fmt.Sprintf(format, args...))
+}
+
+func (d *demo) run(ctx context.Context, timeout, jobLatency time.Duration, keep, nonInteractive bool) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	d.say("starting etcd, kube-apiserver, kube-scheduler, kube-controller-manager, the CloudStack simulator, the node agent and the controller")
+	env, err := environment.Start(ctx, environment.Options{
+		ClusterName: "demo", JobLatency: jobLatency, KeepWorkDir: keep, Log: sayLogger(d),
+	})
+	if err != nil {
+		return err
+	}
+	d.env = env
+	defer func() {
+		d.say("stopping everything")
+		env.Stop()
+		if keep {
+			d.say("logs kept in %s", env.WorkDir)
+		}
+	}()
+	d.say("cluster up: export KUBECONFIG=%s  (logs: %s)", env.Kubeconfig, env.WorkDir)
+
+	if err := d.applyExamples(ctx); err != nil {
+		return err
+	}
+	if err := d.waitNodeClassReady(ctx, "default"); err != nil {
+		return err
+	}
+	d.say("scaling deployment/inflate to %d replicas (1 CPU, 1 GiB each)", d.replicas)
+	if err := d.scale(ctx, d.replicas); err != nil {
+		return err
+	}
+	if err := d.watch(ctx, d.scaledUp); err != nil {
+		return fmt.Errorf("waiting for %d running pods on initialized nodes, %w", d.replicas, err)
+	}
+	if err := d.summary(ctx); err != nil {
+		return err
+	}
+	d.say("scaling deployment/inflate to 0: the nodes become empty and consolidation (consolidateAfter in examples/nodepool.yaml) removes them")
+	if err := d.scale(ctx, 0); err != nil {
+		return err
+	}
+	if err := d.watch(ctx, d.scaledDown); err != nil {
+		return fmt.Errorf("waiting for consolidation to remove every VM, %w", err)
+	}
+	d.say("every VM of the cluster is gone: nothing leaked")
+	if nonInteractive {
+		return nil
+	}
+	d.say("the cluster stays up for kubectl (KUBECONFIG above); press Ctrl-C to stop it")
+	<-ctx.Done()
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return nil
+	}
+	return ctx.Err()
+}

@@ -1,0 +1,454 @@
+package environment
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	// Also registers CloudStackNodeClass in client-go's scheme, as the controller does.
+	v1 "github.com/cloudstack/karpenter-provider-cloudstack/pkg/apis/v1"
+	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/instance"
+	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/simulator"
+	"github.com/cloudstack/karpenter-provider-cloudstack/test/pkg/nodeagent"
+	// Registers NodePool and NodeClaim in client-go's scheme.
+	_ "sigs.k8s.io/karpenter/pkg/apis/v1"
+)
+
+// UserAccount is the catalog account the controller signs its CloudStack requests with: a non-admin account, as in
+// a real installation.
+const UserAccount = "karpenter"
+
+// Options configure an Environment. Zero values take the defaults documented on each field.
+type Options struct {
+	// Catalog is the simulator's catalog file (default: catalog.yaml beside this package, whose names match examples/).
+	Catalog string
+	// JobLatency is how long the simulator's asynchronous jobs take (default 1s).
+	JobLatency time.Duration
+	// ClusterName is the controller's settings.clusterName (default "local").
+	ClusterName string
+	// Values are further chart values for the controller (ChartOptionalSettings lists them), e.g.
+	// {"settings.batchIdleDuration": "1s"}.
+	Values ChartValues
+	// AssetsDir holds etcd, kube-apiserver, kube-scheduler and kube-controller-manager (default: $KUBEBUILDER_ASSETS,
+	// else what hack/envtest-assets.sh prints, building them on first use).
+	AssetsDir string
+	// AgentInterval is how often the node agent syncs (default 500ms).
+	AgentInterval time.Duration
+	// Log receives progress messages (default: discarded).
+	Log *slog.Logger
+	// KeepWorkDir keeps the working directory (logs, kubeconfig, credentials files) after Stop.
+	KeepWorkDir bool
+}
+
+// Environment is a running local cluster with the CloudStack provider.
+type Environment struct {
+	// Client is a system:masters client of the kube-apiserver.
+	Client client.Client
+	// Config is the rest config behind Client.
+	Config *rest.Config
+	// Kubeconfig is the path of a system:masters kubeconfig file (for kubectl).
+	Kubeconfig string
+	// Simulator is the simulator's admin endpoint.
+	Simulator *SimulatorAdmin
+	// SimulatorURL is the CloudStack API URL the controller uses.
+	SimulatorURL string
+	// ClusterName is the controller's cluster name.
+	ClusterName string
+	// WorkDir holds the logs (<component>.log), the kubeconfig and the credentials files.
+	WorkDir string
+
+	opts          Options
+	root          string
+	binDir        string
+	controlPlane  *envtest.Environment
+	processes     []*process
+	controllerEnv []string
+	healthURL     string
+	agentCancel   context.CancelFunc
+	agentDone     chan struct{}
+
+	mu         sync.Mutex
+	controller *process
+	stopOnce   sync.Once
+}
+
+// Start brings up the whole environment and returns once every component is healthy. On error everything already
+// started is stopped again.
+func Start(ctx context.Context, opts Options) (env *Environment, err error) {
+	root, err := repoRoot()
+	if err != nil {
+		return nil, err
+	}
+	opts = withDefaults(opts, root)
+	work, err := os.MkdirTemp("", "karpenter-cloudstack-env-")
+	if err != nil {
+		return nil, fmt.Errorf("creating the working directory, %w", err)
+	}
+	e := &Environment{opts: opts, root: root, WorkDir: work, ClusterName: opts.ClusterName}
+	defer func() {
+		if err != nil {
+			e.Stop()
+		}
+	}()
+	steps := []struct {
+		name string
+		fn   func(context.Context) error
+	}{
+		{"controller and simulator binaries built", e.buildBinaries},
+		{"etcd and kube-apiserver ready", e.startControlPlane},
+		{"kube-scheduler and kube-controller-manager healthy", e.startKubeComponents},
+		{"CloudStack simulator serving", e.startSimulator},
+		{"node agent running", e.startAgent},
+		{"controller ready", e.StartController},
+	}
+	for _, s := range steps {
+		began := time.Now()
+		if err := s.fn(ctx); err != nil {
+			return nil, fmt.Errorf("%s: failed, %w", s.name, err)
+		}
+		opts.Log.Info(s.name, "took", time.Since(began).Round(10*time.Millisecond).String())
+	}
+	return e, nil
+}
+
+// DefaultCatalog is the catalog the demo runs with, in the checkout at root.
+func DefaultCatalog(root string) string {
+	return filepath.Join(root, "test", "pkg", "environment", "catalog.yaml")
+}
+
+func withDefaults(o Options, root string) Options {
+	if o.Catalog == "" {
+		o.Catalog = DefaultCatalog(root)
+	}
+	if o.JobLatency == 0 {
+		o.JobLatency = time.Second
+	}
+	if o.ClusterName == "" {
+		o.ClusterName = "local"
+	}
+	if o.AgentInterval == 0 {
+		o.AgentInterval = 500 * time.Millisecond
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return o
+}
+
+// buildBinaries builds the controller and the simulator from this checkout, into a cache directory so a rebuild
+// with nothing changed only checks build IDs.
+func (e *Environment) buildBinaries(ctx context.Context) error {
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		cache = os.TempDir()
+	}
+	e.binDir = filepath.Join(cache, "karpenter-cloudstack", "local-bin")
+	if err := os.MkdirAll(e.binDir, 0o755); err != nil {
+		return err
+	}
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", e.binDir+string(os.PathSeparator), "./cmd/controller", "./cmd/simulator")
+	cmd.Dir = e.root
+	env := os.Environ()
+	if !strings.Contains(os.Getenv("GOTOOLCHAIN"), "go1.27") {
+		// Karpenter needs go >= 1.26.9; the project pins this toolchain (Makefile, README).
+		env = append(env, "GOTOOLCHAIN=go1.27.3")
+	}
+	cmd.Env = append(env, "CGO_ENABLED=0")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("go build ./cmd/controller ./cmd/simulator, %w\n%s", err, out)
+	}
+	return nil
+}
+
+func (e *Environment) assetsDir(ctx context.Context) (string, error) {
+	if e.opts.AssetsDir != "" {
+		return e.opts.AssetsDir, nil
+	}
+	if dir := os.Getenv("KUBEBUILDER_ASSETS"); dir != "" {
+		return dir, nil
+	}
+	e.opts.Log.Info("building or locating the control-plane binaries (hack/envtest-assets.sh; 7-15 min the first time)")
+	cmd := exec.CommandContext(ctx, filepath.Join(e.root, "hack", "envtest-assets.sh"))
+	cmd.Dir = e.root
+	cmd.Stderr = os.Stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("hack/envtest-assets.sh, %w", err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	return lines[len(lines)-1], nil
+}
+
+func (e *Environment) startControlPlane(ctx context.Context) error {
+	assets, err := e.assetsDir(ctx)
+	if err != nil {
+		return err
+	}
+	e.opts.AssetsDir = assets
+	e.controlPlane = &envtest.Environment{
+		BinaryAssetsDirectory: assets,
+		CRDDirectoryPaths:     []string{filepath.Join(e.root, "charts", "karpenter-cloudstack", "crds")},
+		ErrorIfCRDPathMissing: true,
+	}
+	if _, err := e.controlPlane.Start(); err != nil {
+		return fmt.Errorf("starting etcd and kube-apiserver from %s, %w", assets, err)
+	}
+	user, err := e.controlPlane.ControlPlane.AddUser(envtest.User{Name: "local-admin", Groups: []string{"system:masters"}}, nil)
+	if err != nil {
+		return fmt.Errorf("adding a system:masters user, %w", err)
+	}
+	kubeconfig, err := user.KubeConfig()
+	if err != nil {
+		return fmt.Errorf("rendering the admin kubeconfig, %w", err)
+	}
+	e.Kubeconfig = filepath.Join(e.WorkDir, "kubeconfig")
+	if err := os.WriteFile(e.Kubeconfig, kubeconfig, 0o600); err != nil {
+		return err
+	}
+	e.Config = user.Config()
+	e.Config.QPS, e.Config.Burst = 200, 400
+	e.Client, err = client.New(e.Config, client.Options{Scheme: scheme.Scheme})
+	if err != nil {
+		return fmt.Errorf("building the admin client, %w", err)
+	}
+	// The chart's namespace: the leader-election Lease lives there when leader election is on.
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ChartNamespace}}
+	if err := e.Client.Create(ctx, ns); err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("creating namespace %s, %w", ChartNamespace, err)
+	}
+	return nil
+}
+
+func (e *Environment) startKubeComponents(ctx context.Context) error {
+	schedPort, err := freePort()
+	if err != nil {
+		return err
+	}
+	// The scheduler's default client QPS (50) throttles bursts of pods; a config file is the supported way to raise it.
+	schedConfig := filepath.Join(e.WorkDir, "kube-scheduler.yaml")
+	if err := os.WriteFile(schedConfig, []byte(fmt.Sprintf(`apiVersion: kubescheduler.config.k8s.io/v1
+kind: KubeSchedulerConfiguration
+clientConnection:
+  kubeconfig: %s
+  qps: 500
+  burst: 1000
+leaderElection:
+  leaderElect: false
+`, e.Kubeconfig)), 0o600); err != nil {
+		return err
+	}
+	sched, err := startProcess(e.WorkDir, "kube-scheduler", os.Environ(), filepath.Join(e.opts.AssetsDir, "kube-scheduler"),
+		"--config="+schedConfig, "--authentication-kubeconfig="+e.Kubeconfig, "--authorization-kubeconfig="+e.Kubeconfig,
+		"--bind-address=127.0.0.1", "--secure-port="+strconv.Itoa(schedPort))
+	if err != nil {
+		return err
+	}
+	e.processes = append(e.processes, sched)
+	kcmPort, err := freePort()
+	if err != nil {
+		return err
+	}
+	kcm, err := startProcess(e.WorkDir, "kube-controller-manager", os.Environ(), filepath.Join(e.opts.AssetsDir, "kube-controller-manager"),
+		"--kubeconfig="+e.Kubeconfig, "--leader-elect=false", "--use-service-account-credentials=false",
+		"--bind-address=127.0.0.1", "--secure-port="+strconv.Itoa(kcmPort), "--kube-api-qps=200", "--kube-api-burst=400")
+	if err != nil {
+		return err
+	}
+	e.processes = append(e.processes, kcm)
+	if err := sched.waitHealthy(ctx, fmt.Sprintf("https://127.0.0.1:%d/healthz", schedPort), time.Minute); err != nil {
+		return err
+	}
+	return kcm.waitHealthy(ctx, fmt.Sprintf("https://127.0.0.1:%d/healthz", kcmPort), time.Minute)
+}
+
+func (e *Environment) startSimulator(ctx context.Context) error {
+	apiPort, err := freePort()
+	if err != nil {
+		return err
+	}
+	adminPort, err := freePort()
+	if err != nil {
+		return err
+	}
+	sim, err := startProcess(e.WorkDir, "simulator", os.Environ(), filepath.Join(e.binDir, "simulator"),
+		"--listen=127.0.0.1:"+strconv.Itoa(apiPort), "--admin-listen=127.0.0.1:"+strconv.Itoa(adminPort),
+		"--catalog="+e.opts.Catalog, "--job-latency="+e.opts.JobLatency.String())
+	if err != nil {
+		return err
+	}
+	e.processes = append(e.processes, sim)
+	e.SimulatorURL = fmt.Sprintf("http://127.0.0.1:%d/client/api", apiPort)
+	e.Simulator = NewSimulatorAdmin(fmt.Sprintf("http://127.0.0.1:%d", adminPort))
+	if err := sim.waitHealthy(ctx, e.Simulator.URL+"/counts", 30*time.Second); err != nil {
+		return err
+	}
+	return e.writeCredentials()
+}
+
+// writeCredentials lays the account's keys out as the chart's Secret is mounted: one file per key.
+func (e *Environment) writeCredentials() error {
+	cat, err := simulator.LoadCatalog(e.opts.Catalog)
+	if err != nil {
+		return err
+	}
+	var account *simulator.Account
+	for i := range cat.Accounts {
+		if cat.Accounts[i].Name == UserAccount {
+			account = &cat.Accounts[i]
+		}
+	}
+	if account == nil {
+		return fmt.Errorf("catalog %s has no account %q for the controller", e.opts.Catalog, UserAccount)
+	}
+	dir := filepath.Join(e.WorkDir, "credentials")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	for name, value := range map[string]string{"api-url": e.SimulatorURL, "api-key": account.APIKey, "secret-key": account.SecretKey, "verify-ssl": "true"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(value), 0o400); err != nil {
+			return fmt.Errorf("writing credentials file %s, %w", name, err)
+		}
+	}
+	metrics, err := freePort()
+	if err != nil {
+		return err
+	}
+	health, err := freePort()
+	if err != nil {
+		return err
+	}
+	values := ChartValues{"settings.clusterName": e.opts.ClusterName, "settings.metricsPort": strconv.Itoa(metrics),
+		"settings.healthProbePort": strconv.Itoa(health), "settings.leaderElection.disabled": "true"}
+	for k, v := range e.opts.Values {
+		values[k] = v
+	}
+	env, err := ControllerEnv(values, dir)
+	if err != nil {
+		return err
+	}
+	e.controllerEnv = append(env, "KUBECONFIG="+e.Kubeconfig)
+	e.healthURL = fmt.Sprintf("http://127.0.0.1:%d/readyz", health)
+	return nil
+}
+
+func (e *Environment) startAgent(_ context.Context) error {
+	agentClient, err := client.New(e.Config, client.Options{Scheme: scheme.Scheme})
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	e.agentCancel, e.agentDone = cancel, make(chan struct{})
+	agentLog, err := os.OpenFile(filepath.Join(e.WorkDir, "nodeagent.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return err
+	}
+	agent := nodeagent.New(agentClient, e.Simulator, e.opts.ClusterName, e.opts.AgentInterval, slog.New(slog.NewTextHandler(agentLog, nil)))
+	go func() {
+		defer close(e.agentDone)
+		defer agentLog.Close()
+		agent.Run(ctx)
+	}()
+	return nil
+}
+
+// StartController starts the controller binary (again) and waits until it is ready.
+func (e *Environment) StartController(ctx context.Context) error {
+	e.mu.Lock()
+	if e.controller != nil {
+		if ok, _ := e.controller.exited(); !ok {
+			e.mu.Unlock()
+			return errors.New("the controller is already running")
+		}
+	}
+	p, err := startProcess(e.WorkDir, "controller", e.controllerEnv, filepath.Join(e.binDir, "controller"))
+	if err != nil {
+		e.mu.Unlock()
+		return err
+	}
+	e.controller = p
+	e.mu.Unlock()
+	return p.waitHealthy(ctx, e.healthURL, 2*time.Minute)
+}
+
+// KillController sends the controller SIGKILL, as an OOM kill or a node failure would, and waits until it is gone.
+func (e *Environment) KillController() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.controller == nil {
+		return errors.New("the controller was never started")
+	}
+	if ok, _ := e.controller.exited(); ok {
+		return fmt.Errorf("the controller had already exited; see %s", e.controller.logPath)
+	}
+	e.controller.kill()
+	return nil
+}
+
+// ControllerEnv is the controller's environment (without the secret key, which only ever sits in a file).
+func (e *Environment) ControllerEnv() []string { return append([]string{}, e.controllerEnv...) }
+
+// LogFile is the log of a component: controller, simulator, kube-scheduler, kube-controller-manager or nodeagent.
+func (e *Environment) LogFile(component string) string {
+	return filepath.Join(e.WorkDir, component+".log")
+}
+
+// ClusterVMs returns the VMs of this cluster that are not gone (not Destroyed, Expunging or Error).
+func (e *Environment) ClusterVMs(ctx context.Context) ([]simulator.VM, error) {
+	vms, err := e.Simulator.VirtualMachines(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []simulator.VM
+	for _, vm := range vms {
+		owned := vm.Group == instance.Group(e.ClusterName) || vm.Tags[v1.TagKeyCluster] == e.ClusterName
+		if owned && vm.State != simulator.StateDestroyed && vm.State != simulator.StateExpunging && vm.State != simulator.StateError {
+			out = append(out, vm)
+		}
+	}
+	return out, nil
+}
+
+// Stop tears everything down: controller first (so it launches nothing more), then the agent, simulator, kube
+// components and the control plane. The working directory is removed unless KeepWorkDir is set.
+func (e *Environment) Stop() {
+	e.stopOnce.Do(func() {
+		e.mu.Lock()
+		if e.controller != nil {
+			e.controller.stop(10 * time.Second)
+		}
+		e.mu.Unlock()
+		if e.agentCancel != nil {
+			e.agentCancel()
+			<-e.agentDone
+		}
+		for i := len(e.processes) - 1; i >= 0; i-- {
+			e.processes[i].stop(10 * time.Second)
+		}
+		if e.controlPlane != nil {
+			if err := e.controlPlane.Stop(); err != nil {
+				e.opts.Log.Warn("stopping etcd and kube-apiserver", "error", err)
+			}
+		}
+		if !e.opts.KeepWorkDir {
+			_ = os.RemoveAll(e.WorkDir)
+		}
+	})
+}

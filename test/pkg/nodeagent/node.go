@@ -1,0 +1,140 @@
+package nodeagent
+
+import (
+	"fmt"
+	"hash/fnv"
+	"strconv"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	v1 "github.com/cloudstack/karpenter-provider-cloudstack/pkg/apis/v1"
+	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/simulator"
+)
+
+// KubeletVersion is the version the simulated kubelets report (the control plane's version).
+const KubeletVersion = "v1.36.3"
+
+// defaultEphemeralGiB stands in for the root disk of a VM deployed with the template's own disk size, which the
+// VM snapshot does not carry.
+const defaultEphemeralGiB = 20
+
+// NewNode is the Node a kubelet would register for the VM with that kubelet configuration: labels from
+// --node-labels plus the kubelet's own and the cloud-controller-manager's (instance type, zone), taints from
+// --register-with-taints, capacity from the VM's size, allocatable after the reservations, and Ready.
+func NewNode(vm simulator.VM, cfg *KubeletConfig, now time.Time) *corev1.Node {
+	labels := map[string]string{}
+	for k, val := range cfg.Labels {
+		labels[k] = val
+	}
+	arch := labels[corev1.LabelArchStable]
+	if arch == "" {
+		arch = "amd64"
+	}
+	labels[corev1.LabelHostname] = vm.Name
+	labels[corev1.LabelOSStable] = "linux"
+	labels[corev1.LabelArchStable] = arch
+	// What the CloudStack cloud-controller-manager adds from the VM's metadata.
+	labels[corev1.LabelInstanceTypeStable] = vm.ServiceOfferingName
+	labels[corev1.LabelTopologyZone] = vm.ZoneName
+
+	capacity := Capacity(vm, cfg)
+	ip := ""
+	if len(vm.IPAddresses) > 0 {
+		ip = vm.IPAddresses[0]
+	}
+	addresses := []corev1.NodeAddress{{Type: corev1.NodeHostName, Address: vm.Name}}
+	if ip != "" {
+		addresses = append([]corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: ip}}, addresses...)
+	}
+	return &corev1.Node{
+		ObjectMeta: metav1.ObjectMeta{Name: vm.Name, Labels: labels},
+		Spec:       corev1.NodeSpec{ProviderID: v1.ProviderID(vm.ID), Taints: append([]corev1.Taint{}, cfg.Taints...)},
+		Status: corev1.NodeStatus{
+			Capacity:    capacity,
+			Allocatable: Allocatable(capacity, cfg),
+			Conditions:  []corev1.NodeCondition{ReadyCondition(now)},
+			Addresses:   addresses,
+			NodeInfo: corev1.NodeSystemInfo{
+				KubeletVersion: KubeletVersion, Architecture: arch, OperatingSystem: "linux",
+				ContainerRuntimeVersion: "containerd://2.1.0", OSImage: "simulated", KernelVersion: "simulated",
+			},
+		},
+	}
+}
+
+// ReadyCondition is a fresh kubelet Ready heartbeat.
+func ReadyCondition(now time.Time) corev1.NodeCondition {
+	return corev1.NodeCondition{Type: corev1.NodeReady, Status: corev1.ConditionTrue, Reason: "KubeletReady",
+		Message: "kubelet is posting ready status", LastHeartbeatTime: metav1.NewTime(now), LastTransitionTime: metav1.NewTime(now)}
+}
+
+// Capacity is what the kubelet reports for the VM: its vCPUs and memory, --max-pods, the root disk and, for GPU
+// offerings, the GPUs the device plugin would advertise (known from the offering's label).
+func Capacity(vm simulator.VM, cfg *KubeletConfig) corev1.ResourceList {
+	disk := vm.RootDiskSizeGiB
+	if disk <= 0 {
+		disk = defaultEphemeralGiB
+	}
+	out := corev1.ResourceList{
+		corev1.ResourceCPU:              *resource.NewQuantity(int64(vm.CPUNumber), resource.DecimalSI),
+		corev1.ResourceMemory:           *resource.NewQuantity(int64(vm.MemoryMiB)*1024*1024, resource.BinarySI),
+		corev1.ResourcePods:             *resource.NewQuantity(cfg.MaxPods, resource.DecimalSI),
+		corev1.ResourceEphemeralStorage: *resource.NewQuantity(disk*1024*1024*1024, resource.BinarySI),
+	}
+	if n, err := strconv.ParseInt(cfg.Labels[v1.LabelInstanceGPUCount], 10, 64); err == nil && n > 0 {
+		out["nvidia.com/gpu"] = *resource.NewQuantity(n, resource.DecimalSI)
+	}
+	return out
+}
+
+// Allocatable subtracts --kube-reserved, --system-reserved and the hard eviction thresholds from the capacity,
+// as the kubelet does.
+func Allocatable(capacity corev1.ResourceList, cfg *KubeletConfig) corev1.ResourceList {
+	out := capacity.DeepCopy()
+	subtract := func(name corev1.ResourceName, q resource.Quantity) {
+		if cur, ok := out[name]; ok {
+			cur.Sub(q)
+			if cur.Sign() < 0 {
+				cur = resource.Quantity{}
+			}
+			out[name] = cur
+		}
+	}
+	for _, reserved := range []corev1.ResourceList{cfg.KubeReserved, cfg.SystemReserved} {
+		for name, q := range reserved {
+			subtract(name, q)
+		}
+	}
+	for signal, threshold := range cfg.EvictionHard {
+		name := map[string]corev1.ResourceName{"memory.available": corev1.ResourceMemory, "nodefs.available": corev1.ResourceEphemeralStorage}[signal]
+		if name == "" {
+			continue
+		}
+		if pct, ok := strings.CutSuffix(threshold, "%"); ok {
+			f, err := strconv.ParseFloat(pct, 64)
+			if err != nil {
+				continue
+			}
+			total := capacity[name]
+			subtract(name, *resource.NewQuantity(int64(float64(total.Value())*f/100), resource.BinarySI))
+			continue
+		}
+		if q, err := resource.ParseQuantity(threshold); err == nil {
+			subtract(name, q)
+		}
+	}
+	return out
+}
+
+// PodIP is a stable, valid pod address for a pod on a node: the API validates podIP, and stable values keep the
+// agent's status patches idempotent.
+func PodIP(podUID string) string {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(podUID))
+	sum := h.Sum32()
+	return fmt.Sprintf("10.%d.%d.%d", 64+(sum>>16)&0x3f, (sum>>8)&0xff, 1+sum&0xfd)
+}
