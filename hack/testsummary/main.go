@@ -27,8 +27,8 @@ type event struct {
 // "SUCCESS! -- 86 Passed | 0 Failed | 0 Pending | 0 Skipped".
 var ginkgoSummary = regexp.MustCompile(`(?:SUCCESS!|FAIL!) -- (\d+) Passed \| (\d+) Failed \| (\d+) Pending \| (\d+) Skipped`)
 
-// ansi matches the colour codes Ginkgo puts around the words of its summary.
-var ansi = regexp.MustCompile("\x1b\\[[0-9;]*m")
+// ansi matches the colour codes Ginkgo puts around the words of its summary; test2json drops their ESC byte.
+var ansi = regexp.MustCompile("\x1b?\\[[0-9;]*m")
 
 type test struct {
 	output   strings.Builder
@@ -197,7 +197,8 @@ func report(w io.Writer, e event, p *pkg, c counts) {
 	printed := false
 	for _, name := range p.order {
 		t := p.tests[name]
-		if t.result == "fail" && !t.isParent {
+		// A test without a result was still running when the binary died (timeout, panic in another goroutine).
+		if (t.result == "fail" || t.result == "") && !t.isParent {
 			fmt.Fprintf(w, "--- output of %s %s\n%s", e.Package, name, t.output.String())
 			printed = true
 		}
