@@ -3,13 +3,14 @@ package affinitygroup
 import (
 	"context"
 	"fmt"
-	"sort"
 	"sync"
 
 	csgo "github.com/apache/cloudstack-go/v2/cloudstack"
 	gocache "github.com/patrickmn/go-cache"
+	"github.com/samber/lo"
 
 	v1 "github.com/cloudstack/karpenter-provider-cloudstack/pkg/apis/v1"
+	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/cache"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/cloudstack"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/selector"
 )
@@ -47,42 +48,16 @@ func (p *DefaultProvider) Resolve(ctx context.Context, terms []v1.SelectorTerm) 
 	if err != nil {
 		return nil, err
 	}
-	type match struct {
-		group *csgo.AffinityGroup
-		term  int
-	}
-	var matches []match
-	for _, g := range groups {
-		if i := selector.FirstMatch(terms, g.Id, g.Name, nil); i >= 0 {
-			matches = append(matches, match{g, i})
-		}
-	}
-	sort.SliceStable(matches, func(i, j int) bool {
-		if matches[i].term != matches[j].term {
-			return matches[i].term < matches[j].term
-		}
-		return matches[i].group.Name < matches[j].group.Name
-	})
-	out := make([]v1.AffinityGroup, 0, len(matches))
-	for _, m := range matches {
-		out = append(out, v1.AffinityGroup{ID: m.group.Id, Name: m.group.Name})
-	}
-	return out, nil
+	matches := selector.Select(groups, terms, func(g *csgo.AffinityGroup) (string, string, map[string]string) { return g.Id, g.Name, nil })
+	return lo.Map(matches, func(g *csgo.AffinityGroup, _ int) v1.AffinityGroup { return v1.AffinityGroup{ID: g.Id, Name: g.Name} }), nil
 }
 
 func (p *DefaultProvider) list(ctx context.Context) ([]*csgo.AffinityGroup, error) {
-	if groups, ok := p.cache.Get(cacheKey); ok {
-		return groups.([]*csgo.AffinityGroup), nil
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if groups, ok := p.cache.Get(cacheKey); ok {
-		return groups.([]*csgo.AffinityGroup), nil
-	}
-	groups, err := p.api.ListAffinityGroups(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("listing affinity groups: %w", err)
-	}
-	p.cache.SetDefault(cacheKey, groups)
-	return groups, nil
+	return cache.GetOrLoad(p.cache, &p.mu, cacheKey, func() ([]*csgo.AffinityGroup, error) {
+		groups, err := p.api.ListAffinityGroups(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("listing affinity groups: %w", err)
+		}
+		return groups, nil
+	})
 }

@@ -11,6 +11,7 @@ import (
 
 	csgo "github.com/apache/cloudstack-go/v2/cloudstack"
 	gocache "github.com/patrickmn/go-cache"
+	"github.com/samber/lo"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/karpenter/pkg/cloudprovider"
@@ -118,25 +119,13 @@ func (p *DefaultProvider) ResolveServiceOfferings(ctx context.Context, terms []v
 	if err != nil {
 		return nil, err
 	}
-	type match struct {
-		term int
-		o    *csgo.ServiceOffering
-	}
-	var matches []match
-	for _, o := range c.offerings {
-		term := selector.FirstMatch(terms, o.Id, o.Name, c.tags[o.Id])
-		if term < 0 || !offeredInAny(o, zoneIDs) {
-			continue
-		}
-		matches = append(matches, match{term: term, o: o})
-	}
-	// c.offerings is sorted by name, so a stable sort by term keeps names ordered within a term.
-	sort.SliceStable(matches, func(i, j int) bool { return matches[i].term < matches[j].term })
-	out := make([]v1.ServiceOffering, 0, len(matches))
-	for _, m := range matches {
-		out = append(out, v1.ServiceOffering{ID: m.o.Id, Name: m.o.Name})
-	}
-	return out, nil
+	offered := lo.Filter(c.offerings, func(o *csgo.ServiceOffering, _ int) bool { return offeredInAny(o, zoneIDs) })
+	matches := selector.Select(offered, terms, func(o *csgo.ServiceOffering) (string, string, map[string]string) {
+		return o.Id, o.Name, c.tags[o.Id]
+	})
+	return lo.Map(matches, func(o *csgo.ServiceOffering, _ int) v1.ServiceOffering {
+		return v1.ServiceOffering{ID: o.Id, Name: o.Name}
+	}), nil
 }
 
 func offeredInAny(o *csgo.ServiceOffering, zoneIDs []string) bool {

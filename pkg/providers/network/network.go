@@ -3,13 +3,14 @@ package network
 import (
 	"context"
 	"fmt"
-	"sort"
 	"sync"
 
 	csgo "github.com/apache/cloudstack-go/v2/cloudstack"
 	gocache "github.com/patrickmn/go-cache"
+	"github.com/samber/lo"
 
 	v1 "github.com/cloudstack/karpenter-provider-cloudstack/pkg/apis/v1"
+	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/cache"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/cloudstack"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/selector"
 )
@@ -52,45 +53,21 @@ func (p *DefaultProvider) Resolve(ctx context.Context, zoneID string, terms []v1
 	for _, n := range networks {
 		reported = reported || n.Canusefordeploy
 	}
-	type match struct {
-		network *csgo.Network
-		term    int
-	}
-	var matches []match
-	for _, n := range networks {
-		if n.Zoneid != zoneID || unusableStates[n.State] || (reported && !n.Canusefordeploy) {
-			continue
-		}
-		if i := selector.FirstMatch(terms, n.Id, n.Name, cloudstack.TagMap(n.Tags)); i >= 0 {
-			matches = append(matches, match{n, i})
-		}
-	}
-	sort.SliceStable(matches, func(i, j int) bool {
-		if matches[i].term != matches[j].term {
-			return matches[i].term < matches[j].term
-		}
-		return matches[i].network.Name < matches[j].network.Name
+	usable := lo.Filter(networks, func(n *csgo.Network, _ int) bool {
+		return n.Zoneid == zoneID && !unusableStates[n.State] && (!reported || n.Canusefordeploy)
 	})
-	out := make([]v1.Network, 0, len(matches))
-	for _, m := range matches {
-		out = append(out, v1.Network{ID: m.network.Id, Name: m.network.Name, ZoneID: m.network.Zoneid})
-	}
-	return out, nil
+	matches := selector.Select(usable, terms, func(n *csgo.Network) (string, string, map[string]string) {
+		return n.Id, n.Name, cloudstack.TagMap(n.Tags)
+	})
+	return lo.Map(matches, func(n *csgo.Network, _ int) v1.Network { return v1.Network{ID: n.Id, Name: n.Name, ZoneID: n.Zoneid} }), nil
 }
 
 func (p *DefaultProvider) list(ctx context.Context, zoneID string) ([]*csgo.Network, error) {
-	if networks, ok := p.cache.Get(zoneID); ok {
-		return networks.([]*csgo.Network), nil
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if networks, ok := p.cache.Get(zoneID); ok {
-		return networks.([]*csgo.Network), nil
-	}
-	networks, err := p.api.ListNetworks(ctx, zoneID)
-	if err != nil {
-		return nil, fmt.Errorf("listing networks in zone %q: %w", zoneID, err)
-	}
-	p.cache.SetDefault(zoneID, networks)
-	return networks, nil
+	return cache.GetOrLoad(p.cache, &p.mu, zoneID, func() ([]*csgo.Network, error) {
+		networks, err := p.api.ListNetworks(ctx, zoneID)
+		if err != nil {
+			return nil, fmt.Errorf("listing networks in zone %q: %w", zoneID, err)
+		}
+		return networks, nil
+	})
 }

@@ -1,6 +1,7 @@
 package selector
 
 import (
+	"sort"
 	"strings"
 
 	v1 "github.com/cloudstack/karpenter-provider-cloudstack/pkg/apis/v1"
@@ -53,4 +54,33 @@ func NeedsTags(terms []v1.SelectorTerm) bool {
 		}
 	}
 	return false
+}
+
+// Select returns the items that match any term, ordered by the first term they match and then by name: the order
+// of the terms is the user's order of preference (the first network becomes the default NIC). attrs gives an item's
+// id, name and tags.
+func Select[T any](items []T, terms []v1.SelectorTerm, attrs func(T) (id, name string, tags map[string]string)) []T {
+	type match struct {
+		item T
+		name string
+		term int
+	}
+	var matches []match
+	for _, item := range items {
+		id, name, tags := attrs(item)
+		if i := FirstMatch(terms, id, name, tags); i >= 0 {
+			matches = append(matches, match{item: item, name: name, term: i})
+		}
+	}
+	sort.SliceStable(matches, func(i, j int) bool {
+		if matches[i].term != matches[j].term {
+			return matches[i].term < matches[j].term
+		}
+		return matches[i].name < matches[j].name
+	})
+	out := make([]T, len(matches))
+	for i := range matches {
+		out[i] = matches[i].item
+	}
+	return out
 }

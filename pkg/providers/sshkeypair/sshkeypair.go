@@ -8,6 +8,7 @@ import (
 	csgo "github.com/apache/cloudstack-go/v2/cloudstack"
 	gocache "github.com/patrickmn/go-cache"
 
+	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/cache"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/cloudstack"
 )
 
@@ -49,18 +50,11 @@ func (p *DefaultProvider) Get(ctx context.Context, name string) (string, bool, e
 }
 
 func (p *DefaultProvider) list(ctx context.Context) ([]*csgo.SSHKeyPair, error) {
-	if keyPairs, ok := p.cache.Get(cacheKey); ok {
-		return keyPairs.([]*csgo.SSHKeyPair), nil
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if keyPairs, ok := p.cache.Get(cacheKey); ok {
-		return keyPairs.([]*csgo.SSHKeyPair), nil
-	}
-	keyPairs, err := p.api.ListSSHKeyPairs(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("listing SSH key pairs: %w", err)
-	}
-	p.cache.SetDefault(cacheKey, keyPairs)
-	return keyPairs, nil
+	return cache.GetOrLoad(p.cache, &p.mu, cacheKey, func() ([]*csgo.SSHKeyPair, error) {
+		keyPairs, err := p.api.ListSSHKeyPairs(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("listing SSH key pairs: %w", err)
+		}
+		return keyPairs, nil
+	})
 }

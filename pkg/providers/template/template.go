@@ -12,6 +12,7 @@ import (
 	karpv1 "sigs.k8s.io/karpenter/pkg/apis/v1"
 
 	v1 "github.com/cloudstack/karpenter-provider-cloudstack/pkg/apis/v1"
+	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/cache"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/cloudstack"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/selector"
 )
@@ -104,18 +105,11 @@ func Architecture(arch string) string {
 }
 
 func (p *DefaultProvider) list(ctx context.Context, zoneID string) ([]*csgo.Template, error) {
-	if templates, ok := p.cache.Get(zoneID); ok {
-		return templates.([]*csgo.Template), nil
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if templates, ok := p.cache.Get(zoneID); ok {
-		return templates.([]*csgo.Template), nil
-	}
-	templates, err := p.api.ListTemplates(ctx, zoneID)
-	if err != nil {
-		return nil, fmt.Errorf("listing templates in zone %q: %w", zoneID, err)
-	}
-	p.cache.SetDefault(zoneID, templates)
-	return templates, nil
+	return cache.GetOrLoad(p.cache, &p.mu, zoneID, func() ([]*csgo.Template, error) {
+		templates, err := p.api.ListTemplates(ctx, zoneID)
+		if err != nil {
+			return nil, fmt.Errorf("listing templates in zone %q: %w", zoneID, err)
+		}
+		return templates, nil
+	})
 }

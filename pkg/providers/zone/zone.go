@@ -3,14 +3,15 @@ package zone
 import (
 	"context"
 	"fmt"
-	"sort"
 	"strings"
 	"sync"
 
 	csgo "github.com/apache/cloudstack-go/v2/cloudstack"
 	gocache "github.com/patrickmn/go-cache"
+	"github.com/samber/lo"
 
 	v1 "github.com/cloudstack/karpenter-provider-cloudstack/pkg/apis/v1"
+	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/cache"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/cloudstack"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/selector"
 )
@@ -47,20 +48,13 @@ func NewDefaultProvider(api cloudstack.API, cache *gocache.Cache) *DefaultProvid
 
 // List implements Provider.
 func (p *DefaultProvider) List(ctx context.Context) ([]*csgo.Zone, error) {
-	if zones, ok := p.cache.Get(cacheKey); ok {
-		return zones.([]*csgo.Zone), nil
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if zones, ok := p.cache.Get(cacheKey); ok {
-		return zones.([]*csgo.Zone), nil
-	}
-	zones, err := p.api.ListZones(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("listing zones: %w", err)
-	}
-	p.cache.SetDefault(cacheKey, zones)
-	return zones, nil
+	return cache.GetOrLoad(p.cache, &p.mu, cacheKey, func() ([]*csgo.Zone, error) {
+		zones, err := p.api.ListZones(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("listing zones: %w", err)
+		}
+		return zones, nil
+	})
 }
 
 // Get returns the zone with the given ID (any case) or exact name, enabled or not; nil when there is none.
@@ -95,28 +89,9 @@ func (p *DefaultProvider) Resolve(ctx context.Context, nodeClass *v1.CloudStackN
 	if err != nil {
 		return nil, err
 	}
-	type match struct {
-		zone *csgo.Zone
-		term int
-	}
-	var matches []match
-	for _, z := range zones {
-		if z.Allocationstate != allocationStateEnabled {
-			continue
-		}
-		if i := selector.FirstMatch(nodeClass.Spec.ZoneSelectorTerms, z.Id, z.Name, cloudstack.TagMap(z.Tags)); i >= 0 {
-			matches = append(matches, match{z, i})
-		}
-	}
-	sort.SliceStable(matches, func(i, j int) bool {
-		if matches[i].term != matches[j].term {
-			return matches[i].term < matches[j].term
-		}
-		return matches[i].zone.Name < matches[j].zone.Name
+	enabled := lo.Filter(zones, func(z *csgo.Zone, _ int) bool { return z.Allocationstate == allocationStateEnabled })
+	matches := selector.Select(enabled, nodeClass.Spec.ZoneSelectorTerms, func(z *csgo.Zone) (string, string, map[string]string) {
+		return z.Id, z.Name, cloudstack.TagMap(z.Tags)
 	})
-	out := make([]v1.Zone, 0, len(matches))
-	for _, m := range matches {
-		out = append(out, v1.Zone{ID: m.zone.Id, Name: m.zone.Name})
-	}
-	return out, nil
+	return lo.Map(matches, func(z *csgo.Zone, _ int) v1.Zone { return v1.Zone{ID: z.Id, Name: z.Name} }), nil
 }
