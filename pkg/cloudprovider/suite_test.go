@@ -2,8 +2,6 @@ package cloudprovider_test
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -12,7 +10,6 @@ import (
 	"github.com/samber/lo"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/record"
-	karpapis "sigs.k8s.io/karpenter/pkg/apis"
 	karpv1 "sigs.k8s.io/karpenter/pkg/apis/v1"
 	"sigs.k8s.io/karpenter/pkg/controllers/dynamicresources/deviceallocation"
 	"sigs.k8s.io/karpenter/pkg/controllers/provisioning"
@@ -48,14 +45,7 @@ func TestCloudProvider(t *testing.T) {
 }
 
 var _ = BeforeSuite(func() {
-	// make test sets KUBEBUILDER_ASSETS; a bare go test falls back to where hack/envtest-assets.sh builds them.
-	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
-		home, err := os.UserHomeDir()
-		Expect(err).ToNot(HaveOccurred())
-		Expect(os.Setenv("KUBEBUILDER_ASSETS", filepath.Join(home, ".cache/karpenter-cloudstack/envtest/1.36.3/bin"))).To(Succeed())
-	}
-	env = coretest.NewEnvironment(coretest.WithCRDs(apis.CRDs...), coretest.WithCRDs(karpapis.CRDs...))
-	coretest.SetDefaultNodeClassType(&v1.CloudStackNodeClass{})
+	env = test.NewKubeEnvironment()
 })
 
 var _ = AfterSuite(func() {

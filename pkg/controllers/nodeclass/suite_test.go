@@ -2,8 +2,6 @@ package nodeclass_test
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -11,11 +9,8 @@ import (
 	. "github.com/onsi/gomega"
 	gocache "github.com/patrickmn/go-cache"
 	clock "k8s.io/utils/clock/testing"
-	karpapis "sigs.k8s.io/karpenter/pkg/apis"
 	coretest "sigs.k8s.io/karpenter/pkg/test"
 
-	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/apis"
-	v1 "github.com/cloudstack/karpenter-provider-cloudstack/pkg/apis/v1"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/cache"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/cloudstack"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/controllers/nodeclass"
@@ -27,6 +22,7 @@ import (
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/template"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/zone"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/simulator"
+	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/test"
 )
 
 const catalogYAML = `
@@ -95,14 +91,7 @@ func TestNodeClass(t *testing.T) {
 }
 
 var _ = BeforeSuite(func() {
-	// make test sets KUBEBUILDER_ASSETS; a bare go test falls back to where hack/envtest-assets.sh builds them.
-	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
-		home, err := os.UserHomeDir()
-		Expect(err).ToNot(HaveOccurred())
-		Expect(os.Setenv("KUBEBUILDER_ASSETS", filepath.Join(home, ".cache/karpenter-cloudstack/envtest/1.36.3/bin"))).To(Succeed())
-	}
-	env = coretest.NewEnvironment(coretest.WithCRDs(apis.CRDs...), coretest.WithCRDs(karpapis.CRDs...))
-	coretest.SetDefaultNodeClassType(&v1.CloudStackNodeClass{})
+	env = test.NewKubeEnvironment()
 
 	cat, err := simulator.ParseCatalog([]byte(catalogYAML))
 	Expect(err).ToNot(HaveOccurred())
