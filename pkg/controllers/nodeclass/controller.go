@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/awslabs/operatorpkg/status"
@@ -125,6 +126,7 @@ func (c *Controller) Reconcile(ctx context.Context, nodeClass *v1.CloudStackNode
 			c.recorder.Publish(resolutionFailedEvent(nodeClass, err))
 		}
 	}
+	explainReady(conds)
 	c.publishNewFailures(stored, nodeClass)
 
 	if !equality.Semantic.DeepEqual(stored.Status, nodeClass.Status) {
@@ -140,6 +142,31 @@ func (c *Controller) Reconcile(ctx context.Context, nodeClass *v1.CloudStackNode
 		return reconcile.Result{}, errs
 	}
 	return reconcile.Result{RequeueAfter: RequeueInterval}, nil
+}
+
+// explainReady puts the failing dependents' own messages into Ready's. operatorpkg only lists their types
+// ("TemplatesReady=False"), yet Ready is what users, kubectl and the NodePool look at first, so it must say what
+// is wrong (which template, which zone).
+func explainReady(conds status.ConditionSet) {
+	ready := conds.Root()
+	if ready == nil || ready.IsTrue() {
+		return
+	}
+	var parts []string
+	for _, cond := range conds.List() {
+		if cond.Type == status.ConditionReady || cond.IsTrue() || !conds.IsDependentCondition(cond.Type) {
+			continue
+		}
+		part := fmt.Sprintf("%s=%s", cond.Type, cond.Status)
+		if cond.Message != "" {
+			part += ": " + cond.Message
+		}
+		parts = append(parts, part)
+	}
+	if len(parts) == 0 {
+		return
+	}
+	conds.Set(status.Condition{Type: status.ConditionReady, Status: ready.Status, Reason: ready.Reason, Message: strings.Join(parts, "; ")})
 }
 
 // publishNewFailures emits one Warning event per dependent condition that became False (or changed its reason or

@@ -168,7 +168,7 @@ var _ = Describe("NodeClass controller", func() {
 			ready := condition(nc, status.ConditionReady)
 			Expect(ready.IsFalse()).To(BeTrue())
 			Expect(ready.Reason).To(Equal("UnhealthyDependents"))
-			Expect(ready.Message).To(ContainSubstring(conditionType + "=False"))
+			Expect(ready.Message).To(ContainSubstring(conditionType + "=False: " + message))
 			Expect(recorder.Events()).To(ContainElement(SatisfyAll(
 				HaveField("Type", corev1.EventTypeWarning),
 				HaveField("Reason", reason),
