@@ -36,6 +36,10 @@ test: ## Run every test suite against a real kube-apiserver (built on first use 
 	go build -o $(TOOLS)/testsummary ./hack/testsummary; \
 	go test -json -timeout $(TEST_TIMEOUT) $(TEST_FLAGS) $(PKGS) | $(TOOLS)/testsummary
 
+.PHONY: demo
+demo: ## Run the whole product on one machine: control plane, simulated CloudStack, node agent, controller (DEMO_ARGS=--non-interactive for CI)
+	go run ./test/cmd/demo $(DEMO_ARGS)
+
 .PHONY: envtest
 envtest: ## Build (or find) the control-plane binaries and print their directory
 	@hack/envtest-assets.sh
