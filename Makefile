@@ -9,7 +9,7 @@ export GOTOOLCHAIN := go1.27.3
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 TOOLS := $(CURDIR)/.tools
 # The first run builds the control plane (7-15 min on 2 cores) outside go test's timeout; this bounds the tests.
-TEST_TIMEOUT ?= 20m
+TEST_TIMEOUT ?= 30m
 TEST_FLAGS ?=
 # Packages to test, e.g. make test PKGS=./pkg/apis/...
 PKGS ?= ./...
