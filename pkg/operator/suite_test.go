@@ -8,8 +8,8 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
-	cserrors "github.com/cloudstack/karpenter-provider-cloudstack/pkg/errors"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/cloudstack"
+	cserrors "github.com/cloudstack/karpenter-provider-cloudstack/pkg/errors"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/simulator"
 	"github.com/cloudstack/karpenter-provider-cloudstack/test/catalog"
 )
