@@ -279,6 +279,10 @@ var _ = Describe("Garbage collection", func() {
 		// A second VM of this cluster under the name of a launched NodeClaim, as a Create retried after a restart
 		// in another zone would leave: the NodeClaim's providerID names the other VM, so this one is a leak.
 		duplicate := test.DeployVM(csEnv, kept.Name, "zone-b", map[string]string{v1.TagKeyCluster: test.ClusterName, v1.TagKeyNodeClaim: kept.Name})
+		// A failed launch whose own cleanup failed: tagged, in Error, claimed by nobody.
+		csEnv.Simulator.FailNextDeploys(1, "zone-b", "")
+		failed := test.DeployVM(csEnv, "default-failed-q9w3z", "zone-b", map[string]string{v1.TagKeyCluster: test.ClusterName})
+		Expect(lo.Must(csEnv.API.GetVM(ctx, failed)).State).To(Equal("Error"))
 
 		gc := garbagecollection.NewController(env.Clock, env.Client, csEnv.InstanceProvider, 30*time.Second)
 		ExpectSingletonReconciled(ctx, gc)
@@ -290,5 +294,8 @@ var _ = Describe("Garbage collection", func() {
 		Expect(names).To(ConsistOf(kept.Name, foreign))
 		leakedID, _ := v1.ParseProviderID(leaked.Status.ProviderID)
 		Expect(lo.ContainsBy(liveVMs(), func(vm simulator.VM) bool { return vm.ID == leakedID || vm.ID == duplicate })).To(BeFalse())
+		if vm, found := lo.Find(csEnv.Simulator.VirtualMachines(), func(vm simulator.VM) bool { return vm.ID == failed }); found {
+			Expect(vm.State).To(BeElementOf("Destroyed", "Expunging"), "the VM left in Error must be destroyed")
+		}
 	})
 })

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	csgo "github.com/apache/cloudstack-go/v2/cloudstack"
+	"github.com/samber/lo"
 	karpv1 "sigs.k8s.io/karpenter/pkg/apis/v1"
 	"sigs.k8s.io/karpenter/pkg/cloudprovider"
 
@@ -32,6 +33,8 @@ type Provider interface {
 	Get(ctx context.Context, id string) (*Instance, error)
 	// List returns the VMs this cluster owns (tagged with its cluster name) that are not gone.
 	List(ctx context.Context) ([]*Instance, error)
+	// ListAll is List plus the cluster's VMs in Error: gone for Karpenter, yet still to be destroyed.
+	ListAll(ctx context.Context) ([]*Instance, error)
 	// Delete destroys a VM, expunging it when the account may; NodeClaimNotFoundError once it is gone.
 	Delete(ctx context.Context, id string) error
 	// CreateTags sets tags on a VM, replacing the values of keys it already has.
@@ -104,6 +107,15 @@ func (p *DefaultProvider) Get(ctx context.Context, id string) (*Instance, error)
 
 // List implements Provider.
 func (p *DefaultProvider) List(ctx context.Context) ([]*Instance, error) {
+	all, err := p.ListAll(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return lo.Reject(all, func(inst *Instance, _ int) bool { return isGone(inst.State) }), nil
+}
+
+// ListAll implements Provider.
+func (p *DefaultProvider) ListAll(ctx context.Context) ([]*Instance, error) {
 	vms, err := p.api.ListVMs(ctx, map[string]string{v1.TagKeyCluster: p.clusterName})
 	if err != nil {
 		return nil, fmt.Errorf("listing VMs of cluster %q, %w", p.clusterName, err)
@@ -112,7 +124,7 @@ func (p *DefaultProvider) List(ctx context.Context) ([]*Instance, error) {
 	for _, vm := range vms {
 		inst := NewInstance(vm)
 		// The client ANDs tag filters already; checking again costs nothing and guards ownership.
-		if isGone(vm.State) || inst.Tags[v1.TagKeyCluster] != p.clusterName {
+		if isDestroyed(vm.State) || inst.Tags[v1.TagKeyCluster] != p.clusterName {
 			continue
 		}
 		out = append(out, inst)

@@ -47,11 +47,12 @@ func NewController(clk clock.Clock, kubeClient client.Client, instanceProvider i
 func (c *Controller) Name() string { return "instance.garbagecollection" }
 
 // Reconcile destroys every VM of this cluster that is older than the grace period and that no NodeClaim claims.
-// instance.Provider.List only returns VMs that carry this cluster's ownership tag: a VM without that proof is never
+// instance.Provider.ListAll only returns VMs that carry this cluster's ownership tag: a VM without that proof is never
 // considered, whatever its name.
 func (c *Controller) Reconcile(ctx context.Context) (reconciler.Result, error) {
 	ctx = injection.WithControllerName(ctx, c.Name())
-	instances, err := c.instanceProvider.List(ctx)
+	// ListAll includes VMs in Error: a failed launch whose own cleanup failed must not linger.
+	instances, err := c.instanceProvider.ListAll(ctx)
 	if err != nil {
 		return reconciler.Result{}, fmt.Errorf("listing instances, %w", err)
 	}
