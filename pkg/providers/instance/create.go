@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/karpenter/pkg/cloudprovider"
 
 	v1 "github.com/cloudstack/karpenter-provider-cloudstack/pkg/apis/v1"
+	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/cloudstack"
 	cserrors "github.com/cloudstack/karpenter-provider-cloudstack/pkg/errors"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/instancetype"
 )
@@ -228,7 +229,7 @@ func (p *DefaultProvider) findByName(ctx context.Context, name string) (*csgo.Vi
 		if vm.Name != name || isDestroyed(vm.State) {
 			continue
 		}
-		if tagMap(vm.Tags)[v1.TagKeyCluster] == p.clusterName || vm.Group == Group(p.clusterName) {
+		if cloudstack.TagMap(vm.Tags)[v1.TagKeyCluster] == p.clusterName || vm.Group == Group(p.clusterName) {
 			return vm, true, nil
 		}
 	}
@@ -239,7 +240,7 @@ func (p *DefaultProvider) findByName(ctx context.Context, name string) (*csgo.Vi
 // it is running.
 func (p *DefaultProvider) adopt(ctx context.Context, vm *csgo.VirtualMachine, tags map[string]string) (*Instance, error) {
 	log.FromContext(ctx).V(1).Info("adopting existing VM", "vm-id", vm.Id, "vm-name", vm.Name, "state", vm.State)
-	if err := p.updateTags(ctx, vm.Id, tagMap(vm.Tags), tags); err != nil {
+	if err := p.updateTags(ctx, vm.Id, cloudstack.TagMap(vm.Tags), tags); err != nil {
 		log.FromContext(ctx).Error(err, "tagging adopted VM", "vm-id", vm.Id)
 	}
 	waitCtx, cancel := context.WithTimeout(ctx, adoptTimeout)

@@ -164,7 +164,7 @@ func (p *DefaultProvider) CreateTags(ctx context.Context, id string, tags map[st
 		}
 		return fmt.Errorf("getting VM %q, %w", id, err)
 	}
-	return p.updateTags(ctx, id, tagMap(vm.Tags), tags)
+	return p.updateTags(ctx, id, cloudstack.TagMap(vm.Tags), tags)
 }
 
 func (p *DefaultProvider) updateTags(ctx context.Context, id string, current, wanted map[string]string) error {

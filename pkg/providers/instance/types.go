@@ -5,6 +5,8 @@ import (
 	"time"
 
 	csgo "github.com/apache/cloudstack-go/v2/cloudstack"
+
+	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/cloudstack"
 )
 
 // VM states this package acts on (CloudStack's VirtualMachine.State).
@@ -56,7 +58,7 @@ func NewInstance(vm *csgo.VirtualMachine) *Instance {
 		TemplateID:          vm.Templateid,
 		CPU:                 vm.Cpunumber,
 		MemoryMiB:           vm.Memory,
-		Tags:                tagMap(vm.Tags),
+		Tags:                cloudstack.TagMap(vm.Tags),
 	}
 	for _, nic := range vm.Nic {
 		if nic.Isdefault {
@@ -69,14 +71,6 @@ func NewInstance(vm *csgo.VirtualMachine) *Instance {
 		inst.Created = t
 	}
 	return inst
-}
-
-func tagMap(tags []csgo.Tags) map[string]string {
-	out := make(map[string]string, len(tags))
-	for _, t := range tags {
-		out[t.Key] = t.Value
-	}
-	return out
 }
 
 // isGone reports the states in which a VM no longer backs a node: Karpenter must treat it as not found.
