@@ -69,6 +69,15 @@ func cachedServiceAccountClient(namespace, name string) client.Client {
 	return &coretest.CacheSyncingClient{Client: kc}
 }
 
+// expectCached waits until the cached client has seen an object another client created: the controller's informers
+// lag the apiserver, and a reconcile that runs before they catch up sees nothing to do.
+func expectCached(c client.Client, obj client.Object) {
+	GinkgoHelper()
+	Eventually(func() error {
+		return c.Get(ctx, client.ObjectKeyFromObject(obj), obj.DeepCopyObject().(client.Object))
+	}).WithTimeout(10 * time.Second).Should(Succeed())
+}
+
 var _ = Describe("Provisioning as the chart's ServiceAccount", Ordered, func() {
 	var (
 		pctx                context.Context
@@ -118,6 +127,8 @@ var _ = Describe("Provisioning as the chart's ServiceAccount", Ordered, func() {
 			}}},
 		})
 		ExpectApplied(ctx, admin, nodePool)
+		expectCached(sa, nodeClass)
+		expectCached(sa, nodePool)
 
 	})
 
@@ -143,6 +154,7 @@ var _ = Describe("Provisioning as the chart's ServiceAccount", Ordered, func() {
 			NodeSelector: map[string]string{karpv1.NodePoolLabelKey: "provisioning"},
 		})
 		ExpectApplied(ctx, admin, pod)
+		expectCached(sa, pod)
 		cluster := state.NewCluster(clk, sa, cp)
 		prov := provisioning.NewProvisioner(sa, events.NewRecorder(&record.FakeRecorder{}), cp, cluster, clk,
 			deviceallocation.NewController(sa), virtualpods.NewVirtualPodCache(sa))
@@ -174,6 +186,7 @@ var _ = Describe("Provisioning as the chart's ServiceAccount", Ordered, func() {
 			Spec:       corev1.NodeSpec{ProviderID: nodeClaim.Status.ProviderID, Taints: []corev1.Taint{karpv1.UnregisteredNoExecuteTaint}},
 		}
 		Expect(admin.Create(ctx, node)).To(Succeed())
+		expectCached(sa, node)
 		ExpectObjectReconciled(pctx, sa, lifecycleController, nodeClaim)
 		Expect(sa.Get(ctx, client.ObjectKeyFromObject(nodeClaim), nodeClaim)).To(Succeed())
 		Expect(nodeClaim.StatusConditions().Get(karpv1.ConditionTypeRegistered).IsTrue()).To(BeTrue(), "%v", nodeClaim.Status.Conditions)
