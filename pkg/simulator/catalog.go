@@ -21,6 +21,7 @@ type Catalog struct {
 	ServiceOfferings []ServiceOffering `json:"serviceOfferings,omitempty"`
 	AffinityGroups   []AffinityGroup   `json:"affinityGroups,omitempty"`
 	SSHKeyPairs      []SSHKeyPair      `json:"sshKeyPairs,omitempty"`
+	Projects         []Project         `json:"projects,omitempty"`
 }
 
 // Settings mirror the management server's global configuration values that change API behaviour.
@@ -48,10 +49,14 @@ type Settings struct {
 
 // Account is a CloudStack account with one user whose API keys sign requests.
 type Account struct {
-	ID        string `json:"id,omitempty"`
-	Name      string `json:"name"`
-	Domain    string `json:"domain,omitempty"`
-	RootAdmin bool   `json:"rootAdmin,omitempty"`
+	ID   string `json:"id,omitempty"`
+	Name string `json:"name"`
+	// Domain is the account's domain as a path from ROOT, e.g. "ROOT/tenants/acme" (default "ROOT").
+	Domain string `json:"domain,omitempty"`
+	// RootAdmin accounts (type ADMIN) see and operate on everything.
+	RootAdmin bool `json:"rootAdmin,omitempty"`
+	// DomainAdmin accounts (type DOMAIN_ADMIN) see and operate on the accounts of their domain and its subdomains.
+	DomainAdmin bool `json:"domainAdmin,omitempty"`
 	APIKey    string `json:"apiKey"`
 	SecretKey string `json:"secretKey"`
 	Limits    Limits `json:"limits,omitempty"`
@@ -151,6 +156,15 @@ type SSHKeyPair struct {
 	Name        string `json:"name"`
 	Fingerprint string `json:"fingerprint,omitempty"`
 	Account     string `json:"account,omitempty"`
+}
+
+// Project is a CloudStack project in a domain. VMs deployed with its projectid belong to its project account, which
+// its members (accounts named in Members) see with projectid.
+type Project struct {
+	ID      string   `json:"id,omitempty"`
+	Name    string   `json:"name"`
+	Domain  string   `json:"domain,omitempty"`
+	Members []string `json:"members,omitempty"`
 }
 
 // Duration is a time.Duration that reads from YAML/JSON strings such as "90s".
@@ -274,6 +288,12 @@ func (c *Catalog) complete() error {
 		keys[a.APIKey] = true
 		if a.Domain == "" {
 			a.Domain = "ROOT"
+		}
+		if a.Domain != "ROOT" && !strings.HasPrefix(a.Domain, "ROOT/") {
+			return fmt.Errorf("account %q: domain %q must be a path that starts at ROOT, such as ROOT/tenants", a.Name, a.Domain)
+		}
+		if a.RootAdmin && a.DomainAdmin {
+			return fmt.Errorf("account %q cannot be both rootAdmin and domainAdmin", a.Name)
 		}
 		defaultID(&a.ID, "account", a.Name)
 	}
@@ -399,6 +419,21 @@ func (c *Catalog) complete() error {
 		}
 		if g.Account, err = account("affinity group", g.Account, g.Name); err != nil {
 			return err
+		}
+	}
+	for i := range c.Projects {
+		p := &c.Projects[i]
+		if err = unique("project", p.Name); err != nil {
+			return err
+		}
+		defaultID(&p.ID, "project", p.Name)
+		if p.Domain == "" {
+			p.Domain = "ROOT"
+		}
+		for _, m := range p.Members {
+			if !seen["account/"+m] {
+				return fmt.Errorf("project %q refers to unknown account %q", p.Name, m)
+			}
 		}
 	}
 	for i := range c.SSHKeyPairs {

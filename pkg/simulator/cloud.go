@@ -15,6 +15,7 @@ type cloud struct {
 	accounts []*account
 	byKey    map[string]*account
 	byName   map[string]*account
+	projects []*project
 
 	zones     []*zone
 	networks  []*network
@@ -35,9 +36,12 @@ type cloud struct {
 
 type account struct {
 	Account
-	userID   string
-	domainID string
-	num      int // the numeric id that appears in instance names (i-<account>-<vm>-VM)
+	kind       string // acctNormal, acctRootAdmin, acctDomainAdmin or acctProject
+	userID     string
+	domainPath string
+	domainID   string
+	num        int      // the numeric id that appears in instance names (i-<account>-<vm>-VM)
+	project    *project // set on project accounts
 }
 
 type zone struct {
@@ -70,11 +74,14 @@ func newCloud(c *Catalog) (*cloud, error) {
 		jobs:     map[string]*job{},
 	}
 	for i := range c.Accounts {
-		a := &account{Account: c.Accounts[i], userID: StableID("user", c.Accounts[i].Name), num: i + 2}
-		a.domainID = StableID("domain", a.Domain)
+		a := &account{Account: c.Accounts[i], kind: accountKind(c.Accounts[i]), userID: StableID("user", c.Accounts[i].Name), num: i + 2}
+		a.domainPath, a.domainID = a.Domain, StableID("domain", a.Domain)
 		st.accounts = append(st.accounts, a)
 		st.byKey[a.APIKey] = a
 		st.byName[a.Name] = a
+	}
+	if err := st.addProjects(c); err != nil {
+		return nil, err
 	}
 	zones := map[string]*zone{}
 	for i := range c.Zones {
@@ -210,19 +217,15 @@ func (st *cloud) matchesTags(resourceID string, filters []tagPair) bool {
 	return false
 }
 
-// visible reports whether a resource owned by owner shows up for the caller: root admins see everything
-// with listall=true, everyone else only what they own.
-func visible(r *request, owner *account, listAll bool) bool {
-	if owner == nil || owner == r.acct {
-		return true
-	}
-	return listAll && r.acct.RootAdmin
+// ownJob reports whether the caller may read a job: its own, or any as root admin.
+func ownJob(r *request, owner *account) bool {
+	return owner == r.acct || r.acct.kind == acctRootAdmin
 }
 
 func (st *cloud) tagJSON(t *resourceTag) tagJSON {
 	out := tagJSON{Key: t.key, Value: t.value, ResourceType: t.resourceType, ResourceID: t.resourceID, Domain: "ROOT", DomainID: st.domainID}
 	if t.owner != nil {
-		out.Account, out.Domain, out.DomainID = t.owner.Name, t.owner.Domain, t.owner.domainID
+		out.Account, out.Domain, out.DomainID = t.owner.Name, domainName(t.owner.domainPath), t.owner.domainID
 	}
 	return out
 }

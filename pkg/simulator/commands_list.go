@@ -32,7 +32,7 @@ func cmdListZones(s *Server, r *request) (any, *apiError) {
 	var out []zoneJSON
 	for _, z := range st.zones {
 		if (r.has("id") && z.ID != r.get("id")) || (len(ids) > 0 && !slices.Contains(ids, z.ID)) || !nameMatches(r, z.Name, z.Name) ||
-			(z.Disabled && (available || !r.acct.RootAdmin)) || !st.matchesTags(z.ID, tags) ||
+			(z.Disabled && (available || r.acct.kind != acctRootAdmin)) || !st.matchesTags(z.ID, tags) ||
 			(r.has("networktype") && !strings.EqualFold(r.get("networktype"), z.NetworkType)) {
 			continue
 		}
@@ -59,7 +59,7 @@ func cmdListNetworks(s *Server, r *request) (any, *apiError) {
 	if id := r.get("zoneid"); id != "" && st.zoneByID(id) == nil {
 		return nil, errInvalidID(r, "zoneid", id)
 	}
-	listAll, _, aerr := parseBool(r, "listall")
+	sc, aerr := st.scope(r, r.has("id"))
 	if aerr != nil {
 		return nil, aerr
 	}
@@ -74,13 +74,13 @@ func cmdListNetworks(s *Server, r *request) (any, *apiError) {
 		shared := n.Type == "Shared"
 		usable := n.State != "Destroy"
 		if (r.has("id") && n.ID != r.get("id")) || (r.has("zoneid") && n.zone.ID != r.get("zoneid")) ||
-			(!shared && !visible(r, owner, listAll)) || !nameMatches(r, n.Name, n.Name) || !st.matchesTags(n.ID, tags) ||
+			(!shared && !sc.sees(owner)) || !nameMatches(r, n.Name, n.Name) || !st.matchesTags(n.ID, tags) ||
 			(r.has("type") && !strings.EqualFold(r.get("type"), n.Type)) || (canUseSet && canUse != usable) ||
 			(r.has("traffictype") && !strings.EqualFold(r.get("traffictype"), "Guest")) || r.get("issystem") == "true" {
 			continue
 		}
 		j := networkJSON{ACLType: "Account", BroadcastDomainType: "Vlan", CanUseForDeploy: usable, CIDR: n.prefix.String(),
-			Created: csTime(s.createdAt()), Details: map[string]string{}, DisplayNetwork: true, DisplayText: n.Name, Domain: owner.Domain,
+			Created: csTime(s.createdAt()), Details: map[string]string{}, DisplayNetwork: true, DisplayText: n.Name, Domain: domainName(owner.domainPath),
 			DomainID: owner.domainID, Gateway: n.gateway(), ID: n.ID, Name: n.Name, Netmask: n.netmask(), NetworkDomain: n.Domain,
 			NetworkOfferingID: StableID("networkoffering", n.Type), NetworkOfferingName: "Default" + n.Type + "NetworkOffering",
 			State: n.State, Tags: st.tagsJSON(n.ID), TrafficType: "Guest", Type: n.Type, ZoneID: n.zone.ID, ZoneName: n.zone.Name}
@@ -138,7 +138,7 @@ func cmdListTemplates(s *Server, r *request) (any, *apiError) {
 		case "community":
 			ok = public && !t.Featured && !mine
 		case "all":
-			ok = r.acct.RootAdmin || public || mine
+			ok = r.acct.kind == acctRootAdmin || public || mine
 		default:
 			ok = public || mine
 		}
@@ -157,7 +157,7 @@ func cmdListTemplates(s *Server, r *request) (any, *apiError) {
 				status = "52% Downloaded"
 			}
 			out = append(out, templateJSON{Account: owner.Name, Arch: t.Arch, Bootable: true, Created: csTime(s.createdAt()),
-				CrossZones: false, Details: map[string]string{}, DisplayText: t.Name, Domain: owner.Domain, DomainID: owner.domainID,
+				CrossZones: false, Details: map[string]string{}, DisplayText: t.Name, Domain: domainName(owner.domainPath), DomainID: owner.domainID,
 				DownloadDetails: []map[string]string{}, Format: t.Format, Hypervisor: t.Hypervisor, ID: t.ID, IsExtractable: true,
 				IsFeatured: t.Featured, IsPublic: public, IsReady: !t.NotReady, Name: t.Name, OSTypeID: StableID("ostype", t.OSType),
 				OSTypeName: t.OSType, PhysicalSize: t.SizeGiB << 30, Size: t.SizeGiB << 30, SSHKeyEnabled: true, Status: status,
@@ -186,7 +186,7 @@ func cmdListServiceOfferings(s *Server, r *request) (any, *apiError) {
 	if aerr != nil {
 		return nil, aerr
 	}
-	if system && !r.acct.RootAdmin {
+	if system && r.acct.kind != acctRootAdmin {
 		return nil, errPermission("Only ROOT admins can access system's offering")
 	}
 	gpu, gpuSet, aerr := parseBool(r, "gpuenabled")
@@ -245,14 +245,14 @@ func cmdListAffinityGroups(s *Server, r *request) (any, *apiError) {
 	if id := r.get("virtualmachineid"); id != "" && st.vmByID[id] == nil {
 		return nil, errInvalidID(r, "virtualmachineid", id)
 	}
-	listAll, _, aerr := parseBool(r, "listall")
+	sc, aerr := st.scope(r, r.has("id"))
 	if aerr != nil {
 		return nil, aerr
 	}
 	var out []affinityGroupJSON
 	for _, g := range st.groups {
 		owner := st.byName[g.Account]
-		if (r.has("id") && g.ID != r.get("id")) || !visible(r, owner, listAll) || !nameMatches(r, g.Name, g.Description) ||
+		if (r.has("id") && g.ID != r.get("id")) || !sc.sees(owner) || !nameMatches(r, g.Name, g.Description) ||
 			(r.has("type") && r.get("type") != g.Type) {
 			continue
 		}
@@ -265,7 +265,7 @@ func cmdListAffinityGroups(s *Server, r *request) (any, *apiError) {
 		if id := r.get("virtualmachineid"); id != "" && !slices.Contains(members, id) {
 			continue
 		}
-		out = append(out, affinityGroupJSON{Account: owner.Name, Description: g.Description, Domain: owner.Domain,
+		out = append(out, affinityGroupJSON{Account: owner.Name, Description: g.Description, Domain: domainName(owner.domainPath),
 			DomainID: owner.domainID, ID: g.ID, Name: g.Name, Type: g.Type, VirtualMachineIDs: members})
 	}
 	page, total, aerr := pageOf(s, r, out)
@@ -277,18 +277,18 @@ func cmdListAffinityGroups(s *Server, r *request) (any, *apiError) {
 
 func cmdListSSHKeyPairs(s *Server, r *request) (any, *apiError) {
 	st := s.st
-	listAll, _, aerr := parseBool(r, "listall")
+	sc, aerr := st.scope(r, r.has("id"))
 	if aerr != nil {
 		return nil, aerr
 	}
 	var out []sshKeyPairJSON
 	for _, k := range st.keypairs {
 		owner := st.byName[k.Account]
-		if (r.has("id") && k.ID != r.get("id")) || !visible(r, owner, listAll) || !nameMatches(r, k.Name, k.Name) ||
+		if (r.has("id") && k.ID != r.get("id")) || !sc.sees(owner) || !nameMatches(r, k.Name, k.Name) ||
 			(r.has("fingerprint") && r.get("fingerprint") != k.Fingerprint) {
 			continue
 		}
-		out = append(out, sshKeyPairJSON{Account: owner.Name, Domain: owner.Domain, DomainID: owner.domainID, Fingerprint: k.Fingerprint,
+		out = append(out, sshKeyPairJSON{Account: owner.Name, Domain: domainName(owner.domainPath), DomainID: owner.domainID, Fingerprint: k.Fingerprint,
 			ID: k.ID, Name: k.Name})
 	}
 	page, total, aerr := pageOf(s, r, out)
@@ -322,7 +322,7 @@ var resourceTypes = []struct {
 func cmdListResourceLimits(s *Server, r *request) (any, *apiError) {
 	var out []resourceLimitJSON
 	for _, a := range s.st.accounts {
-		if a != r.acct && !(r.acct.RootAdmin && (r.get("listall") == "true" || r.get("account") == a.Name)) {
+		if a.kind == acctProject || a != r.acct && !(r.acct.kind == acctRootAdmin && (r.get("listall") == "true" || r.get("account") == a.Name)) {
 			continue
 		}
 		if r.has("account") && r.get("account") != a.Name {
@@ -336,7 +336,7 @@ func cmdListResourceLimits(s *Server, r *request) (any, *apiError) {
 			if m := t.max(a.Limits); m != nil {
 				max = *m
 			}
-			out = append(out, resourceLimitJSON{Account: a.Name, Domain: a.Domain, DomainID: a.domainID, Max: max, ResourceType: t.num,
+			out = append(out, resourceLimitJSON{Account: a.Name, Domain: domainName(a.domainPath), DomainID: a.domainID, Max: max, ResourceType: t.num,
 				ResourceTypeName: t.name})
 		}
 	}

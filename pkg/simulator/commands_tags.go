@@ -62,7 +62,7 @@ func cmdCreateTags(s *Server, r *request) (any, *apiError) {
 				s.failJob(j, 431, fmt.Sprintf("Unable to find resource by id %s and type %s", id, canonical))
 				return
 			}
-			if owner != r.acct && !r.acct.RootAdmin {
+			if !st.canOperate(r.acct, owner) {
 				s.failJob(j, 531, fmt.Sprintf("Account %s does not have permission to tag resource %s", r.acct.Name, id))
 				return
 			}
@@ -105,7 +105,7 @@ func cmdDeleteTags(s *Server, r *request) (any, *apiError) {
 	s.after(tagJobLatency(s), func() {
 		kept := st.tags[:0]
 		for _, t := range st.tags {
-			drop := t.resourceType == canonical && containsString(ids, t.resourceID) && (t.owner == r.acct || r.acct.RootAdmin)
+			drop := t.resourceType == canonical && containsString(ids, t.resourceID) && st.canOperate(r.acct, t.owner)
 			if drop && len(pairs) > 0 {
 				drop = false
 				for _, p := range pairs {
@@ -126,13 +126,13 @@ func cmdDeleteTags(s *Server, r *request) (any, *apiError) {
 
 func cmdListTags(s *Server, r *request) (any, *apiError) {
 	st := s.st
-	listAll, _, aerr := parseBool(r, "listall")
+	sc, aerr := st.scope(r, false)
 	if aerr != nil {
 		return nil, aerr
 	}
 	var out []tagJSON
 	for _, t := range st.tags {
-		if !visible(r, t.owner, listAll) || (r.has("resourceid") && t.resourceID != r.get("resourceid")) ||
+		if !sc.sees(t.owner) || (r.has("resourceid") && t.resourceID != r.get("resourceid")) ||
 			(r.has("resourcetype") && !strings.EqualFold(t.resourceType, r.get("resourcetype"))) ||
 			(r.has("key") && t.key != r.get("key")) || (r.has("value") && t.value != r.get("value")) ||
 			(r.has("keyword") && !containsFold(t.key, r.get("keyword")) && !containsFold(t.value, r.get("keyword"))) {

@@ -50,7 +50,11 @@ func cmdDeployVirtualMachine(s *Server, r *request) (any, *apiError) {
 		}
 		nets = append(nets, n)
 	}
-	groups, aerr := s.deployGroups(r)
+	owner, aerr := st.deployOwner(r)
+	if aerr != nil {
+		return nil, aerr
+	}
+	groups, aerr := s.deployGroups(r, owner)
 	if aerr != nil {
 		return nil, aerr
 	}
@@ -86,38 +90,38 @@ func cmdDeployVirtualMachine(s *Server, r *request) (any, *apiError) {
 	}
 	if len(nets) == 0 {
 		for _, n := range st.networks {
-			if n.zone == z && n.Type == "Isolated" && n.Account == r.acct.Name && n.State != "Destroy" {
+			if n.zone == z && n.Type == "Isolated" && n.Account == owner.Name && n.State != "Destroy" {
 				nets = append(nets, n)
 				break
 			}
 		}
 		if len(nets) == 0 {
-			return nil, errParam("Unable to find a default network for account %s in zone %s; specify networkids", r.acct.Name, z.ID)
+			return nil, errParam("Unable to find a default network for account %s in zone %s; specify networkids", owner.Name, z.ID)
 		}
 	}
 	for _, n := range nets {
 		if n.zone != z {
 			return nil, errParam("Network id=%s doesn't belong to zone %s", n.ID, z.ID)
 		}
-		if n.Type == "Isolated" && n.Account != r.acct.Name && !r.acct.RootAdmin {
-			return nil, errPermission("Account %s does not have permission to use network %s", r.acct.Name, n.ID)
+		if n.Type == "Isolated" && !st.canOperate(owner, st.byName[n.Account]) {
+			return nil, errPermission("Account %s does not have permission to use network %s", owner.Name, n.ID)
 		}
 		if n.State == "Destroy" {
 			return nil, errParam("Network %s is not in a state that allows deploying VMs", n.ID)
 		}
 	}
-	keypairs, aerr := s.deployKeyPairs(r)
+	keypairs, aerr := s.deployKeyPairs(r, owner)
 	if aerr != nil {
 		return nil, aerr
 	}
-	if aerr := s.checkLimits(r.acct, cpu, mem); aerr != nil {
+	if aerr := s.checkLimits(owner, cpu, mem); aerr != nil {
 		return nil, aerr
 	}
 	id := st.newID("vm")
 	st.seq++
-	v := &vm{id: id, name: name, group: r.get("group"), state: StateStopped, owner: r.acct, zone: z, offering: o, template: t,
+	v := &vm{id: id, name: name, group: r.get("group"), state: StateStopped, owner: owner, zone: z, offering: o, template: t,
 		userData: r.get("userdata"), keyPairs: keypairs, groups: groups, cpu: cpu, speed: speed, memory: mem, details: details,
-		created: r.now, updated: r.now, counted: true, instanceName: fmt.Sprintf("i-%d-%d-VM", r.acct.num, st.seq)}
+		created: r.now, updated: r.now, counted: true, instanceName: fmt.Sprintf("i-%d-%d-VM", owner.num, st.seq)}
 	if v.name == "" {
 		v.name = "VM-" + id
 	}
@@ -206,7 +210,40 @@ func cmdDeployVirtualMachine(s *Server, r *request) (any, *apiError) {
 	return map[string]string{"id": v.id, "jobid": j.id}, nil
 }
 
-func (s *Server) deployGroups(r *request) ([]*AffinityGroup, *apiError) {
+// deployOwner is the account a new VM belongs to: the project of projectid, the account named by account (and
+// domainid) when the caller may act for it, or the caller.
+func (st *cloud) deployOwner(r *request) (*account, *apiError) {
+	if pid := r.get("projectid"); pid != "" {
+		p := st.projectByID(pid)
+		if p == nil {
+			return nil, errInvalidID(r, "projectid", pid)
+		}
+		if !st.canAccessProject(r.acct, p) {
+			return nil, errPermission("Account %s can't access project id=%s", r.acct.Name, p.ID)
+		}
+		return p.account, nil
+	}
+	name := r.get("account")
+	if name == "" {
+		return r.acct, nil
+	}
+	domain := r.acct.domainPath
+	if id := r.get("domainid"); id != "" {
+		if domain = st.domainByID(id); domain == "" {
+			return nil, errInvalidID(r, "domainid", id)
+		}
+	}
+	target := st.accountIn(name, domain)
+	if target == nil {
+		return nil, errParam("could not find account %s in domain %s", name, st.domainIDOf(domain))
+	}
+	if aerr := checkAccountAccess(r.acct, target); aerr != nil {
+		return nil, aerr
+	}
+	return target, nil
+}
+
+func (s *Server) deployGroups(r *request, owner *account) ([]*AffinityGroup, *apiError) {
 	ids, names := listParam(r, "affinitygroupids"), listParam(r, "affinitygroupnames")
 	if len(ids) > 0 && len(names) > 0 {
 		return nil, errParam("affinitygroupids parameter is mutually exclusive with affinitygroupnames parameter")
@@ -217,15 +254,15 @@ func (s *Server) deployGroups(r *request) ([]*AffinityGroup, *apiError) {
 		if g == nil {
 			return nil, errInvalidID(r, "affinitygroupids", id)
 		}
-		if g.Account != r.acct.Name {
-			return nil, errPermission("Affinity group %s does not belong to account %s", g.ID, r.acct.Name)
+		if g.Account != owner.Name {
+			return nil, errPermission("Affinity group %s does not belong to account %s", g.ID, owner.Name)
 		}
 		out = append(out, g)
 	}
 	for _, name := range names {
 		var found *AffinityGroup
 		for _, g := range s.st.groups {
-			if g.Name == name && g.Account == r.acct.Name {
+			if g.Name == name && g.Account == owner.Name {
 				found = g
 			}
 		}
@@ -237,7 +274,7 @@ func (s *Server) deployGroups(r *request) ([]*AffinityGroup, *apiError) {
 	return out, nil
 }
 
-func (s *Server) deployKeyPairs(r *request) ([]string, *apiError) {
+func (s *Server) deployKeyPairs(r *request, owner *account) ([]string, *apiError) {
 	names := listParam(r, "keypairs")
 	if k := r.get("keypair"); k != "" && !slices.Contains(names, k) {
 		names = append([]string{k}, names...)
@@ -245,10 +282,10 @@ func (s *Server) deployKeyPairs(r *request) ([]string, *apiError) {
 	for _, n := range names {
 		found := false
 		for _, k := range s.st.keypairs {
-			found = found || (k.Name == n && k.Account == r.acct.Name)
+			found = found || (k.Name == n && k.Account == owner.Name)
 		}
 		if !found {
-			return nil, errParam("A key pair with name '%s' was not found for account %s in specified domain id", n, r.acct.Name)
+			return nil, errParam("A key pair with name '%s' was not found for account %s in specified domain id", n, owner.Name)
 		}
 	}
 	return names, nil
@@ -375,7 +412,7 @@ func (s *Server) vmForOp(r *request) (*vm, *apiError) {
 	if v == nil {
 		return nil, errInvalidID(r, "id", id)
 	}
-	if v.owner != r.acct && !r.acct.RootAdmin {
+	if !s.st.canOperate(r.acct, v.owner) {
 		return nil, errPermission("Account %s does not have permission to operate on VM %s", r.acct.Name, id)
 	}
 	return v, nil
@@ -560,13 +597,13 @@ func cmdRebootVirtualMachine(s *Server, r *request) (any, *apiError) {
 
 func cmdListVirtualMachines(s *Server, r *request) (any, *apiError) {
 	st := s.st
-	listAll, _, aerr := parseBool(r, "listall")
-	if aerr != nil {
-		return nil, aerr
-	}
 	ids := listParam(r, "ids")
 	if id := r.get("id"); id != "" {
 		ids = append(ids, id)
+	}
+	sc, aerr := st.scope(r, r.has("id"))
+	if aerr != nil {
+		return nil, aerr
 	}
 	for _, id := range ids {
 		if st.vmByID[id] == nil && !st.removed[id] {
@@ -587,11 +624,11 @@ func cmdListVirtualMachines(s *Server, r *request) (any, *apiError) {
 	tags := tagPairs(r)
 	name, keyword, state := r.get("name"), r.get("keyword"), r.get("state")
 	substring := st.settings.NameFilter == "substring"
-	showDestroyed := r.acct.RootAdmin || st.settings.AllowUserViewDestroyedVM
+	showDestroyed := r.acct.kind == acctRootAdmin || r.acct.kind == acctDomainAdmin || st.settings.AllowUserViewDestroyedVM
 	var out []*vm
 	for _, v := range st.vms {
 		switch {
-		case !visible(r, v.owner, listAll),
+		case !sc.sees(v.owner),
 			v.terminal() && !showDestroyed,
 			len(ids) > 0 && !slices.Contains(ids, v.id),
 			r.has("zoneid") && v.zone.ID != r.get("zoneid"),

@@ -74,7 +74,7 @@ func cmdQueryAsyncJobResult(s *Server, r *request) (any, *apiError) {
 		return nil, errMissing(r, "jobid")
 	}
 	j := s.st.jobs[id]
-	if j == nil || !visible(r, j.owner, true) {
+	if j == nil || !ownJob(r, j.owner) {
 		return nil, errInvalidID(r, "jobid", id)
 	}
 	out := jobJSON{AccountID: j.owner.ID, UserID: j.owner.userID, Cmd: j.cmd, Created: csTime(j.created), JobID: j.id,

@@ -48,6 +48,8 @@ type vmAffinityGroupJSON struct {
 }
 
 type vmJSON struct {
+	Project               string                `json:"project,omitempty"`
+	ProjectID             string                `json:"projectid,omitempty"`
 	Account               string                `json:"account"`
 	AffinityGroup         []vmAffinityGroupJSON `json:"affinitygroup"`
 	Arch                  string                `json:"arch,omitempty"`

@@ -139,7 +139,7 @@ func (st *cloud) vmJSON(v *vm, admin bool) vmJSON {
 	out := vmJSON{
 		Account: v.owner.Name, AffinityGroup: []vmAffinityGroupJSON{}, Arch: v.template.Arch, CPUNumber: v.cpu, CPUSpeed: v.speed,
 		Created: csTime(v.created), Details: maps.Clone(v.details), DisplayName: v.displayName, DisplayVM: true,
-		Domain: v.owner.Domain, DomainID: v.owner.domainID, GPUCardName: v.offering.GPUCard, GPUCount: v.offering.GPUCount,
+		Domain: domainName(v.owner.domainPath), DomainID: v.owner.domainID, GPUCardName: v.offering.GPUCard, GPUCount: v.offering.GPUCount,
 		Group: v.group, GuestOSID: StableID("ostype", v.template.OSType), Hypervisor: v.template.Hypervisor, ID: v.id,
 		KeyPairs: strings.Join(v.keyPairs, ","), LastUpdated: csTime(v.updated), Memory: v.memory, Name: v.name, NIC: []nicJSON{},
 		OSDisplayName: v.template.OSType, OSTypeID: StableID("ostype", v.template.OSType), RootDeviceType: "ROOT",
@@ -150,6 +150,9 @@ func (st *cloud) vmJSON(v *vm, admin bool) vmJSON {
 	}
 	if out.Details == nil {
 		out.Details = map[string]string{}
+	}
+	if p := v.owner.project; p != nil {
+		out.Project, out.ProjectID = p.Name, p.ID
 	}
 	if admin {
 		out.InstanceName = v.instanceName
@@ -167,7 +170,7 @@ func (st *cloud) vmJSON(v *vm, admin bool) vmJSON {
 	}
 	for _, g := range v.groups {
 		out.AffinityGroup = append(out.AffinityGroup, vmAffinityGroupJSON{Account: v.owner.Name, Description: g.Description,
-			Domain: v.owner.Domain, DomainID: v.owner.domainID, ID: g.ID, Name: g.Name, Type: g.Type})
+			Domain: domainName(v.owner.domainPath), DomainID: v.owner.domainID, ID: g.ID, Name: g.Name, Type: g.Type})
 	}
 	return out
 }
