@@ -56,10 +56,10 @@ type Account struct {
 	// RootAdmin accounts (type ADMIN) see and operate on everything.
 	RootAdmin bool `json:"rootAdmin,omitempty"`
 	// DomainAdmin accounts (type DOMAIN_ADMIN) see and operate on the accounts of their domain and its subdomains.
-	DomainAdmin bool `json:"domainAdmin,omitempty"`
-	APIKey    string `json:"apiKey"`
-	SecretKey string `json:"secretKey"`
-	Limits    Limits `json:"limits,omitempty"`
+	DomainAdmin bool   `json:"domainAdmin,omitempty"`
+	APIKey      string `json:"apiKey"`
+	SecretKey   string `json:"secretKey"`
+	Limits      Limits `json:"limits,omitempty"`
 }
 
 // Limits are an account's resource limits; nil means unlimited (-1 in listResourceLimits).
