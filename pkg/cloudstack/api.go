@@ -36,11 +36,14 @@ type API interface {
 	// WaitForJob polls an async job until it ends, ctx ends or the job timeout passes. A failed job returns its
 	// *cserrors.APIError (for example 533 insufficient capacity); a successful one its jobresult.
 	WaitForJob(ctx context.Context, jobID string) (json.RawMessage, error)
-	// GetVM returns one VM by ID; cserrors.IsNotFound when it does not exist (any more).
+	// GetVM returns one VM by ID; cserrors.IsNotFound when it does not exist (any more). An admin key may read
+	// another account's VM by ID, so callers that act on it must check ownership themselves.
 	GetVM(ctx context.Context, id string) (*csgo.VirtualMachine, error)
-	// ListVMs lists every VM that carries all of the given tags (listall). CloudStack ORs tag filters, so the
-	// AND is applied here.
-	ListVMs(ctx context.Context, tags map[string]string) ([]*csgo.VirtualMachine, error)
+	// ListVMs lists the VMs of the key's own account that have exactly the given name (any, when empty) and carry
+	// all of the given tags. It never passes listall: with it a domain-admin or root-admin key would list other
+	// accounts' VMs, and nothing another account owns may ever look like ours. Project VMs are not listed either.
+	// CloudStack ORs tag filters and matches names by substring before 4.19, so both are checked here as well.
+	ListVMs(ctx context.Context, name string, tags map[string]string) ([]*csgo.VirtualMachine, error)
 	// DestroyVM destroys a VM, expunging it when asked, and waits for the job.
 	DestroyVM(ctx context.Context, id string, expunge bool) error
 	// RebootVM reboots a VM and waits for the job.
@@ -174,7 +177,6 @@ func (c *Client) GetVM(ctx context.Context, id string) (*csgo.VirtualMachine, er
 	r, err := read(ctx, c, "listVirtualMachines", func() (*csgo.ListVirtualMachinesResponse, error) {
 		p := &csgo.ListVirtualMachinesParams{}
 		p.SetId(id)
-		p.SetListall(true)
 		return c.sdk.VirtualMachine.ListVirtualMachines(p)
 	})
 	if err != nil {
@@ -190,10 +192,12 @@ func (c *Client) GetVM(ctx context.Context, id string) (*csgo.VirtualMachine, er
 }
 
 // ListVMs implements API.
-func (c *Client) ListVMs(ctx context.Context, tags map[string]string) ([]*csgo.VirtualMachine, error) {
+func (c *Client) ListVMs(ctx context.Context, name string, tags map[string]string) ([]*csgo.VirtualMachine, error) {
 	vms, err := listAll(ctx, c, "listVirtualMachines", func(n, size int) (page[*csgo.VirtualMachine], error) {
 		p := &csgo.ListVirtualMachinesParams{}
-		p.SetListall(true)
+		if name != "" {
+			p.SetName(name)
+		}
 		if len(tags) > 0 {
 			// The server ORs these, which still narrows the listing; the AND happens below.
 			p.SetTags(tags)
@@ -211,7 +215,7 @@ func (c *Client) ListVMs(ctx context.Context, tags map[string]string) ([]*csgo.V
 	}
 	out := vms[:0]
 	for _, vm := range vms {
-		if hasAllTags(vm.Tags, tags) {
+		if (name == "" || vm.Name == name) && hasAllTags(vm.Tags, tags) {
 			out = append(out, vm)
 		}
 	}

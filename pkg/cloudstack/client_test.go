@@ -93,10 +93,10 @@ var _ = Describe("Client", func() {
 				id := e.deploy(ctx, name)
 				Expect(e.client.CreateTags(ctx, []string{id}, cloudstack.ResourceTypeUserVM, tags)).To(Succeed())
 			}
-			vms, err := e.client.ListVMs(ctx, map[string]string{"a": "1", "b": "2"})
+			vms, err := e.client.ListVMs(ctx, "", map[string]string{"a": "1", "b": "2"})
 			Expect(err).NotTo(HaveOccurred())
 			Expect(vms).To(ConsistOf(HaveField("Name", "both")))
-			vms, err = e.client.ListVMs(ctx, nil)
+			vms, err = e.client.ListVMs(ctx, "", nil)
 			Expect(err).NotTo(HaveOccurred())
 			Expect(vms).To(HaveLen(4))
 		})
@@ -125,7 +125,7 @@ var _ = Describe("Client", func() {
 					e.deploy(ctx, fmt.Sprintf("vm-%d", i))
 				}
 				e.sim.ResetCounts()
-				got, err := e.client.ListVMs(ctx, nil)
+				got, err := e.client.ListVMs(ctx, "", nil)
 				Expect(err).NotTo(HaveOccurred())
 				Expect(got).To(HaveLen(vms))
 				names := map[string]bool{}

@@ -4,10 +4,13 @@ package operator
 
 import (
 	"context"
+	"fmt"
 	"os"
 
 	gocache "github.com/patrickmn/go-cache"
 	"github.com/samber/lo"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	coreoperator "sigs.k8s.io/karpenter/pkg/operator"
@@ -67,7 +70,23 @@ func NewOperator(ctx context.Context, op *coreoperator.Operator) (context.Contex
 		os.Exit(1)
 	}
 	lo.Must0(op.AddReadyzCheck("cloudstack", newCloudStackCheck(api).Check))
-	return ctx, New(op, api, opts)
+	withID := *opts
+	if withID.ClusterID, err = clusterID(ctx, op.KubernetesInterface); err != nil {
+		log.FromContext(ctx).Error(err, "failed identifying the cluster")
+		os.Exit(1)
+	}
+	log.FromContext(ctx).Info("identified the cluster", "cluster-name", withID.ClusterName, "cluster-id", withID.ClusterID)
+	return ctx, New(op, api, &withID)
+}
+
+// clusterID is the UID of the kube-system namespace: unique per cluster and stable for its lifetime, it tells this
+// cluster's VMs from those of another cluster that shares the name and the CloudStack account.
+func clusterID(ctx context.Context, kube kubernetes.Interface) (string, error) {
+	ns, err := kube.CoreV1().Namespaces().Get(ctx, metav1.NamespaceSystem, metav1.GetOptions{})
+	if err != nil {
+		return "", fmt.Errorf("reading the kube-system namespace, whose UID identifies this cluster's VMs (the controller needs get on namespaces), %w", err)
+	}
+	return string(ns.UID), nil
 }
 
 // New wires the providers around a CloudStack client; tests use it with a client of the simulator.
@@ -85,6 +104,7 @@ func New(op *coreoperator.Operator, api cloudstack.API, opts *options.Options) *
 		AffinityGroupProvider: affinitygroup.NewDefaultProvider(api, gocache.New(cache.AffinityGroupsTTL, cache.CleanupInterval)),
 		SSHKeyPairProvider:    sshkeypair.NewDefaultProvider(api, gocache.New(cache.SSHKeyPairsTTL, cache.CleanupInterval)),
 		InstanceTypeProvider:  instanceTypes,
-		InstanceProvider:      instance.NewDefaultProvider(api, unavailable, opts.ClusterName, instance.WithServiceOfferings(instanceTypes)),
+		InstanceProvider: instance.NewDefaultProvider(api, unavailable, instance.Owner{ClusterName: opts.ClusterName, ClusterID: opts.ClusterID},
+			instance.WithServiceOfferings(instanceTypes)),
 	}
 }

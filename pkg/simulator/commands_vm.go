@@ -103,7 +103,7 @@ func cmdDeployVirtualMachine(s *Server, r *request) (any, *apiError) {
 		if n.zone != z {
 			return nil, errParam("Network id=%s doesn't belong to zone %s", n.ID, z.ID)
 		}
-		if n.Type == "Isolated" && !st.canOperate(owner, st.byName[n.Account]) {
+		if n.Type == "Isolated" && n.Account != owner.Name && r.acct.kind != acctRootAdmin {
 			return nil, errPermission("Account %s does not have permission to use network %s", owner.Name, n.ID)
 		}
 		if n.State == "Destroy" {

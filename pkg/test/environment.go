@@ -17,8 +17,11 @@ import (
 	"github.com/cloudstack/karpenter-provider-cloudstack/test/catalog"
 )
 
-// ClusterName is the cluster name test environments launch VMs for.
-const ClusterName = "test-cluster"
+// ClusterName and ClusterID identify the cluster test environments launch VMs for.
+const (
+	ClusterName = "test-cluster"
+	ClusterID   = "7d1c4a52-0b6e-4c55-9a36-2f4a1c0b9e11"
+)
 
 // UserAccount is the catalog account the provider uses: a non-admin account, as in a real installation.
 const UserAccount = "karpenter"
@@ -65,6 +68,7 @@ func NewEnvironment(jobLatency time.Duration) (*Environment, error) {
 func Options() *options.Options {
 	return &options.Options{
 		ClusterName:              ClusterName,
+		ClusterID:                ClusterID,
 		VerifySSL:                true,
 		APIQPS:                   1000,
 		APIBurst:                 1000,

@@ -34,10 +34,11 @@ const (
 	AnnotationNodeClassHashVersion = apis.Group + "/cloudstacknodeclass-hash-version"
 )
 
-// Tag keys the provider puts on every VM it launches. They prove ownership to the garbage collector and let a
-// repeated Create find the VM it already deployed.
+// Tag keys the provider puts on every VM it launches. TagKeyClusterID (with the instance group, see
+// instance.Owner) proves ownership; the others say what the VM is for.
 const (
 	TagKeyCluster   = apis.Group + "/cluster"
+	TagKeyClusterID = apis.Group + "/cluster-id"
 	TagKeyNodeClass = apis.Group + "/cloudstacknodeclass"
 	TagKeyNodePool  = karpv1.NodePoolLabelKey
 	TagKeyNodeClaim = "karpenter.sh/nodeclaim"

@@ -59,8 +59,11 @@ type Options struct {
 	// CABundlePath is a PEM file of CAs to trust for the management server; CABundle is its content.
 	CABundlePath string
 	CABundle     []byte
-	// ClusterName identifies this cluster's VMs in tags and the VM group; it must be unique per CloudStack account.
+	// ClusterName names this cluster in VM tags and the VM group. Other clusters may use the same name.
 	ClusterName string
+	// ClusterID is not a flag: the operator sets it at startup to the UID of the kube-system namespace, which, with
+	// the account scope, proves which VMs are this cluster's (see instance.Owner).
+	ClusterID string
 	// APIQPS and APIBurst bound the client-side request rate to the management server.
 	APIQPS   float64
 	APIBurst int

@@ -33,7 +33,7 @@ func BenchmarkInstanceCreate(b *testing.B) {
 	}
 	unavailable := cache.NewUnavailableOfferings()
 	its := instancetype.NewDefaultProvider(client, unavailable, nil)
-	p := instance.NewDefaultProvider(client, unavailable, clusterName, instance.WithServiceOfferings(its))
+	p := instance.NewDefaultProvider(client, unavailable, owner, instance.WithServiceOfferings(its))
 	nc := nodeClass()
 	nc.Status.AffinityGroups = nil // anti-affinity would cap the VMs per zone at the simulated host count
 	types, err := its.List(ctx, nc)

@@ -58,12 +58,12 @@ func (p *DefaultProvider) Create(ctx context.Context, nodeClass *v1.CloudStackNo
 	// second deploy. Only for those is the cost of a lookup before deploy worth it.
 	redeployed := false
 	if !nodeClaim.CreationTimestamp.IsZero() && nodeClaim.CreationTimestamp.Time.Before(p.startTime) {
-		existing, found, err := p.findByName(ctx, nodeClaim.Name)
+		existing, found, err := p.findByName(ctx, Hostname(nodeClaim.Name))
 		if err != nil {
 			return nil, cloudprovider.NewCreateError(err, "LaunchFailed", "Failed to look up the VM of a NodeClaim older than the controller")
 		}
 		if found {
-			inst, err := p.adopt(ctx, existing, p.tags(nodeClass, nodeClaim))
+			inst, err := p.adopt(ctx, existing, p.Tags(nodeClass, nodeClaim))
 			if !errors.Is(err, errRedeploy) {
 				return inst, err
 			}
@@ -105,12 +105,12 @@ func (p *DefaultProvider) launch(ctx context.Context, nodeClass *v1.CloudStackNo
 	if err != nil {
 		return nil, err
 	}
-	tags := p.tags(nodeClass, nodeClaim)
+	tags := p.Tags(nodeClass, nodeClaim)
 	vmID, jobID, err := p.api.DeployVM(ctx, params)
 	if err != nil {
 		// A duplicate hostname is a 431 like any bad parameter; only then is it worth looking for our own VM.
 		if cserrors.IsInvalidParameter(err) {
-			if existing, found, lookupErr := p.findByName(ctx, nodeClaim.Name); lookupErr != nil {
+			if existing, found, lookupErr := p.findByName(ctx, Hostname(nodeClaim.Name)); lookupErr != nil {
 				return nil, multierr.Append(fmt.Errorf("deploying VM, %w", err), lookupErr)
 			} else if found {
 				return p.adopt(ctx, existing, tags)
@@ -118,10 +118,9 @@ func (p *DefaultProvider) launch(ctx context.Context, nodeClass *v1.CloudStackNo
 		}
 		return nil, fmt.Errorf("deploying VM, %w", err)
 	}
+	// Tagging while the VM starts records what it is for even if this process dies now; ownership itself is already
+	// proven by the instance group deploy set.
 	tagErr := p.api.CreateTags(ctx, []string{vmID}, ResourceTypeVM, tags)
-	if tagErr != nil {
-		log.FromContext(ctx).Error(tagErr, "tagging VM after deploy, will retry once it is running", "vm-id", vmID)
-	}
 	result, err := p.api.WaitForJob(ctx, jobID)
 	if err != nil {
 		p.cleanup(ctx, vmID)
@@ -139,8 +138,10 @@ func (p *DefaultProvider) launch(ctx context.Context, nodeClass *v1.CloudStackNo
 	inst := NewInstance(vm)
 	if tagErr != nil {
 		if err := p.updateTags(ctx, vmID, inst.Tags, tags); err != nil {
-			// The VM stays recognisable by its name and instance group; the NodeClaim can still use it.
-			log.FromContext(ctx).Error(err, "tagging VM", "vm-id", vmID)
+			// The VM is ours by its instance group, so List and the garbage collector still see it, and the
+			// garbage collector adds the missing tags on its next pass. The NodeClaim can use it now.
+			log.FromContext(ctx).Error(err, "tagging VM failed twice, the garbage collector will retry", "vm-id", vmID, "first-error", tagErr.Error())
+			return inst, nil
 		}
 	}
 	for k, v := range tags {
@@ -154,9 +155,9 @@ func (p *DefaultProvider) deployParams(ctx context.Context, nodeClass *v1.CloudS
 	params.SetServiceofferingid(c.offeringID)
 	params.SetTemplateid(c.template.ID)
 	params.SetZoneid(c.zone.ID)
-	params.SetName(nodeClaim.Name)
+	params.SetName(Hostname(nodeClaim.Name))
 	params.SetDisplayname(nodeClaim.Name)
-	params.SetGroup(Group(p.clusterName))
+	params.SetGroup(p.owner.Group())
 	params.SetNetworkids(c.networkIDs)
 	if userData != "" {
 		params.SetUserdata(userData)
@@ -186,13 +187,15 @@ func (p *DefaultProvider) deployParams(ctx context.Context, nodeClass *v1.CloudS
 	return params, nil
 }
 
-// tags are the NodeClass's tags plus the ownership tags, which win on conflict.
-func (p *DefaultProvider) tags(nodeClass *v1.CloudStackNodeClass, nodeClaim *karpv1.NodeClaim) map[string]string {
-	tags := make(map[string]string, len(nodeClass.Spec.Tags)+4)
+// Tags implements Provider. The ownership and identity tags win over the NodeClass's on conflict.
+func (p *DefaultProvider) Tags(nodeClass *v1.CloudStackNodeClass, nodeClaim *karpv1.NodeClaim) map[string]string {
+	tags := make(map[string]string, len(nodeClass.Spec.Tags)+5)
 	for k, v := range nodeClass.Spec.Tags {
 		tags[k] = v
 	}
-	tags[v1.TagKeyCluster] = p.clusterName
+	for k, v := range p.owner.Tags() {
+		tags[k] = v
+	}
 	tags[v1.TagKeyNodeClaim] = nodeClaim.Name
 	tags[v1.TagKeyNodeClass] = nodeClass.Name
 	if np := nodeClaim.Labels[karpv1.NodePoolLabelKey]; np != "" {
@@ -217,19 +220,17 @@ func (p *DefaultProvider) vmFromJob(ctx context.Context, vmID string, result jso
 	return vm, nil
 }
 
-// findByName looks for this cluster's VM with exactly that name. It lists every VM, because a VM whose tagging
-// failed carries only its name and instance group, and CloudStack's name filter is a substring match on older
-// releases; it runs only after a deploy was refused, never on the happy path.
+// findByName looks for this cluster's VM with exactly that hostname. The server filters by name (exactly from 4.19,
+// by substring before), so the lookup stays one short listing however many VMs the account has; no tag filter, as a
+// VM whose tagging failed carries only its name and instance group. It runs only for NodeClaims older than the
+// process and after a deploy was refused, never on the happy path.
 func (p *DefaultProvider) findByName(ctx context.Context, name string) (*csgo.VirtualMachine, bool, error) {
-	vms, err := p.api.ListVMs(ctx, nil)
+	vms, err := p.api.ListVMs(ctx, name, nil)
 	if err != nil {
 		return nil, false, fmt.Errorf("looking up VM %q, %w", name, err)
 	}
 	for _, vm := range vms {
-		if vm.Name != name || isDestroyed(vm.State) {
-			continue
-		}
-		if cloudstack.TagMap(vm.Tags)[v1.TagKeyCluster] == p.clusterName || vm.Group == Group(p.clusterName) {
+		if !isDestroyed(vm.State) && p.owner.Owns(cloudstack.TagMap(vm.Tags), vm.Group) {
 			return vm, true, nil
 		}
 	}

@@ -31,7 +31,7 @@ type Provider interface {
 	Create(ctx context.Context, nodeClass *v1.CloudStackNodeClass, nodeClaim *karpv1.NodeClaim, instanceTypes []*cloudprovider.InstanceType, userData string) (*Instance, error)
 	// Get returns a VM; NodeClaimNotFoundError when it is gone or in Error, Destroyed, Expunging or Expunged.
 	Get(ctx context.Context, id string) (*Instance, error)
-	// List returns the VMs this cluster owns (tagged with its cluster name) that are not gone.
+	// List returns the VMs this cluster owns (see Owner) that are not gone, tagged or not.
 	List(ctx context.Context) ([]*Instance, error)
 	// ListAll is List plus the cluster's VMs in Error: gone for Karpenter, yet still to be destroyed.
 	ListAll(ctx context.Context) ([]*Instance, error)
@@ -41,6 +41,8 @@ type Provider interface {
 	CreateTags(ctx context.Context, id string, tags map[string]string) error
 	// Reboot reboots a VM.
 	Reboot(ctx context.Context, id string) error
+	// Tags are the tags a NodeClaim's VM must carry: the NodeClass's tags plus the ownership and identity tags.
+	Tags(nodeClass *v1.CloudStackNodeClass, nodeClaim *karpv1.NodeClaim) map[string]string
 }
 
 // ServiceOfferings looks up a service offering, for the deploy details of customized offerings.
@@ -62,7 +64,7 @@ func WithServiceOfferings(s ServiceOfferings) Option {
 type DefaultProvider struct {
 	api         cloudstack.API
 	unavailable *cache.UnavailableOfferings
-	clusterName string
+	owner       Owner
 	offerings   ServiceOfferings
 	clock       func() time.Time
 	// startTime tells NodeClaims this process created from those a previous process may have launched already.
@@ -76,8 +78,8 @@ type DefaultProvider struct {
 var _ Provider = (*DefaultProvider)(nil)
 
 // NewDefaultProvider returns a Provider for the VMs of one cluster.
-func NewDefaultProvider(api cloudstack.API, unavailable *cache.UnavailableOfferings, clusterName string, opts ...Option) *DefaultProvider {
-	p := &DefaultProvider{api: api, unavailable: unavailable, clusterName: clusterName, clock: time.Now, startTime: time.Now()}
+func NewDefaultProvider(api cloudstack.API, unavailable *cache.UnavailableOfferings, owner Owner, opts ...Option) *DefaultProvider {
+	p := &DefaultProvider{api: api, unavailable: unavailable, owner: owner, clock: time.Now, startTime: time.Now()}
 	for _, o := range opts {
 		o(p)
 	}
@@ -86,9 +88,6 @@ func NewDefaultProvider(api cloudstack.API, unavailable *cache.UnavailableOfferi
 	}
 	return p
 }
-
-// Group is the instance group of the cluster's VMs: proof of ownership that survives a failed tagging call.
-func Group(clusterName string) string { return "karpenter-" + clusterName }
 
 // Get implements Provider.
 func (p *DefaultProvider) Get(ctx context.Context, id string) (*Instance, error) {
@@ -116,15 +115,15 @@ func (p *DefaultProvider) List(ctx context.Context) ([]*Instance, error) {
 
 // ListAll implements Provider.
 func (p *DefaultProvider) ListAll(ctx context.Context) ([]*Instance, error) {
-	vms, err := p.api.ListVMs(ctx, map[string]string{v1.TagKeyCluster: p.clusterName})
+	// No tag filter: a VM whose tagging failed carries none, and is ours by its instance group alone.
+	vms, err := p.api.ListVMs(ctx, "", nil)
 	if err != nil {
-		return nil, fmt.Errorf("listing VMs of cluster %q, %w", p.clusterName, err)
+		return nil, fmt.Errorf("listing VMs of cluster %q, %w", p.owner.ClusterName, err)
 	}
 	out := make([]*Instance, 0, len(vms))
 	for _, vm := range vms {
 		inst := NewInstance(vm)
-		// The client ANDs tag filters already; checking again costs nothing and guards ownership.
-		if isDestroyed(vm.State) || inst.Tags[v1.TagKeyCluster] != p.clusterName {
+		if isDestroyed(vm.State) || !p.owner.Owns(inst.Tags, inst.Group) {
 			continue
 		}
 		out = append(out, inst)

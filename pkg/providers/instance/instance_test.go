@@ -31,7 +31,7 @@ var _ = Describe("Create", func() {
 		vm := simVM(inst.ID)
 		Expect(vm.Name).To(Equal("happy-1"))
 		Expect(vm.DisplayName).To(Equal("happy-1"))
-		Expect(vm.Group).To(Equal(instance.Group(clusterName)))
+		Expect(vm.Group).To(Equal(owner.Group()))
 		Expect(vm.State).To(Equal(simulator.StateRunning))
 		Expect(vm.ServiceOfferingName).To(Equal("small"))
 		Expect(vm.ZoneName).To(Equal("zone-a"), "ties in price go to the first zone by name")
@@ -43,7 +43,7 @@ var _ = Describe("Create", func() {
 		Expect(vm.RootDiskSizeGiB).To(BeEquivalentTo(30))
 		Expect(vm.Details).NotTo(HaveKey("cpuNumber"))
 		Expect(vm.Tags).To(Equal(map[string]string{
-			v1.TagKeyCluster: clusterName, v1.TagKeyNodeClaim: "happy-1", v1.TagKeyNodeClass: "default",
+			v1.TagKeyCluster: clusterName, v1.TagKeyClusterID: owner.ClusterID, v1.TagKeyNodeClaim: "happy-1", v1.TagKeyNodeClass: "default",
 			v1.TagKeyNodePool: "default", "team": "platform",
 		}))
 		Expect(inst.State).To(Equal(instance.StateRunning))
@@ -154,7 +154,7 @@ var _ = Describe("Create", func() {
 		p.SetTemplateid(id("template", "ubuntu"))
 		p.SetNetworkids([]string{id("network", "net-a2"), id("network", "net-a")})
 		p.SetName("lost")
-		p.SetGroup(instance.Group(clusterName))
+		p.SetGroup(owner.Group())
 		vmID, _, err := api.DeployVM(ctx, p)
 		Expect(err).NotTo(HaveOccurred())
 		// The VM is still starting: Create must wait for it rather than deploy another.
@@ -180,7 +180,7 @@ var _ = Describe("Create", func() {
 			restartedUnavailable.MarkUnavailable(ctx, "test", name, "zone-a")
 		}
 		restartedTypes := instancetype.NewDefaultProvider(api, restartedUnavailable, map[string]float64{"small": 0.01})
-		restarted := instance.NewDefaultProvider(api, restartedUnavailable, clusterName, instance.WithServiceOfferings(restartedTypes))
+		restarted := instance.NewDefaultProvider(api, restartedUnavailable, owner, instance.WithServiceOfferings(restartedTypes))
 		claim.CreationTimestamp = metav1.NewTime(time.Now().Add(-time.Minute))
 		sim.ResetCounts()
 		second, err := restarted.Create(ctx, nc, claim, listWith(restartedTypes, nc), userData)
@@ -191,7 +191,7 @@ var _ = Describe("Create", func() {
 
 	It("never adopts another cluster's VM", func() {
 		nc := nodeClass()
-		other := instance.NewDefaultProvider(api, unavailable, "other-cluster", instance.WithServiceOfferings(instanceTypes))
+		other := instance.NewDefaultProvider(api, unavailable, instance.Owner{ClusterName: "other-cluster", ClusterID: "c0ffee00-0000-4000-8000-000000000001"}, instance.WithServiceOfferings(instanceTypes))
 		_, err := other.Create(ctx, nc, nodeClaim("taken"), listInstanceTypes(nc), userData)
 		Expect(err).NotTo(HaveOccurred())
 		_, err = provider.Create(ctx, nc, nodeClaim("taken"), listInstanceTypes(nc), userData)
@@ -224,7 +224,7 @@ var _ = Describe("Get, List, Delete, CreateTags and Reboot", func() {
 
 	It("lists only this cluster's live VMs", func() {
 		nc := nodeClass()
-		other := instance.NewDefaultProvider(api, unavailable, "other-cluster", instance.WithServiceOfferings(instanceTypes))
+		other := instance.NewDefaultProvider(api, unavailable, instance.Owner{ClusterName: "other-cluster", ClusterID: "c0ffee00-0000-4000-8000-000000000001"}, instance.WithServiceOfferings(instanceTypes))
 		_, err := other.Create(ctx, nc, nodeClaim("other-1"), listInstanceTypes(nc), userData)
 		Expect(err).NotTo(HaveOccurred())
 		list, err := provider.List(ctx)
@@ -256,7 +256,7 @@ var _ = Describe("Get, List, Delete, CreateTags and Reboot", func() {
 		Expect(err).NotTo(HaveOccurred())
 		_, err = api.WaitForJob(ctx, jobID)
 		Expect(err).To(HaveOccurred())
-		Expect(api.CreateTags(ctx, []string{vmID}, instance.ResourceTypeVM, map[string]string{v1.TagKeyCluster: clusterName})).To(Succeed())
+		Expect(api.CreateTags(ctx, []string{vmID}, instance.ResourceTypeVM, owner.Tags())).To(Succeed())
 		_, err = provider.Get(ctx, vmID)
 		Expect(cloudprovider.IsNodeClaimNotFoundError(err)).To(BeTrue())
 		list, err := provider.List(ctx)

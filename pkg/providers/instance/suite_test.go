@@ -21,6 +21,12 @@ import (
 
 const clusterName = "test-cluster"
 
+// owner is this cluster; otherCluster shares its name and account (another cluster's kube-system UID).
+var (
+	owner        = instance.Owner{ClusterName: clusterName, ClusterID: "5b0e3c8a-6a51-4d8e-9d43-0f1f3a7c2b10"}
+	otherCluster = instance.Owner{ClusterName: clusterName, ClusterID: "e2a9d7f4-1c3b-4f6e-8a20-7b5d9c4e1f32"}
+)
+
 const catalogYAML = `
 settings:
   allowUserExpungeRecoverVm: true
@@ -28,6 +34,14 @@ accounts:
 - name: karpenter
   apiKey: test-api-key
   secretKey: test-secret-key
+- name: root
+  rootAdmin: true
+  apiKey: test-root-key
+  secretKey: test-root-secret
+- name: tenants-admin
+  domainAdmin: true
+  apiKey: test-domadmin-key
+  secretKey: test-domadmin-secret
 zones:
 - name: zone-a
 - name: zone-b
@@ -38,6 +52,9 @@ networks:
   zone: zone-a
 - name: net-b
   zone: zone-b
+- name: shared-a
+  zone: zone-a
+  type: Shared
 templates:
 - name: ubuntu
   zones: [zone-a, zone-b]
@@ -67,6 +84,7 @@ var (
 	ctx           context.Context
 	sim           *simulator.Server
 	api           *cloudstack.Client
+	rootAPI       *cloudstack.Client // cleans up every account's VMs
 	unavailable   *cache.UnavailableOfferings
 	instanceTypes *instancetype.DefaultProvider
 	provider      *instance.DefaultProvider
@@ -86,6 +104,9 @@ var _ = BeforeSuite(func() {
 	api, err = cloudstack.New(cloudstack.Options{APIURL: sim.URL(), APIKey: sim.APIKey(), SecretKey: sim.SecretKey(),
 		JobPollInterval: 5 * time.Millisecond, JobPollMaxInterval: 20 * time.Millisecond})
 	Expect(err).NotTo(HaveOccurred())
+	rootAPI, err = cloudstack.New(cloudstack.Options{APIURL: sim.URL(), APIKey: "test-root-key", SecretKey: "test-root-secret",
+		JobPollInterval: 5 * time.Millisecond, JobPollMaxInterval: 20 * time.Millisecond})
+	Expect(err).NotTo(HaveOccurred())
 })
 
 var _ = AfterSuite(func() { sim.Close() })
@@ -95,7 +116,7 @@ var _ = BeforeEach(func() {
 	sim.SetJobLatency(20 * time.Millisecond)
 	unavailable = cache.NewUnavailableOfferings()
 	instanceTypes = instancetype.NewDefaultProvider(api, unavailable, map[string]float64{"small": 0.01})
-	provider = instance.NewDefaultProvider(api, unavailable, clusterName, instance.WithServiceOfferings(instanceTypes))
+	provider = instance.NewDefaultProvider(api, unavailable, owner, instance.WithServiceOfferings(instanceTypes))
 	sim.ResetCounts()
 })
 
@@ -103,7 +124,7 @@ var _ = AfterEach(func() {
 	// Every test starts from an empty cloud.
 	for _, vm := range sim.VirtualMachines() {
 		if vm.State != simulator.StateExpunging && vm.State != simulator.StateDestroyed {
-			Expect(api.DestroyVM(ctx, vm.ID, true)).To(Succeed())
+			Expect(rootAPI.DestroyVM(ctx, vm.ID, true)).To(Succeed())
 		}
 	}
 })

@@ -418,7 +418,7 @@ func (e *Environment) ClusterVMs(ctx context.Context) ([]simulator.VM, error) {
 	}
 	var out []simulator.VM
 	for _, vm := range vms {
-		owned := vm.Group == instance.Group(e.ClusterName) || vm.Tags[v1.TagKeyCluster] == e.ClusterName
+		owned := strings.HasPrefix(vm.Group, instance.GroupPrefix(e.ClusterName)+"-") || vm.Tags[v1.TagKeyCluster] == e.ClusterName
 		if owned && vm.State != simulator.StateDestroyed && vm.State != simulator.StateExpunging && vm.State != simulator.StateError {
 			out = append(out, vm)
 		}

@@ -84,7 +84,7 @@ func (a *Agent) Sync(ctx context.Context) error {
 	}
 	live := map[string]simulator.VM{}
 	for _, vm := range vms {
-		if (vm.Tags[v1.TagKeyCluster] == a.clusterName || vm.Group == instance.Group(a.clusterName)) && !gone[vm.State] {
+		if (vm.Tags[v1.TagKeyCluster] == a.clusterName || strings.HasPrefix(vm.Group, instance.GroupPrefix(a.clusterName)+"-")) && !gone[vm.State] {
 			live[vm.ID] = vm
 		}
 	}

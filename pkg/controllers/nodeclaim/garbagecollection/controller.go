@@ -46,9 +46,10 @@ func NewController(clk clock.Clock, kubeClient client.Client, instanceProvider i
 // Name is the controller's name in logs and metrics.
 func (c *Controller) Name() string { return "instance.garbagecollection" }
 
-// Reconcile destroys every VM of this cluster that is older than the grace period and that no NodeClaim claims.
-// instance.Provider.ListAll only returns VMs that carry this cluster's ownership tag: a VM without that proof is never
-// considered, whatever its name.
+// Reconcile destroys every VM of this cluster that is older than the grace period and that no NodeClaim claims, and
+// completes the tags of claimed VMs whose tagging failed at launch. instance.Provider.ListAll only returns VMs of the
+// key's own account that carry this cluster's ID (tag or instance group, see instance.Owner): a VM without that
+// proof is never considered, whatever its name or cluster-name tag.
 func (c *Controller) Reconcile(ctx context.Context) (reconciler.Result, error) {
 	ctx = injection.WithControllerName(ctx, c.Name())
 	// ListAll includes VMs in Error: a failed launch whose own cleanup failed must not linger.
@@ -62,17 +63,22 @@ func (c *Controller) Reconcile(ctx context.Context) (reconciler.Result, error) {
 	}
 	// A NodeClaim with a providerID claims exactly that VM; one without (its Create is still running) claims every VM
 	// of its name, since any of them may become its VM. A second VM of the name of a launched NodeClaim is a leak.
-	claimedIDs, launchingNames := sets.New[string](), sets.New[string]()
+	claimed, launchingNames := map[string]*karpv1.NodeClaim{}, sets.New[string]()
 	for i := range nodeClaims.Items {
 		if id, err := v1.ParseProviderID(nodeClaims.Items[i].Status.ProviderID); err == nil {
-			claimedIDs.Insert(id)
+			claimed[id] = &nodeClaims.Items[i]
 		} else {
-			launchingNames.Insert(nodeClaims.Items[i].Name)
+			launchingNames.Insert(instance.Hostname(nodeClaims.Items[i].Name))
 		}
 	}
 	var leaked []*instance.Instance
+	var errs []error
 	for _, inst := range instances {
-		if claimedIDs.Has(inst.ID) || launchingNames.Has(inst.Name) || launchingNames.Has(inst.Tags[v1.TagKeyNodeClaim]) {
+		if nodeClaim, ok := claimed[inst.ID]; ok {
+			errs = append(errs, c.completeTags(ctx, inst, nodeClaim))
+			continue
+		}
+		if launchingNames.Has(inst.Name) {
 			continue
 		}
 		if c.clock.Since(inst.Created) < c.gracePeriod {
@@ -80,20 +86,46 @@ func (c *Controller) Reconcile(ctx context.Context) (reconciler.Result, error) {
 		}
 		leaked = append(leaked, inst)
 	}
-	errs := make([]error, len(leaked))
+	deleteErrs := make([]error, len(leaked))
 	workqueue.ParallelizeUntil(ctx, 10, len(leaked), func(i int) {
 		inst := leaked[i]
 		if err := c.instanceProvider.Delete(ctx, inst.ID); err != nil && !cloudprovider.IsNodeClaimNotFoundError(err) {
-			errs[i] = fmt.Errorf("destroying leaked VM %s (%s), %w", inst.Name, inst.ID, err)
+			deleteErrs[i] = fmt.Errorf("destroying leaked VM %s (%s), %w", inst.Name, inst.ID, err)
 			return
 		}
 		log.FromContext(ctx).Info("destroyed leaked VM that no NodeClaim owns",
 			"vm-id", inst.ID, "vm-name", inst.Name, "zone", inst.ZoneName, "age", c.clock.Since(inst.Created).Round(time.Second).String())
 	})
-	if err := multierr.Combine(errs...); err != nil {
+	if err := multierr.Combine(append(errs, deleteErrs...)...); err != nil {
 		return reconciler.Result{}, err
 	}
 	return reconciler.Result{RequeueAfter: Interval}, nil
+}
+
+// completeTags adds the tags a NodeClaim's VM lacks: a launch whose createTags failed twice leaves a VM that only
+// its instance group proves ours. Keys the VM has are left as they are, so a healthy VM costs no request.
+func (c *Controller) completeTags(ctx context.Context, inst *instance.Instance, nodeClaim *karpv1.NodeClaim) error {
+	nodeClass := &v1.CloudStackNodeClass{}
+	if ref := nodeClaim.Spec.NodeClassRef; ref != nil {
+		if err := c.kubeClient.Get(ctx, client.ObjectKey{Name: ref.Name}, nodeClass); client.IgnoreNotFound(err) != nil {
+			return fmt.Errorf("getting the NodeClass of nodeclaim %q, %w", nodeClaim.Name, err)
+		}
+		nodeClass.Name = ref.Name
+	}
+	missing := map[string]string{}
+	for k, v := range c.instanceProvider.Tags(nodeClass, nodeClaim) {
+		if _, ok := inst.Tags[k]; !ok {
+			missing[k] = v
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	if err := c.instanceProvider.CreateTags(ctx, inst.ID, missing); err != nil && !cloudprovider.IsNodeClaimNotFoundError(err) {
+		return fmt.Errorf("completing the tags of VM %s of nodeclaim %q, %w", inst.ID, nodeClaim.Name, err)
+	}
+	log.FromContext(ctx).Info("completed the tags of a VM", "vm-id", inst.ID, "nodeclaim", nodeClaim.Name, "keys", len(missing))
+	return nil
 }
 
 // Register runs the controller as a singleton.

@@ -1,0 +1,98 @@
+package instance_test
+
+import (
+	"time"
+
+	csgo "github.com/apache/cloudstack-go/v2/cloudstack"
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"github.com/samber/lo"
+
+	v1 "github.com/cloudstack/karpenter-provider-cloudstack/pkg/apis/v1"
+	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/cloudstack"
+	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/instance"
+)
+
+// deployRaw deploys a VM in zone-a outside the provider, in a group and with tags of the test's choosing.
+func deployRaw(client *cloudstack.Client, name, group string, tags map[string]string, networkID string) string {
+	GinkgoHelper()
+	p := &csgo.DeployVirtualMachineParams{}
+	p.SetZoneid(id("zone", "zone-a"))
+	p.SetServiceofferingid(id("serviceoffering", "small"))
+	p.SetTemplateid(id("template", "ubuntu"))
+	p.SetNetworkids([]string{networkID})
+	p.SetName(name)
+	if group != "" {
+		p.SetGroup(group)
+	}
+	vmID, jobID, err := client.DeployVM(ctx, p)
+	Expect(err).NotTo(HaveOccurred())
+	if len(tags) > 0 {
+		Expect(client.CreateTags(ctx, []string{vmID}, instance.ResourceTypeVM, tags)).To(Succeed())
+	}
+	_, err = client.WaitForJob(ctx, jobID)
+	Expect(err).NotTo(HaveOccurred())
+	return vmID
+}
+
+func ids(insts []*instance.Instance) []string {
+	return lo.Map(insts, func(i *instance.Instance, _ int) string { return i.ID })
+}
+
+var _ = Describe("Ownership", func() {
+	It("tells apart two clusters that share a name in one account", func() {
+		nc := nodeClass()
+		other := instance.NewDefaultProvider(api, unavailable, otherCluster, instance.WithServiceOfferings(instanceTypes))
+		mine, err := provider.Create(ctx, nc, nodeClaim("mine-1"), listInstanceTypes(nc), userData)
+		Expect(err).NotTo(HaveOccurred())
+		theirs, err := other.Create(ctx, nc, nodeClaim("theirs-1"), listInstanceTypes(nc), userData)
+		Expect(err).NotTo(HaveOccurred())
+		// Launched by this cluster, but tagging failed: only the instance group proves it.
+		untagged := deployRaw(api, "mine-untagged", owner.Group(), nil, id("network", "net-a"))
+		// Carrying this cluster's name tag, but not its ID: the other cluster's, or anybody's.
+		nameOnly := deployRaw(api, "name-only", instance.GroupPrefix(clusterName), map[string]string{v1.TagKeyCluster: clusterName}, id("network", "net-a"))
+
+		list, err := provider.ListAll(ctx)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(ids(list)).To(ConsistOf(mine.ID, untagged))
+		list, err = other.ListAll(ctx)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(ids(list)).To(ConsistOf(theirs.ID))
+		Expect(ids(list)).NotTo(ContainElement(nameOnly))
+	})
+
+	It("never adopts the VM of another cluster of the same name, even under the same NodeClaim name", func() {
+		nc := nodeClass()
+		other := instance.NewDefaultProvider(api, unavailable, otherCluster, instance.WithServiceOfferings(instanceTypes))
+		theirs, err := other.Create(ctx, nc, nodeClaim("same-name"), listInstanceTypes(nc), userData)
+		Expect(err).NotTo(HaveOccurred())
+		inst, err := provider.Create(ctx, nc, nodeClaim("same-name"), listInstanceTypes(nc), userData)
+		if err == nil {
+			Expect(inst.ID).NotTo(Equal(theirs.ID))
+		}
+		Expect(simVM(theirs.ID).Tags).To(HaveKeyWithValue(v1.TagKeyClusterID, otherCluster.ClusterID))
+	})
+
+	DescribeTable("with an admin key, lists only the key's own account, whatever another account's VMs carry",
+		func(key, secret string) {
+			adminAPI, err := cloudstack.New(cloudstack.Options{APIURL: sim.URL(), APIKey: key, SecretKey: secret,
+				JobPollInterval: 5 * time.Millisecond, JobPollMaxInterval: 20 * time.Millisecond})
+			Expect(err).NotTo(HaveOccurred())
+			// The worst case: another account's cluster with the same name and even the same ID.
+			admin := instance.NewDefaultProvider(adminAPI, unavailable, owner, instance.WithServiceOfferings(instanceTypes))
+			nc := nodeClass()
+			victim, err := provider.Create(ctx, nc, nodeClaim("victim-1"), listInstanceTypes(nc), userData)
+			Expect(err).NotTo(HaveOccurred())
+			own := deployRaw(adminAPI, "admins-own", owner.Group(), owner.Tags(), id("network", "shared-a"))
+
+			list, err := admin.ListAll(ctx)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(ids(list)).To(ConsistOf(own))
+			list, err = admin.List(ctx)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(ids(list)).NotTo(ContainElement(victim.ID))
+		},
+		Entry("root admin", "test-root-key", "test-root-secret"),
+		Entry("domain admin", "test-domadmin-key", "test-domadmin-secret"),
+	)
+})
