@@ -12,6 +12,7 @@ type FaultSettings struct {
 	JobLatency          *Duration                   `json:"jobLatency,omitempty"`
 	CommandLatency      map[string]LatencySetting   `json:"commandLatency,omitempty"`
 	ErrorRate           map[string]float64          `json:"errorRate,omitempty"`
+	FailNext            map[string]int              `json:"failNext,omitempty"`
 	FailNextDeploys     *DeployFailureSetting       `json:"failNextDeploys,omitempty"`
 	Throttle            *bool                       `json:"throttle,omitempty"`
 	DropNextConnections int                         `json:"dropNextConnections,omitempty"`
@@ -48,6 +49,9 @@ func (s *Server) ApplyFaults(f FaultSettings) {
 	}
 	for cmd, l := range f.CommandLatency {
 		s.SetCommandLatency(cmd, l.Base.Duration, l.Jitter.Duration)
+	}
+	for cmd, n := range f.FailNext {
+		s.FailNextCommands(cmd, n)
 	}
 	for cmd, p := range f.ErrorRate {
 		s.SetErrorRate(cmd, p)

@@ -2,6 +2,7 @@ package simulator
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -34,7 +35,9 @@ func (st *cloud) resourceOwner(resourceType, id string) (*account, bool) {
 }
 
 // cmdCreateTags validates the parameters the API layer checks, then applies the tags inside the job, where
-// TaggedResourceManagerImpl runs: an unknown resource or a duplicate key fails the job with 431.
+// TaggedResourceManagerImpl.createTags runs, all or nothing: an unknown resource or an empty value fails the job with
+// 431 ("Value for the key K is either null or empty"), a key the resource already has with 530 (the database's
+// unique key: "tag K already on UserVm with id I").
 func cmdCreateTags(s *Server, r *request) (any, *apiError) {
 	ids := listParam(r, "resourceids")
 	if len(ids) == 0 {
@@ -71,9 +74,13 @@ func cmdCreateTags(s *Server, r *request) (any, *apiError) {
 					s.failJob(j, 431, "Tag key can't be empty")
 					return
 				}
-				for _, t := range st.tagsOf(id) {
-					if t.key == p.key {
-						s.failJob(j, 431, fmt.Sprintf("tag %s already on %s with id %s", p.key, canonical, id))
+				if p.value == "" {
+					s.failJob(j, 431, fmt.Sprintf("Value for the key %s is either null or empty", p.key))
+					return
+				}
+				for _, t := range append(st.tagsOf(id), add...) {
+					if t.resourceID == id && t.key == p.key {
+						s.failJob(j, 530, fmt.Sprintf("tag %s already on %s with id %s", p.key, canonical, id))
 						return
 					}
 				}
@@ -102,19 +109,35 @@ func cmdDeleteTags(s *Server, r *request) (any, *apiError) {
 	pairs := tagPairs(r)
 	j := s.newJob(r, jobClass+"tag.DeleteTagsCmd", "", "")
 	st := s.st
+	// TaggedResourceManagerImpl.deleteTags: keys and values compare case-insensitively; deleting nothing makes the
+	// command fail with 530 "Failed to delete tags", deleting another account's tag without access with 531.
 	s.after(tagJobLatency(s), func() {
+		var drop []*resourceTag
+		for _, t := range st.tags {
+			if t.resourceType != canonical || !containsString(ids, t.resourceID) {
+				continue
+			}
+			match := len(pairs) == 0
+			for _, p := range pairs {
+				match = match || strings.EqualFold(p.key, t.key) && (p.value == "" || strings.EqualFold(p.value, t.value))
+			}
+			if match {
+				drop = append(drop, t)
+			}
+		}
+		if len(drop) == 0 {
+			s.failJob(j, 530, "Failed to delete tags")
+			return
+		}
+		for _, t := range drop {
+			if !st.canOperate(r.acct, t.owner) {
+				s.failJob(j, 531, fmt.Sprintf("Account %s does not have permission to delete tag %s of %s", r.acct.Name, t.key, t.resourceID))
+				return
+			}
+		}
 		kept := st.tags[:0]
 		for _, t := range st.tags {
-			drop := t.resourceType == canonical && containsString(ids, t.resourceID) && st.canOperate(r.acct, t.owner)
-			if drop && len(pairs) > 0 {
-				drop = false
-				for _, p := range pairs {
-					if p.key == t.key && (p.value == "" || p.value == t.value) {
-						drop = true
-					}
-				}
-			}
-			if !drop {
+			if !slices.Contains(drop, t) {
 				kept = append(kept, t)
 			}
 		}

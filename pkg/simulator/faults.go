@@ -17,6 +17,7 @@ type faults struct {
 	mu        sync.Mutex
 	latency   map[string]latencyKnob // by lower-case command; "" applies to every command
 	errorRate map[string]float64
+	failNext  map[string]int // by lower-case command: how many more requests fail
 	deploys   []deployFailure
 }
 
@@ -30,6 +31,7 @@ type deployFailure struct {
 func (f *faults) init() {
 	f.latency = map[string]latencyKnob{}
 	f.errorRate = map[string]float64{}
+	f.failNext = map[string]int{}
 }
 
 func (f *faults) takeDrop() bool {
@@ -60,6 +62,11 @@ func (f *faults) latencyFor(cmd string) time.Duration {
 
 func (f *faults) injectError(cmd string) bool {
 	f.mu.Lock()
+	if n := f.failNext[strings.ToLower(cmd)]; n > 0 {
+		f.failNext[strings.ToLower(cmd)] = n - 1
+		f.mu.Unlock()
+		return true
+	}
 	p, ok := f.errorRate[strings.ToLower(cmd)]
 	if !ok {
 		p = f.errorRate[""]
@@ -110,6 +117,18 @@ func (s *Server) SetErrorRate(command string, probability float64) {
 	s.faults.errorRate[strings.ToLower(command)] = probability
 }
 
+// FailNextCommands makes the next n requests of a command (case-insensitive) fail with HTTP 530 and the generic
+// internal-error text, as SetErrorRate does at random; n <= 0 removes the setting.
+func (s *Server) FailNextCommands(command string, n int) {
+	s.faults.mu.Lock()
+	defer s.faults.mu.Unlock()
+	if n <= 0 {
+		delete(s.faults.failNext, strings.ToLower(command))
+		return
+	}
+	s.faults.failNext[strings.ToLower(command)] = n
+}
+
 // FailNextDeploys makes the next n deployments (and starts) in the zone with the offering fail inside the
 // job with 533, leaving the VM in Error. zone and offering are names or UUIDs; "" matches any.
 func (s *Server) FailNextDeploys(n int, zone, offering string) {
@@ -139,6 +158,7 @@ func (s *Server) ResetFaults() {
 	s.faults.mu.Lock()
 	s.faults.latency = map[string]latencyKnob{}
 	s.faults.errorRate = map[string]float64{}
+	s.faults.failNext = map[string]int{}
 	s.faults.deploys = nil
 	s.faults.mu.Unlock()
 	s.faults.throttle.Store(false)

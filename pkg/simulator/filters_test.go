@@ -78,13 +78,39 @@ var _ = Describe("Tags and list filters", func() {
 		Expect(l.Tags[0].Key).To(Equal("cluster"))
 	})
 
-	It("fails the tag job with 431 for a duplicate key or an unknown resource", func() {
-		j := tag(e.user, a, map[string]string{"cluster": "again"})
+	DescribeTable("fails the whole tag job as TaggedResourceManagerImpl does",
+		func(tags map[string]string, code int, text string) {
+			before := e.sim.VirtualMachines()
+			j := tag(e.user, a, tags)
+			Expect(j.Jobstatus).To(Equal(2))
+			gotCode, gotText := jobError(j)
+			Expect(gotCode).To(Equal(code))
+			Expect(gotText).To(HavePrefix(text))
+			Expect(e.sim.VirtualMachines()).To(Equal(before), "createTags is all or nothing")
+		},
+		Entry("an empty value, with 431", map[string]string{"a-ok": "v", "empty": ""}, 431, "Value for the key empty is either null or empty"),
+		Entry("a key the VM already has, with 530", map[string]string{"cluster": "again"}, 530, "tag cluster already on UserVm with id "),
+	)
+
+	It("fails the tag job for an unknown resource", func() {
+		j := tag(e.user, simulator.StableID("vm", "nope"), map[string]string{"k": "v"})
 		Expect(j.Jobstatus).To(Equal(2))
-		code, _ := jobError(j)
-		Expect(code).To(Equal(431))
-		j = tag(e.user, simulator.StableID("vm", "nope"), map[string]string{"k": "v"})
+	})
+
+	It("fails deleteTags with 530 when it deletes nothing, and matches keys and values case-insensitively", func() {
+		del := func(tags map[string]string) *csgo.QueryAsyncJobResultResponse {
+			dp := e.user.Resourcetags.NewDeleteTagsParams([]string{a}, "UserVm")
+			dp.SetTags(tags)
+			d, err := e.user.Resourcetags.DeleteTags(dp)
+			Expect(err).NotTo(HaveOccurred())
+			return waitJob(e.user, d.JobID)
+		}
+		j := del(map[string]string{"no-such-key": ""})
 		Expect(j.Jobstatus).To(Equal(2))
+		code, text := jobError(j)
+		Expect(code).To(Equal(530))
+		Expect(text).To(Equal("Failed to delete tags"))
+		Expect(del(map[string]string{"CLUSTER": "ONE"}).Jobstatus).To(Equal(1))
 	})
 
 	It("matches name exactly by default, and as a substring in 4.18 mode", func() {

@@ -13,6 +13,7 @@ import (
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/cloudstack"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/operator"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/operator/options"
+	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/instance"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/simulator"
 	"github.com/cloudstack/karpenter-provider-cloudstack/test/catalog"
 )
@@ -63,6 +64,9 @@ func NewEnvironment(jobLatency time.Duration) (*Environment, error) {
 	opts := Options()
 	return &Environment{Simulator: sim, API: api, Options: opts, Operator: operator.New(nil, api, opts)}, nil
 }
+
+// Owner is the identity of the test cluster's VMs.
+func Owner() instance.Owner { return instance.Owner{ClusterName: ClusterName, ClusterID: ClusterID} }
 
 // Options are the provider options of test environments: the defaults of the flags, plus the simulator's account.
 func Options() *options.Options {
