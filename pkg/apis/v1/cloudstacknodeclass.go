@@ -62,6 +62,7 @@ type CloudStackNodeClassSpec struct {
 	// Tags are CloudStack resource tags applied to every VM, in addition to the tags the provider uses to track ownership.
 	// +kubebuilder:validation:XValidation:message="spec.tags: keys must not be empty and must be at most 255 characters",rule="self.all(k, size(k) > 0 && size(k) <= 255)"
 	// +kubebuilder:validation:XValidation:message="spec.tags: values must be at most 255 characters",rule="self.all(k, size(self[k]) <= 255)"
+	// +kubebuilder:validation:XValidation:message="spec.tags: values must not be empty: CloudStack refuses a tag without a value, and with it every other tag of the VM; set a value or remove the key",rule="self.all(k, size(self[k]) > 0)"
 	// +kubebuilder:validation:XValidation:message="spec.tags: keys in the karpenter.sh/ domain are reserved for Karpenter; choose another key",rule="self.all(k, !k.startsWith('karpenter.sh/'))"
 	// +kubebuilder:validation:XValidation:message="spec.tags: keys in the karpenter.k8s.cloudstack/ domain are reserved for this provider; choose another key",rule="self.all(k, !k.startsWith('karpenter.k8s.cloudstack/'))"
 	// +kubebuilder:validation:XValidation:message="spec.tags: keys starting with kubernetes.io/cluster/ are reserved; choose another key",rule="self.all(k, !k.startsWith('kubernetes.io/cluster/'))"

@@ -183,6 +183,8 @@ var _ = Describe("CloudStackNodeClass validation", func() {
 		Entry("a tag key of 256 characters", func(s *v1.CloudStackNodeClassSpec) {
 			s.Tags = map[string]string{strings.Repeat("k", 256): "x"}
 		}, "spec.tags: keys must not be empty and must be at most 255 characters"),
+		Entry("an empty tag value", func(s *v1.CloudStackNodeClassSpec) { s.Tags = map[string]string{"team": ""} },
+			"spec.tags: values must not be empty: CloudStack refuses a tag without a value"),
 		Entry("a tag value of 256 characters", func(s *v1.CloudStackNodeClassSpec) {
 			s.Tags = map[string]string{"k": strings.Repeat("v", 256)}
 		}, "spec.tags: values must be at most 255 characters"),
