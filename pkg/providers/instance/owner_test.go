@@ -1,14 +1,18 @@
 package instance_test
 
 import (
+	"fmt"
+	"strings"
 	"time"
 
 	csgo "github.com/apache/cloudstack-go/v2/cloudstack"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	"github.com/samber/lo"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	v1 "github.com/cloudstack/karpenter-provider-cloudstack/pkg/apis/v1"
+	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/cache"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/cloudstack"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/instance"
 )
@@ -95,4 +99,73 @@ var _ = Describe("Ownership", func() {
 		Entry("root admin", "test-root-key", "test-root-secret"),
 		Entry("domain admin", "test-domadmin-key", "test-domadmin-secret"),
 	)
+})
+
+var _ = Describe("Hostnames", func() {
+	long := "p" + strings.Repeat("o", 61) + "l" // a 63-character NodePool name
+	DescribeTable("map NodeClaim names to hostnames CloudStack accepts, deterministically",
+		func(nodeClaimName, want string) {
+			got := instance.Hostname(nodeClaimName)
+			Expect(got).To(MatchRegexp(`^[a-zA-Z]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$`))
+			Expect(instance.Hostname(nodeClaimName)).To(Equal(got))
+			if want != "" {
+				Expect(got).To(Equal(want))
+			}
+		},
+		Entry("a valid name, unchanged", "default-x7k2p", "default-x7k2p"),
+		Entry("dots", "gpu.v1-x7k2p", ""),
+		Entry("a leading digit", "1st-pool-x7k2p", ""),
+		Entry("a 63-character NodePool", long+"-x7k2p", ""),
+		Entry("a 253-character name", strings.Repeat("a.", 126)+"b", ""),
+	)
+
+	It("keeps distinct NodeClaims apart even when they map to the same characters", func() {
+		Expect(instance.Hostname("gpu.v1-x7k2p")).NotTo(Equal(instance.Hostname("gpu-v1-x7k2p")))
+		Expect(instance.Hostname(long + "-aaaaa")).NotTo(Equal(instance.Hostname(long + "-aaaab")))
+	})
+
+	DescribeTable("launch VMs with valid hostnames for awkward NodePool names, and adopt them after a restart",
+		func(nodePool string) {
+			nc := nodeClass()
+			claim := nodeClaim(nodePool + "-x7k2p")
+			inst, err := provider.Create(ctx, nc, claim, listInstanceTypes(nc), userData)
+			Expect(err).NotTo(HaveOccurred())
+			vm := simVM(inst.ID)
+			Expect(vm.Name).To(Equal(instance.Hostname(claim.Name)))
+			Expect(vm.DisplayName).To(Equal(claim.Name))
+			Expect(vm.Tags).To(HaveKeyWithValue(v1.TagKeyNodeClaim, claim.Name))
+
+			restarted := instance.NewDefaultProvider(api, cache.NewUnavailableOfferings(), owner, instance.WithServiceOfferings(instanceTypes))
+			claim.CreationTimestamp = metav1.NewTime(time.Now().Add(-time.Minute))
+			sim.ResetCounts()
+			again, err := restarted.Create(ctx, nc, claim, listInstanceTypes(nc), userData)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(again.ID).To(Equal(inst.ID))
+			Expect(sim.Counts()["deployVirtualMachine"]).To(BeZero())
+			Expect(sim.Counts()["listVirtualMachines"]).To(BeEquivalentTo(1), "one lookup by name, not a scan")
+		},
+		Entry("gpu.v1", "gpu.v1"),
+		Entry("1st-pool", "1st-pool"),
+		Entry("a 63-character name", long),
+	)
+
+	It("looks up by name once after a duplicate-hostname 431, however many VMs the account has", func() {
+		nc := nodeClass()
+		for i := range 30 {
+			deployRaw(api, fmt.Sprintf("unrelated-%d", i), "", nil, id("network", "net-a"))
+		}
+		// Pages of 10: a scan of the account's 31 VMs would take four requests.
+		paged, err := cloudstack.New(cloudstack.Options{APIURL: sim.URL(), APIKey: sim.APIKey(), SecretKey: sim.SecretKey(), PageSize: 10,
+			JobPollInterval: 5 * time.Millisecond, JobPollMaxInterval: 20 * time.Millisecond})
+		Expect(err).NotTo(HaveOccurred())
+		p := instance.NewDefaultProvider(paged, unavailable, owner, instance.WithServiceOfferings(instanceTypes))
+		first, err := p.Create(ctx, nc, nodeClaim("dup-1"), listInstanceTypes(nc), userData)
+		Expect(err).NotTo(HaveOccurred())
+		sim.ResetCounts()
+		// A Create that does not know the VM exists (same process, so no lookup before deploy) hits the duplicate.
+		again, err := p.Create(ctx, nc, nodeClaim("dup-1"), listInstanceTypes(nc), userData)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(again.ID).To(Equal(first.ID))
+		Expect(sim.Counts()["listVirtualMachines"]).To(BeEquivalentTo(1))
+	})
 })
