@@ -283,7 +283,7 @@ func (c *CloudProvider) instanceToNodeClaim(inst *instance.Instance, instanceTyp
 		nodeClaim.Status.Capacity = lo.PickBy(instanceType.Capacity, func(_ corev1.ResourceName, v resource.Quantity) bool { return !v.IsZero() })
 		nodeClaim.Status.Allocatable = lo.PickBy(instanceType.Allocatable(), func(_ corev1.ResourceName, v resource.Quantity) bool { return !v.IsZero() })
 	}
-	labels[corev1.LabelTopologyZone] = inst.ZoneName
+	labels[corev1.LabelTopologyZone] = v1.ZoneLabelValue(inst.ZoneName)
 	labels[v1.LabelZoneID] = inst.ZoneID
 	labels[karpv1.CapacityTypeLabelKey] = karpv1.CapacityTypeOnDemand
 	labels[v1.LabelServiceOfferingID] = inst.ServiceOfferingID

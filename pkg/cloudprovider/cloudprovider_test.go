@@ -399,3 +399,52 @@ var _ = Describe("Garbage collection on a shared cloud", func() {
 		Expect(csEnv.Simulator.Counts()).NotTo(HaveKey("createTags"), "a fully tagged VM costs no tagging request")
 	})
 })
+
+var _ = Describe("Zone names", func() {
+	It("launches in a zone named with spaces and parentheses, labelled as the CloudStack CCM labels it", func() {
+		// A zone of the example catalog, renamed as operators name zones.
+		cat := lo.Must(test.ExampleCatalog())
+		const paris = "Zone 1 (Paris)"
+		for i := range cat.Zones {
+			if cat.Zones[i].Name == "zone-a" {
+				cat.Zones[i].Name = paris
+			}
+		}
+		for i := range cat.Networks {
+			if cat.Networks[i].Zone == "zone-a" {
+				cat.Networks[i].Zone = paris
+			}
+		}
+		for i := range cat.Templates {
+			for j, z := range cat.Templates[i].Zones {
+				if z == "zone-a" {
+					cat.Templates[i].Zones[j] = paris
+				}
+			}
+		}
+		for i := range cat.ServiceOfferings {
+			cat.ServiceOfferings[i].Zones = lo.Map(cat.ServiceOfferings[i].Zones, func(z string, _ int) string { return lo.Ternary(z == "zone-a", paris, z) })
+		}
+		csEnv.Close()
+		csEnv = lo.Must(test.NewEnvironmentWithCatalog(cat, 20*time.Millisecond))
+		wire()
+
+		nodeClass := newNodeClass()
+		nodeClass.Spec.Zone = paris
+		nodeClass = expectNodeClassReconciled(nodeClass)
+		Expect(nodeClass.StatusConditions().Root().IsTrue()).To(BeTrue(), "%v", nodeClass.Status.Conditions)
+		nodePool := nodePoolFor(nodeClass)
+		nodePool.Spec.Template.Spec.Requirements = []karpv1.NodeSelectorRequirementWithMinValues{{Key: corev1.LabelTopologyZone,
+			Operator: corev1.NodeSelectorOpIn, Values: []string{"Zone_1__Paris"}}}
+		ExpectApplied(ctx, env.Client, nodePool)
+		pod := pendingPod("1")
+		ExpectProvisioned(ctx, env.Client, cluster, cloudProvider, prov, pod)
+		nodeClaim := ExpectNodeClaims(ctx, env.Client)[0]
+		Expect(nodeClaim.Status.ProviderID).NotTo(BeEmpty())
+		Expect(nodeClaim.Labels).To(HaveKeyWithValue(corev1.LabelTopologyZone, "Zone_1__Paris"))
+		vm := liveVMs()[0]
+		Expect(vm.ZoneName).To(Equal(paris))
+		listed := lo.Must(cloudProvider.List(ctx))
+		Expect(listed[0].Labels).To(HaveKeyWithValue(corev1.LabelTopologyZone, "Zone_1__Paris"))
+	})
+})

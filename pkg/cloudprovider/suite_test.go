@@ -57,6 +57,11 @@ var _ = BeforeEach(func() {
 	// Jobs take a little time, so the poller sees pending jobs as it would with a real management server.
 	csEnv, err = test.NewEnvironment(20 * time.Millisecond)
 	Expect(err).ToNot(HaveOccurred())
+	wire()
+})
+
+// wire builds the CloudProvider, the provisioner and the NodeClass controller around csEnv.
+func wire() {
 	ctx = coreoptions.ToContext(context.Background(), coretest.Options())
 	ctx = options.ToContext(ctx, csEnv.Options)
 	recorder = coretest.NewEventRecorder()
@@ -73,7 +78,7 @@ var _ = BeforeEach(func() {
 		AffinityGroups:   csEnv.AffinityGroupProvider,
 	})
 	env.Clock.SetTime(time.Now())
-})
+}
 
 var _ = AfterEach(func() {
 	ExpectCleanedUp(ctx, env.Client)

@@ -38,10 +38,24 @@ type Environment struct {
 // NewEnvironment starts a simulator with the example catalog and wires the providers to it through the account
 // UserAccount. Jobs take jobLatency, so pollers see pending jobs as with a real management server.
 func NewEnvironment(jobLatency time.Duration) (*Environment, error) {
+	cat, err := ExampleCatalog()
+	if err != nil {
+		return nil, err
+	}
+	return NewEnvironmentWithCatalog(cat, jobLatency)
+}
+
+// ExampleCatalog is the example catalog (test/catalog/catalog.yaml), for tests that extend it.
+func ExampleCatalog() (*simulator.Catalog, error) {
 	cat, err := simulator.ParseCatalog(catalog.YAML)
 	if err != nil {
 		return nil, fmt.Errorf("parsing the example catalog, %w", err)
 	}
+	return cat, nil
+}
+
+// NewEnvironmentWithCatalog is NewEnvironment with another catalog, which must have the account UserAccount.
+func NewEnvironmentWithCatalog(cat *simulator.Catalog, jobLatency time.Duration) (*Environment, error) {
 	sim, err := simulator.New(cat, simulator.WithJobLatency(jobLatency))
 	if err != nil {
 		return nil, fmt.Errorf("starting the simulator, %w", err)

@@ -30,9 +30,10 @@ type candidate struct {
 // types were computed).
 func (p *DefaultProvider) candidates(nodeClass *v1.CloudStackNodeClass, nodeClaim *karpv1.NodeClaim, instanceTypes []*cloudprovider.InstanceType) []candidate {
 	reqs := scheduling.NewNodeSelectorRequirementsWithMinValues(nodeClaim.Spec.Requirements...)
+	// Offerings name their zone by its label value (v1.ZoneLabelValue), not by the CloudStack name.
 	zones := map[string]v1.Zone{}
 	for _, z := range nodeClass.Status.Zones {
-		zones[z.Name] = z
+		zones[v1.ZoneLabelValue(z.Name)] = z
 	}
 	templates := map[string]v1.Template{}
 	for _, t := range nodeClass.Status.Templates {

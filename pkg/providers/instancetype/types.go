@@ -29,7 +29,7 @@ func (p *DefaultProvider) newInstanceType(o *csgo.ServiceOffering, s size, zones
 	zoneIDs := make([]string, 0, len(zones))
 	for _, z := range zones {
 		archs[z.arch] = true
-		zoneNames = append(zoneNames, z.Name)
+		zoneNames = append(zoneNames, v1.ZoneLabelValue(z.Name))
 		zoneIDs = append(zoneIDs, z.ID)
 	}
 	// When the zones' templates differ in architecture each offering pins its zone's arch, so a NodeClaim that asks
@@ -39,7 +39,7 @@ func (p *DefaultProvider) newInstanceType(o *csgo.ServiceOffering, s size, zones
 	for _, z := range zones {
 		reqs := scheduling.NewRequirements(
 			scheduling.NewRequirement(karpv1.CapacityTypeLabelKey, corev1.NodeSelectorOpIn, karpv1.CapacityTypeOnDemand),
-			scheduling.NewRequirement(corev1.LabelTopologyZone, corev1.NodeSelectorOpIn, z.Name),
+			scheduling.NewRequirement(corev1.LabelTopologyZone, corev1.NodeSelectorOpIn, v1.ZoneLabelValue(z.Name)),
 			scheduling.NewRequirement(v1.LabelZoneID, corev1.NodeSelectorOpIn, z.ID),
 		)
 		if mixedArch {
