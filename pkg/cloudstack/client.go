@@ -98,7 +98,7 @@ func do[T any](ctx context.Context, c *Client, command string, fn func() (T, err
 	start := time.Now()
 	go func() {
 		v, err := fn()
-		done <- result{v, cserrors.Parse(err)}
+		done <- result{v, cserrors.Parse(redact(err))}
 	}()
 	select {
 	case r := <-done:

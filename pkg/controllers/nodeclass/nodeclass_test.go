@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 
 	"github.com/awslabs/operatorpkg/status"
+	"github.com/go-logr/logr/funcr"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	"github.com/samber/lo"
@@ -16,6 +17,7 @@ import (
 	"k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 	karpv1 "sigs.k8s.io/karpenter/pkg/apis/v1"
 	"sigs.k8s.io/karpenter/pkg/events"
 	coretest "sigs.k8s.io/karpenter/pkg/test"
@@ -398,6 +400,31 @@ var _ = Describe("NodeClass controller", func() {
 			Expect(condition(nc, v1.ConditionTypeZonesReady).IsTrue()).To(BeTrue())
 			Expect(condition(nc, status.ConditionReady).IsTrue()).To(BeTrue(), "an API outage must not flap Ready")
 			Expect(recorder.Calls(nodeclass.EventReasonResolutionFailed)).To(Equal(1))
+		})
+		It("never shows the API key or a request signature when CloudStack cannot be reached", func() {
+			var logs strings.Builder
+			logCtx := log.IntoContext(ctx, funcr.New(func(prefix, args string) { logs.WriteString(prefix + " " + args + "\n") }, funcr.Options{Verbosity: 10}))
+			nc := newNodeClass()
+			ExpectApplied(ctx, env.Client, nc)
+			// Every request's connection is closed without an answer: the SDK's *url.Error carries the signed GET URL.
+			sim.DropNextConnections(1000)
+			defer sim.ResetFaults()
+			err := ExpectObjectReconcileFailed(logCtx, env.Client, controller, nc)
+			nc = ExpectExists(ctx, env.Client, nc)
+			seen := []string{"reconcile error: " + err.Error(), "log: " + logs.String()}
+			for _, c := range nc.Status.Conditions {
+				seen = append(seen, "condition "+c.Type+": "+c.Message)
+			}
+			for _, e := range recorder.Events() {
+				seen = append(seen, "event "+e.Reason+": "+e.Message)
+			}
+			Expect(strings.Join(seen, "\n")).To(ContainSubstring("command=listZones"), "the failure is reported")
+			for _, text := range seen {
+				Expect(text).NotTo(ContainSubstring(sim.APIKey()))
+				Expect(text).NotTo(ContainSubstring(sim.SecretKey()))
+				Expect(strings.ToLower(text)).NotTo(ContainSubstring("signature="))
+				Expect(strings.ToLower(text)).NotTo(ContainSubstring("apikey="))
+			}
 		})
 	})
 })
