@@ -28,6 +28,7 @@ import (
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/operator/options"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/instance"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/instancetype"
+	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/zone"
 )
 
 // nodeClassGroupKind is fixed: objects read through a typed client carry no TypeMeta to take it from.
@@ -45,15 +46,18 @@ type CloudProvider struct {
 	recorder             events.Recorder
 	instanceTypeProvider instancetype.Provider
 	instanceProvider     instance.Provider
+	zoneProvider         zone.Provider
 }
 
 // New returns a CloudProvider backed by the given providers.
-func New(kubeClient client.Client, recorder events.Recorder, instanceTypeProvider instancetype.Provider, instanceProvider instance.Provider) *CloudProvider {
+func New(kubeClient client.Client, recorder events.Recorder, instanceTypeProvider instancetype.Provider, instanceProvider instance.Provider,
+	zoneProvider zone.Provider) *CloudProvider {
 	return &CloudProvider{
 		kubeClient:           kubeClient,
 		recorder:             recorder,
 		instanceTypeProvider: instanceTypeProvider,
 		instanceProvider:     instanceProvider,
+		zoneProvider:         zoneProvider,
 	}
 }
 

@@ -25,6 +25,7 @@ import (
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/cloudprovider"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/cloudstack"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/controllers/nodeclaim/garbagecollection"
+	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/operator"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/instance"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/simulator"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/test"
@@ -446,5 +447,52 @@ var _ = Describe("Zone names", func() {
 		Expect(vm.ZoneName).To(Equal(paris))
 		listed := lo.Must(cloudProvider.List(ctx))
 		Expect(listed[0].Labels).To(HaveKeyWithValue(corev1.LabelTopologyZone, "Zone_1__Paris"))
+	})
+})
+
+var _ = Describe("Disabled zones", func() {
+	// refresh drops every provider cache, as their TTLs would, so the test sees CloudStack as it is now.
+	refresh := func() {
+		csEnv.Operator = operator.New(nil, csEnv.API, csEnv.Options)
+		wire()
+	}
+
+	It("stops launches in a zone an operator disables, without drifting its running nodes, and resumes once re-enabled", func() {
+		nodeClass := newNodeClass()
+		nodeClass.Spec.Zone = ""
+		nodeClass.Spec.ZoneSelectorTerms = []v1.SelectorTerm{{Name: "zone-a"}, {Name: "zone-b"}}
+		nodeClass.Spec.NetworkSelectorTerms = []v1.SelectorTerm{{Name: "isolated-a"}, {Name: "isolated-b"}}
+		nodeClass = expectNodeClassReconciled(nodeClass)
+		Expect(nodeClass.Status.Zones).To(HaveLen(2))
+		inZone := func(zone string) *karpv1.NodePool {
+			np := nodePoolFor(nodeClass)
+			np.Spec.Template.Spec.Requirements = []karpv1.NodeSelectorRequirementWithMinValues{{Key: corev1.LabelTopologyZone,
+				Operator: corev1.NodeSelectorOpIn, Values: []string{zone}}}
+			return np
+		}
+		poolA := inZone("zone-a")
+		ExpectApplied(ctx, env.Client, poolA)
+		ExpectProvisioned(ctx, env.Client, cluster, cloudProvider, prov, pendingPod("1"))
+		running := ExpectNodeClaims(ctx, env.Client)[0]
+		Expect(running.Labels).To(HaveKeyWithValue(corev1.LabelTopologyZone, "zone-a"))
+		running.Annotations = lo.Assign(running.Annotations, map[string]string{v1.AnnotationNodeClassHash: nodeClass.Hash(),
+			v1.AnnotationNodeClassHashVersion: v1.NodeClassHashVersion})
+
+		csEnv.Simulator.SetZoneDisabled("zone-a", true)
+		refresh()
+		nodeClass = expectNodeClassReconciled(nodeClass)
+		Expect(nodeClass.Status.Zones).To(ConsistOf(HaveField("Name", "zone-b")), "a disabled zone is not launched in")
+		Expect(cloudProvider.IsDrifted(ctx, running)).To(BeEmpty(), "the running node is not replaced")
+		pending := pendingPod("1")
+		ExpectProvisioned(ctx, env.Client, cluster, cloudProvider, prov, pending)
+		ExpectNotScheduled(ctx, env.Client, pending)
+		Expect(ExpectNodeClaims(ctx, env.Client)).To(HaveLen(1))
+
+		csEnv.Simulator.SetZoneDisabled("zone-a", false)
+		refresh()
+		nodeClass = expectNodeClassReconciled(nodeClass)
+		Expect(nodeClass.Status.Zones).To(HaveLen(2))
+		ExpectProvisioned(ctx, env.Client, cluster, cloudProvider, prov, pending)
+		Expect(ExpectNodeClaims(ctx, env.Client)).To(HaveLen(2), "launches resume")
 	})
 })

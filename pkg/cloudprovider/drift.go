@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	csgo "github.com/apache/cloudstack-go/v2/cloudstack"
 	"github.com/samber/lo"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	karpv1 "sigs.k8s.io/karpenter/pkg/apis/v1"
@@ -17,7 +18,7 @@ import (
 const (
 	// NodeClassDrift: a hashed field of the NodeClass spec (userData, tags, keypair, root disk, kubelet) changed.
 	NodeClassDrift cloudprovider.DriftReason = "NodeClassDrift"
-	// ZoneDrift: the VM's zone is no longer one the NodeClass resolves.
+	// ZoneDrift: the VM's zone is enabled, but no longer one the NodeClass selects.
 	ZoneDrift cloudprovider.DriftReason = "ZoneDrift"
 	// TemplateDrift: the NodeClass now resolves another template in the VM's zone.
 	TemplateDrift cloudprovider.DriftReason = "TemplateDrift"
@@ -47,7 +48,25 @@ func (c *CloudProvider) IsDrifted(ctx context.Context, nodeClaim *karpv1.NodeCla
 	if err != nil {
 		return "", fmt.Errorf("getting instance, %w", err)
 	}
-	return dynamicDrift(inst, nodeClass), nil
+	reason := dynamicDrift(inst, nodeClass)
+	if reason == ZoneDrift {
+		// A zone that is no longer selected only because an operator disabled it (allocationstate=Disabled; user
+		// keys no longer even list it) stops launches there, but is no reason to replace the nodes running in it.
+		open, err := c.zoneEnabled(ctx, inst.ZoneID)
+		if err != nil || !open {
+			return "", err
+		}
+	}
+	return reason, nil
+}
+
+// zoneEnabled reports whether the account sees the zone and it accepts new VMs.
+func (c *CloudProvider) zoneEnabled(ctx context.Context, zoneID string) (bool, error) {
+	zones, err := c.zoneProvider.List(ctx)
+	if err != nil {
+		return false, fmt.Errorf("listing zones, %w", err)
+	}
+	return lo.ContainsBy(zones, func(z *csgo.Zone) bool { return z.Id == zoneID && z.Allocationstate == "Enabled" }), nil
 }
 
 // staticDrift compares the spec hash stamped at launch with the NodeClass's current one. Hashes of another

@@ -65,7 +65,7 @@ func wire() {
 	ctx = coreoptions.ToContext(context.Background(), coretest.Options())
 	ctx = options.ToContext(ctx, csEnv.Options)
 	recorder = coretest.NewEventRecorder()
-	cloudProvider = cloudprovider.New(env.Client, recorder, csEnv.InstanceTypeProvider, csEnv.InstanceProvider)
+	cloudProvider = cloudprovider.New(env.Client, recorder, csEnv.InstanceTypeProvider, csEnv.InstanceProvider, csEnv.ZoneProvider)
 	cluster = state.NewCluster(env.Clock, env.Client, cloudProvider)
 	prov = provisioning.NewProvisioner(env.Client, events.NewRecorder(&record.FakeRecorder{}), cloudProvider, cluster, env.Clock,
 		deviceallocation.NewController(env.Client), virtualpods.NewVirtualPodCache(env.Client))

@@ -188,6 +188,13 @@ func IsLimitExceeded(err error) bool {
 	return e.HTTPCode == CodeAccountLimit || e.HTTPCode == CodeResourceAllocation || e.CSCode == csResourceAllocation
 }
 
+// IsZoneDisabled reports a deploy refused because an operator disabled the zone (allocationstate=Disabled), which
+// CloudStack raises as a PermissionDeniedException for every account but root admins.
+func IsZoneDisabled(err error) bool {
+	e, ok := asAPIError(err)
+	return ok && e.HTTPCode == CodeAccountError && strings.Contains(e.Text, "Zone is currently disabled")
+}
+
 // IsThrottled reports whether the api-limit plugin rejected the request.
 func IsThrottled(err error) bool {
 	e, ok := asAPIError(err)

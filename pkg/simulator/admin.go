@@ -17,6 +17,7 @@ type FaultSettings struct {
 	Throttle            *bool                       `json:"throttle,omitempty"`
 	DropNextConnections int                         `json:"dropNextConnections,omitempty"`
 	ZoneCapacity        map[string]ZoneCapacitySpec `json:"zoneCapacity,omitempty"`
+	ZoneDisabled        map[string]bool             `json:"zoneDisabled,omitempty"`
 	Reset               bool                        `json:"reset,omitempty"`
 }
 
@@ -67,6 +68,9 @@ func (s *Server) ApplyFaults(f FaultSettings) {
 	}
 	for z, c := range f.ZoneCapacity {
 		s.SetZoneCapacity(z, c.CPUCores, c.MemoryMiB)
+	}
+	for z, d := range f.ZoneDisabled {
+		s.SetZoneDisabled(z, d)
 	}
 }
 

@@ -143,6 +143,17 @@ func (s *Server) SetThrottle(on bool) { s.faults.throttle.Store(on) }
 // DropNextConnections closes the connection of the next n requests without writing a response.
 func (s *Server) DropNextConnections(n int) { s.faults.drops.Add(int64(n)) }
 
+// SetZoneDisabled sets a zone's (name or UUID) allocation state, as an operator does with updateZone
+// allocationstate=Disabled for maintenance: non-root-admins no longer list it and cannot deploy in it; VMs running in
+// it keep running.
+func (s *Server) SetZoneDisabled(zone string, disabled bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if z := s.st.zoneByRef(zone); z != nil {
+		z.Disabled = disabled
+	}
+}
+
 // SetZoneCapacity changes a zone's (name or UUID) total capacity; zero means unlimited. VMs already running
 // keep their share even if the zone is now over capacity.
 func (s *Server) SetZoneCapacity(zone string, cpuCores int, memoryMiB int64) {

@@ -105,7 +105,7 @@ var _ = Describe("Provisioning as the chart's ServiceAccount", Ordered, func() {
 		sa = cachedServiceAccountClient(defaultRelease.namespace, defaultFullname)
 		clk = clocktesting.NewFakeClock(time.Now())
 		recorder := events.NewRecorder(&record.FakeRecorder{})
-		cp = cloudprovider.New(sa, recorder, csEnv.InstanceTypeProvider, csEnv.InstanceProvider)
+		cp = cloudprovider.New(sa, recorder, csEnv.InstanceTypeProvider, csEnv.InstanceProvider, csEnv.ZoneProvider)
 		cluster := state.NewCluster(clk, sa, cp)
 		lifecycleController = lifecycle.NewController(clk, sa, cp, recorder, cluster, nodepoolhealth.NewState(), nil)
 

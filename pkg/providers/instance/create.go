@@ -39,6 +39,7 @@ const (
 const (
 	reasonInsufficientCapacity = "InsufficientCapacity"
 	reasonLimitExceeded        = "LimitExceeded"
+	reasonZoneDisabled         = "ZoneDisabled"
 )
 
 // errRedeploy asks Create to deploy the same candidate again: the VM found under the NodeClaim's name was in Error
@@ -88,6 +89,9 @@ func (p *DefaultProvider) Create(ctx context.Context, nodeClass *v1.CloudStackNo
 			reason = reasonInsufficientCapacity
 		case cserrors.IsLimitExceeded(err):
 			reason = reasonLimitExceeded
+		case cserrors.IsZoneDisabled(err):
+			// Disabled after the NodeClass last resolved its zones: try the other zones now.
+			reason = reasonZoneDisabled
 		default:
 			return nil, cloudprovider.NewCreateError(fmt.Errorf("launching nodeclaim %q as %s in zone %s, %w", nodeClaim.Name, c.instanceType.Name, c.zone.Name, err),
 				"LaunchFailed", fmt.Sprintf("CloudStack rejected the VM: %s", truncate(err.Error(), 300)))
