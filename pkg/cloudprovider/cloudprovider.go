@@ -25,6 +25,7 @@ import (
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/apis"
 	v1 "github.com/cloudstack/karpenter-provider-cloudstack/pkg/apis/v1"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/bootstrap"
+	cserrors "github.com/cloudstack/karpenter-provider-cloudstack/pkg/errors"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/operator/options"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/instance"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/instancetype"
@@ -167,6 +168,11 @@ func (c *CloudProvider) Reboot(ctx context.Context, nodeClaim *karpv1.NodeClaim,
 		if cloudprovider.IsNodeClaimNotFoundError(err) {
 			return err
 		}
+		if cserrors.IsTransient(err) {
+			// Throttling, an internal error or a lost connection: core keeps the reboot requested and retries.
+			return fmt.Errorf("rebooting VM %s, %w", id, err)
+		}
+		// Refused (a VM that is not running, a missing permission): retrying cannot make it succeed.
 		return cloudprovider.NewNodeRebootFailedError(fmt.Errorf("rebooting VM %s, %w", id, err))
 	}
 	return nil

@@ -174,6 +174,34 @@ var _ = Describe("Provisioning", func() {
 		Expect(cloudProvider.Reboot(ctx, nodeClaim, "op-1")).To(Succeed())
 		Expect(liveVMs()[0].Reboots).To(Equal(1))
 	})
+
+	It("keeps transient reboot failures retryable and fails the reboot only when retrying cannot help", func() {
+		pod := pendingPod("1")
+		ExpectProvisioned(ctx, env.Client, cluster, cloudProvider, prov, pod)
+		nodeClaim := ExpectNodeClaims(ctx, env.Client)[0]
+		transient := func(err error) {
+			GinkgoHelper()
+			Expect(err).To(HaveOccurred())
+			Expect(corecloudprovider.IsNodeRebootFailedError(err)).To(BeFalse(), "core must retry: %v", err)
+			Expect(corecloudprovider.IsNodeClaimNotFoundError(err)).To(BeFalse())
+		}
+		csEnv.Simulator.FailNextCommands("rebootVirtualMachine", 1)
+		transient(cloudProvider.Reboot(ctx, nodeClaim, "op-1"))
+		csEnv.Simulator.SetThrottle(true)
+		transient(cloudProvider.Reboot(ctx, nodeClaim, "op-1"))
+		csEnv.Simulator.SetThrottle(false)
+		csEnv.Simulator.DropNextConnections(1)
+		transient(cloudProvider.Reboot(ctx, nodeClaim, "op-1"))
+		Expect(cloudProvider.Reboot(ctx, nodeClaim, "op-1")).To(Succeed(), "the retry succeeds")
+
+		// A stopped VM cannot be rebooted (431): retrying cannot help.
+		id := lo.Must(v1.ParseProviderID(nodeClaim.Status.ProviderID))
+		sdk := csgo.NewClient(csEnv.Simulator.URL(), "sim-user-api-key", "sim-user-secret-key", false)
+		stopped := lo.Must(sdk.VirtualMachine.StopVirtualMachine(sdk.VirtualMachine.NewStopVirtualMachineParams(id)))
+		lo.Must(csEnv.API.WaitForJob(ctx, stopped.JobID))
+		err := cloudProvider.Reboot(ctx, nodeClaim, "op-2")
+		Expect(corecloudprovider.IsNodeRebootFailedError(err)).To(BeTrue(), "%v", err)
+	})
 })
 
 var _ = Describe("NodeClass readiness", func() {

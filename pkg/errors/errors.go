@@ -228,6 +228,12 @@ func IsServerError(err error) bool {
 		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNREFUSED)
 }
 
+// IsTransient reports failures that a later attempt of the same call may not meet: throttling, internal errors,
+// transport failures, and a deadline that ran out while waiting for CloudStack.
+func IsTransient(err error) bool {
+	return IsThrottled(err) || IsServerError(err) || errors.Is(err, context.DeadlineExceeded)
+}
+
 // Code returns the errorcode of an API error, or 0 when err is not one; used as a metric label.
 func Code(err error) int {
 	if e, ok := asAPIError(err); ok {
