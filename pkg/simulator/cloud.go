@@ -54,7 +54,7 @@ type network struct {
 	Network
 	zone   *zone
 	prefix netip.Prefix
-	nextIP int
+	used   map[int]bool // host offsets of the addresses NICs hold, until their VM is expunged
 }
 
 // resourceTag is one tag on one resource, as listTags returns it.
@@ -91,7 +91,7 @@ func newCloud(c *Catalog) (*cloud, error) {
 		st.addCatalogTags("Zone", z.ID, st.accounts[0], z.Tags)
 	}
 	for i := range c.Networks {
-		n := &network{Network: c.Networks[i], zone: zones[c.Networks[i].Zone], nextIP: 10}
+		n := &network{Network: c.Networks[i], zone: zones[c.Networks[i].Zone], used: map[int]bool{}}
 		p, err := netip.ParsePrefix(n.CIDR)
 		if err != nil || !p.Addr().Is4() {
 			return nil, fmt.Errorf("network %q: cidr %q is not an IPv4 prefix", n.Name, n.CIDR)
@@ -238,12 +238,41 @@ func (st *cloud) tagsJSON(resourceID string) []tagJSON {
 	return out
 }
 
-// allocateIP hands out the next address of the network's CIDR.
-func (n *network) allocateIP() string {
-	a := n.prefix.Addr().As4()
-	v := uint32(a[0])<<24 | uint32(a[1])<<16 | uint32(a[2])<<8 | uint32(a[3])
-	v += uint32(n.nextIP)
-	n.nextIP++
+// allocateIP hands out the lowest free guest address of the network's CIDR, or false when every one is taken:
+// the network address, the gateway (.1) and the broadcast address are never handed out, and large networks start at
+// host 10 (below it sit the virtual router and other system addresses). An address is free again once its VM is
+// expunged.
+func (n *network) allocateIP() (string, bool) {
+	size := 1 << (32 - n.prefix.Bits())
+	first := 2
+	if size > 32 {
+		first = 10
+	}
+	for off := first; off < size-1; off++ {
+		if !n.used[off] {
+			n.used[off] = true
+			return n.addr(off), true
+		}
+	}
+	return "", false
+}
+
+// releaseIP returns an address to the network.
+func (n *network) releaseIP(ip string) {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return
+	}
+	b, base := a.As4(), n.prefix.Addr().As4()
+	delete(n.used, int(be32(b)-be32(base)))
+}
+
+func be32(b [4]byte) uint32 {
+	return uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
+}
+
+func (n *network) addr(off int) string {
+	v := be32(n.prefix.Addr().As4()) + uint32(off)
 	return fmt.Sprintf("%d.%d.%d.%d", v>>24, byte(v>>16), byte(v>>8), byte(v))
 }
 

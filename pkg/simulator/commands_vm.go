@@ -152,8 +152,21 @@ func cmdDeployVirtualMachine(s *Server, r *request) (any, *apiError) {
 		v.rootDiskGiB, _ = strconv.ParseInt(d, 10, 64)
 	}
 	for i, n := range nets {
+		ip, ok := n.allocateIP()
+		if !ok {
+			// GuestNetworkGuru.allocate runs in the synchronous part of deploy: InsufficientVirtualNetworkCapacity,
+			// whose text ApiServer hides from everyone but root admins.
+			for _, nic := range v.nics {
+				nic.network.releaseIP(nic.ip)
+			}
+			text := "Internal error executing command, please contact your system administrator"
+			if r.acct.kind == acctRootAdmin {
+				text = fmt.Sprintf("Unable to acquire Guest IP address for network Ntwk[%s|Guest|%s]", n.ID, n.Name)
+			}
+			return nil, &apiError{code: 533, csCode: 4330, text: text}
+		}
 		st.idSeq++
-		v.nics = append(v.nics, vmNIC{id: st.newID("nic"), network: n, ip: n.allocateIP(), isDefault: i == 0,
+		v.nics = append(v.nics, vmNIC{id: st.newID("nic"), network: n, ip: ip, isDefault: i == 0,
 			mac: fmt.Sprintf("02:00:%02x:%02x:%02x:%02x", byte(st.idSeq>>24), byte(st.idSeq>>16), byte(st.idSeq>>8), byte(st.idSeq))})
 	}
 	startVM := true

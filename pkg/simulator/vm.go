@@ -120,6 +120,9 @@ func (st *cloud) remove(v *vm) {
 	v.uncount()
 	delete(st.vmByID, v.id)
 	st.removed[v.id] = true
+	for _, n := range v.nics {
+		n.network.releaseIP(n.ip)
+	}
 	for i, x := range st.vms {
 		if x == v {
 			st.vms = append(st.vms[:i:i], st.vms[i+1:]...)

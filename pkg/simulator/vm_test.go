@@ -3,6 +3,7 @@ package simulator_test
 import (
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"time"
 
@@ -291,5 +292,38 @@ var _ = Describe("Errors", func() {
 	It("refuses an invalid hostname", func() {
 		_, err := e.user.VirtualMachine.DeployVirtualMachine(e.deployParams("9-starts-with-digit", "small"))
 		Expect(err).To(MatchError(ContainSubstring("Invalid name.")))
+	})
+})
+
+var _ = Describe("Guest IP addresses", func() {
+	It("runs out with the network's CIDR, answering deploy as the server does, and frees addresses on expunge", func() {
+		c := loadCatalog()
+		for i := range c.Networks {
+			if c.Networks[i].Name == "isolated-a" {
+				c.Networks[i].CIDR = "10.9.9.0/29" // hosts .2 to .6: five guest addresses
+			}
+		}
+		e := newEnv(c)
+		e.sim.SetJobLatency(0)
+		var ids []string
+		for i := range 5 {
+			id, job := e.deploy(fmt.Sprintf("ip-%d", i), "small")
+			Expect(job.Jobstatus).To(Equal(1))
+			ids = append(ids, id)
+		}
+		_, err := e.user.VirtualMachine.DeployVirtualMachine(e.deployParams("ip-5", "small"))
+		Expect(err).To(MatchError("CloudStack API error 533 (CSExceptionErrorCode: 4330): Internal error executing command, please contact your system administrator"),
+			"the cause is hidden from users")
+		admin := e.deployParams("ip-5", "small")
+		_, err = e.admin.VirtualMachine.DeployVirtualMachine(admin)
+		Expect(err).To(MatchError(ContainSubstring("Unable to acquire Guest IP address for network")))
+
+		p := e.user.VirtualMachine.NewDestroyVirtualMachineParams(ids[0])
+		p.SetExpunge(true)
+		d, err := e.user.VirtualMachine.DestroyVirtualMachine(p)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(waitJob(e.user, d.JobID).Jobstatus).To(Equal(1))
+		_, job := e.deploy("ip-5", "small")
+		Expect(job.Jobstatus).To(Equal(1), "the expunged VM's address is free again")
 	})
 })
