@@ -4,12 +4,15 @@ package operator
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
+	"time"
 
 	gocache "github.com/patrickmn/go-cache"
 	"github.com/samber/lo"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
@@ -81,13 +84,29 @@ func NewOperator(ctx context.Context, op *coreoperator.Operator) (context.Contex
 
 // clusterID is the UID of the kube-system namespace: unique per cluster and stable for its lifetime, it tells this
 // cluster's VMs from those of another cluster that shares the name and the CloudStack account.
+// The API server creates kube-system shortly after it starts, so a controller started with a new cluster may have to
+// wait for it.
 func clusterID(ctx context.Context, kube kubernetes.Interface) (string, error) {
-	ns, err := kube.CoreV1().Namespaces().Get(ctx, metav1.NamespaceSystem, metav1.GetOptions{})
+	var id string
+	var lastErr error
+	err := wait.PollUntilContextTimeout(ctx, time.Second, clusterIDTimeout, true, func(ctx context.Context) (bool, error) {
+		ns, err := kube.CoreV1().Namespaces().Get(ctx, metav1.NamespaceSystem, metav1.GetOptions{})
+		if err != nil {
+			lastErr = err
+			return false, nil
+		}
+		id = string(ns.UID)
+		return true, nil
+	})
 	if err != nil {
-		return "", fmt.Errorf("reading the kube-system namespace, whose UID identifies this cluster's VMs (the controller needs get on namespaces), %w", err)
+		return "", fmt.Errorf("reading the kube-system namespace, whose UID identifies this cluster's VMs (the controller needs get on namespaces), %w",
+			errors.Join(err, lastErr))
 	}
-	return string(ns.UID), nil
+	return id, nil
 }
+
+// clusterIDTimeout bounds the wait for the kube-system namespace at startup.
+const clusterIDTimeout = time.Minute
 
 // New wires the providers around a CloudStack client; tests use it with a client of the simulator.
 func New(op *coreoperator.Operator, api cloudstack.API, opts *options.Options) *Operator {
