@@ -23,6 +23,7 @@ import (
 	karpv1 "sigs.k8s.io/karpenter/pkg/apis/v1"
 
 	v1 "github.com/cloudstack/karpenter-provider-cloudstack/pkg/apis/v1"
+	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/instance"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/simulator"
 )
 
@@ -173,7 +174,7 @@ func (d *demo) observe(ctx context.Context) (*snapshot, error) {
 		return nil, err
 	}
 	for _, vm := range vms {
-		if vm.Group == "karpenter-"+d.env.ClusterName {
+		if strings.HasPrefix(vm.Group, instance.GroupPrefix(d.env.ClusterName)+"-") {
 			s.vmStates[vm.State]++
 			s.vms = append(s.vms, vm)
 		}
