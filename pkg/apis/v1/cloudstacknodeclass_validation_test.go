@@ -73,7 +73,7 @@ var _ = Describe("CloudStackNodeClass validation", func() {
 		}),
 		Entry("every optional field", func(s *v1.CloudStackNodeClassSpec) {
 			s.UserData = lo.ToPtr("#cloud-config\nruncmd: [echo hi]\n")
-			s.Tags = map[string]string{"team": "platform", "example.com/karpenter.sh": "ok", "empty-value": ""}
+			s.Tags = map[string]string{"team": "platform", "example.com/karpenter.sh": "ok"}
 			s.SSHKeyPair = lo.ToPtr("ops")
 			s.AffinityGroupSelectorTerms = []v1.SelectorTerm{{Name: "k8s-anti-affinity"}, {ID: zoneID}}
 			s.RootDiskSize = quantity("40Gi")
