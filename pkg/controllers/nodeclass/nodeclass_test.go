@@ -207,6 +207,21 @@ var _ = Describe("NodeClass controller", func() {
 				"or raise vm.userdata.max.length on the management server (at most 1048576) and --userdata-max-length (USERDATA_MAX_LENGTH) to match",
 				encodedLen(incompressible(34000))),
 			func(nc *v1.CloudStackNodeClass) { nc.Spec.UserData = lo.ToPtr(incompressible(34000)) }),
+		Entry("userData printing a large string in a loop", v1.ConditionTypeUserDataReady, nodeclass.ReasonUserDataRenderLimitExceeded,
+			"spec.userData: rendering stopped, the template exceeds the rendered size bound of 4194304 bytes; "+
+				"render less (fewer or smaller loops, shorter strings), see docs/bootstrap.md for the bounds",
+			func(nc *v1.CloudStackNodeClass) {
+				nc.Spec.UserData = lo.ToPtr(`{{ $s := printf "%1000s" "x" }}{{ $n := 1000000000 }}{{ range $n }}{{ $s }}{{ end }}`)
+			}),
+		Entry("userData looping over a huge range", v1.ConditionTypeUserDataReady, nodeclass.ReasonUserDataRenderLimitExceeded,
+			"spec.userData: rendering stopped, the template exceeds the loop steps bound of 100000; "+
+				"render less (fewer or smaller loops, shorter strings), see docs/bootstrap.md for the bounds",
+			func(nc *v1.CloudStackNodeClass) { nc.Spec.UserData = lo.ToPtr(`{{ $n := 1000000000000 }}{{ range $n }}{{ end }}`) }),
+		Entry("userData with nested define/template", v1.ConditionTypeUserDataReady, nodeclass.ReasonUserDataTemplateInvalid,
+			"spec.userData is not a valid template, {{ define }} and {{ block }} are not supported in spec.userData; write the text out where it is used",
+			func(nc *v1.CloudStackNodeClass) {
+				nc.Spec.UserData = lo.ToPtr(`{{ define "a" }}xxxxxxxx{{ end }}{{ define "b" }}{{ template "a" }}{{ template "a" }}{{ end }}{{ template "b" }}`)
+			}),
 		Entry("an SSH key pair that does not exist", v1.ConditionTypeSSHKeyPairReady, nodeclass.ReasonSSHKeyPairNotFound,
 			`spec.sshKeyPair: no SSH key pair named "nope" exists in the account`,
 			func(nc *v1.CloudStackNodeClass) { nc.Spec.SSHKeyPair = lo.ToPtr("nope") }),
