@@ -52,7 +52,9 @@ func nestedDefines(levels int) string {
 	return b.String()
 }
 
-func itoa(i int) string { return strings.TrimSpace(strings.Repeat(" ", 0) + string(rune('0'+i/10)) + string(rune('0'+i%10))) }
+func itoa(i int) string {
+	return strings.TrimSpace(strings.Repeat(" ", 0) + string(rune('0'+i/10)) + string(rune('0'+i%10)))
+}
 
 var _ = Describe("Rendering bounds", func() {
 	// Every hostile template must come back with an error naming the bound or the refused feature, having

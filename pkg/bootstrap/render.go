@@ -122,4 +122,3 @@ func Generate(nodeClass *v1.CloudStackNodeClass, values Values, maxLength int) (
 	}
 	return Encode(rendered, maxLength)
 }
-

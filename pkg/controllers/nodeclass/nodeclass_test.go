@@ -216,7 +216,9 @@ var _ = Describe("NodeClass controller", func() {
 		Entry("userData looping over a huge range", v1.ConditionTypeUserDataReady, nodeclass.ReasonUserDataRenderLimitExceeded,
 			"spec.userData: rendering stopped, the template exceeds the loop steps bound of 100000; "+
 				"render less (fewer or smaller loops, shorter strings), see docs/bootstrap.md for the bounds",
-			func(nc *v1.CloudStackNodeClass) { nc.Spec.UserData = lo.ToPtr(`{{ $n := 1000000000000 }}{{ range $n }}{{ end }}`) }),
+			func(nc *v1.CloudStackNodeClass) {
+				nc.Spec.UserData = lo.ToPtr(`{{ $n := 1000000000000 }}{{ range $n }}{{ end }}`)
+			}),
 		Entry("userData with nested define/template", v1.ConditionTypeUserDataReady, nodeclass.ReasonUserDataTemplateInvalid,
 			"spec.userData is not a valid template, {{ define }} and {{ block }} are not supported in spec.userData; write the text out where it is used",
 			func(nc *v1.CloudStackNodeClass) {
