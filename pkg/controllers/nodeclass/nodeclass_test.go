@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"sync/atomic"
+	"unicode/utf8"
 
 	"github.com/awslabs/operatorpkg/status"
 	. "github.com/onsi/ginkgo/v2"
@@ -232,6 +233,35 @@ var _ = Describe("NodeClass controller", func() {
 			func(nc *v1.CloudStackNodeClass) { nc.Spec.AffinityGroupSelectorTerms = names("spread", "spred") }),
 	)
 
+	It("keeps a status when the selector terms it quotes are as long as admission allows", func() {
+		// 30 terms of 20 tags of 255-character keys and values: a 300 KB description, far above the 32768 bytes
+		// the apiserver allows in a condition message. Before messages were bounded the status patch was refused
+		// and the NodeClass kept no status at all.
+		terms := make([]v1.SelectorTerm, 30)
+		for i := range terms {
+			terms[i].Tags = map[string]string{}
+			for j := 0; j < 20; j++ {
+				terms[i].Tags[fmt.Sprintf("%03d-%02d-%s", i, j, strings.Repeat("k", 248))] = strings.Repeat("é", 127) + "v"
+			}
+		}
+		nc := newNodeClass(func(nc *v1.CloudStackNodeClass) { nc.Spec.ServiceOfferingSelectorTerms = terms })
+		ExpectApplied(ctx, env.Client, nc)
+		nc = reconcileNodeClass(nc)
+		offerings := condition(nc, v1.ConditionTypeServiceOfferingsReady)
+		Expect(offerings).ToNot(BeNil(), "the status patch must have been accepted")
+		Expect(offerings.IsFalse()).To(BeTrue())
+		Expect(offerings.Message).To(HavePrefix("spec.serviceOfferingSelectorTerms: no active, non-system service offering matches (tags=map[000-00-kkk"))
+		Expect(offerings.Message).To(MatchRegexp(`\.\.\. \(\d+ more bytes\)$`))
+		Expect(len(offerings.Message)).To(BeNumerically("<=", 4096))
+		Expect(utf8.ValidString(offerings.Message)).To(BeTrue())
+		ready := condition(nc, status.ConditionReady)
+		Expect(ready.IsFalse()).To(BeTrue())
+		Expect(ready.Message).To(HavePrefix("ServiceOfferingsReady=False: spec.serviceOfferingSelectorTerms"))
+		Expect(len(ready.Message)).To(BeNumerically("<=", 4096))
+		for _, e := range recorder.Events() {
+			Expect(len(e.Message)).To(BeNumerically("<=", 1024))
+		}
+	})
 	It("tells an admin account that spec.zone is disabled", func() {
 		admin, err := cloudstack.New(cloudstack.Options{APIURL: sim.URL(), APIKey: "admin-api-key", SecretKey: "admin-secret-key", RetryMaxAttempts: 1})
 		Expect(err).ToNot(HaveOccurred())
