@@ -72,7 +72,9 @@ func cmdCreateTags(s *Server, r *request) (any, *apiError) {
 					return
 				}
 				for _, t := range st.tagsOf(id) {
-					if t.key == p.key {
+					// resource_tags compares keys case-insensitively, ignoring surrounding blanks: "Team" and
+					// "team " are the same key on the server.
+					if sameTagKey(t.key, p.key) {
 						s.failJob(j, 431, fmt.Sprintf("tag %s already on %s with id %s", p.key, canonical, id))
 						return
 					}
@@ -109,7 +111,8 @@ func cmdDeleteTags(s *Server, r *request) (any, *apiError) {
 			if drop && len(pairs) > 0 {
 				drop = false
 				for _, p := range pairs {
-					if p.key == t.key && (p.value == "" || p.value == t.value) {
+					// TaggedResourceManagerImpl.deleteTags: equalsIgnoreCase on the key and on the value.
+					if strings.EqualFold(p.key, t.key) && (p.value == "" || strings.EqualFold(p.value, t.value)) {
 						drop = true
 					}
 				}
@@ -158,3 +161,6 @@ func containsString(list []string, v string) bool {
 	}
 	return false
 }
+
+// sameTagKey compares tag keys as the server does: without regard to case or surrounding blanks.
+func sameTagKey(a, b string) bool { return strings.EqualFold(strings.TrimSpace(a), strings.TrimSpace(b)) }
