@@ -163,4 +163,6 @@ func containsString(list []string, v string) bool {
 }
 
 // sameTagKey compares tag keys as the server does: without regard to case or surrounding blanks.
-func sameTagKey(a, b string) bool { return strings.EqualFold(strings.TrimSpace(a), strings.TrimSpace(b)) }
+func sameTagKey(a, b string) bool {
+	return strings.EqualFold(strings.TrimSpace(a), strings.TrimSpace(b))
+}
