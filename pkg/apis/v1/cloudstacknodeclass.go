@@ -165,3 +165,13 @@ type CloudStackNodeClassList struct {
 	metav1.ListMeta `json:"metadata,omitempty"`
 	Items           []CloudStackNodeClass `json:"items"`
 }
+
+// RootDiskSizeGiB is spec.rootDiskSize as deployVirtualMachine's rootdisksize takes it: whole GiB, rounded up.
+// ok is false when spec.rootDiskSize is unset.
+func (in *CloudStackNodeClass) RootDiskSizeGiB() (gib int64, ok bool) {
+	if in.Spec.RootDiskSize == nil {
+		return 0, false
+	}
+	const giB = 1 << 30
+	return (in.Spec.RootDiskSize.Value() + giB - 1) / giB, true
+}

@@ -194,6 +194,25 @@ var _ = Describe("NodeClass controller", func() {
 		Entry("a template that is not ready", v1.ConditionTypeTemplatesReady, nodeclass.ReasonTemplateNotFound,
 			`spec.templateSelectorTerms: no executable, ready template matches (name="downloading") in zone(s) "zone-a", "zone-b"`,
 			func(nc *v1.CloudStackNodeClass) { nc.Spec.TemplateSelectorTerms = names("downloading") }),
+		Entry("a rootDiskSize smaller than the template", v1.ConditionTypeTemplatesReady, nodeclass.ReasonRootDiskSmallerThanTemplate,
+			`spec.rootDiskSize (7680Mi, sent as 8 GiB) is smaller than template(s) "big" (9 GiB); CloudStack refuses to deploy `+
+				`a root disk smaller than its template: set spec.rootDiskSize to at least 9Gi, or remove it to use the template's size`,
+			func(nc *v1.CloudStackNodeClass) {
+				nc.Spec.TemplateSelectorTerms = names("big")
+				nc.Spec.RootDiskSize = lo.ToPtr(resource.MustParse("7.5Gi"))
+			}),
+		Entry("kubelet reservations larger than every offering", v1.ConditionTypeServiceOfferingsReady, nodeclass.ReasonKubeletReservationsExceedOfferings,
+			`spec.kubelet: kubeReserved, systemReserved and evictionHard leave no CPU or memory to pods on any of the 2 instance types `+
+				`of the selected service offerings; the largest, "medium", has cpu=2 memory=4Gi and would reserve cpu=1500m memory=4196Mi; `+
+				`lower the reservations or select larger offerings`,
+			func(nc *v1.CloudStackNodeClass) {
+				// Every reservation explicit, so that the message does not depend on the default formulas.
+				nc.Spec.Kubelet = &v1.KubeletConfiguration{
+					KubeReserved:   map[string]string{"cpu": "1500m", "memory": "1Gi"},
+					SystemReserved: map[string]string{"cpu": "0", "memory": "3Gi"},
+					EvictionHard:   map[string]string{"memory.available": "100Mi"},
+				}
+			}),
 		Entry("only a system offering matches", v1.ConditionTypeServiceOfferingsReady, nodeclass.ReasonServiceOfferingsNotFound,
 			`spec.serviceOfferingSelectorTerms: no active, non-system service offering matches (name="sysvm") in zone(s) "zone-a", "zone-b"`,
 			func(nc *v1.CloudStackNodeClass) { nc.Spec.ServiceOfferingSelectorTerms = names("sysvm") }),
