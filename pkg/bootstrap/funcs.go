@@ -86,24 +86,19 @@ func funcMap(b *budget) template.FuncMap {
 			return fmt.Sprintln(args...), nil
 		},
 		// html, js and urlquery escape at most 6 bytes per input byte (\u003C, &#39;, %XX).
-		"html": func(args ...any) (string, error) {
-			if err := charge(6 * (sumApproxLen(args) + len(args))); err != nil {
-				return "", err
-			}
-			return template.HTMLEscaper(args...), nil
-		},
-		"js": func(args ...any) (string, error) {
-			if err := charge(6 * (sumApproxLen(args) + len(args))); err != nil {
-				return "", err
-			}
-			return template.JSEscaper(args...), nil
-		},
-		"urlquery": func(args ...any) (string, error) {
-			if err := charge(6 * (sumApproxLen(args) + len(args))); err != nil {
-				return "", err
-			}
-			return template.URLQueryEscaper(args...), nil
-		},
+		"html":     escaped(charge, template.HTMLEscaper),
+		"js":       escaped(charge, template.JSEscaper),
+		"urlquery": escaped(charge, template.URLQueryEscaper),
+	}
+}
+
+// escaped charges an escaping built-in for its worst case before running it.
+func escaped(charge func(int) error, escape func(...any) string) func(...any) (string, error) {
+	return func(args ...any) (string, error) {
+		if err := charge(6 * (sumApproxLen(args) + len(args))); err != nil {
+			return "", err
+		}
+		return escape(args...), nil
 	}
 }
 
