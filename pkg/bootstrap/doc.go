@@ -7,5 +7,10 @@
 // base64'ed, because that is what deployVirtualMachine takes, and its encoded size is checked against the
 // management server's vm.userdata.max.length. docs/bootstrap.md is the user-facing reference of the variables.
 //
-// The package is pure: no API calls, no clock, so the same inputs always give the same bytes.
+// Rendering is bounded whatever the template (limits.go): features userData has no use for and that make rendering
+// unbounded (define/template/block, call, range over a number) are refused before anything runs, and output size,
+// function output and loop steps are counted as the template runs.
+//
+// The package is pure: no API calls, so the same inputs always give the same bytes. The one use of the clock is a
+// wall-clock backstop on rendering time, far above what any template within the other bounds needs.
 package bootstrap

@@ -5,7 +5,6 @@ import (
 	"compress/gzip"
 	"encoding/base64"
 	"fmt"
-	"strconv"
 	"strings"
 	"text/template"
 
@@ -54,16 +53,34 @@ func IsTemplate(userData string) bool {
 // Render returns the userData as the VM will receive it, before encoding. Non-template userData comes back
 // unchanged. A reference to a map key that does not exist is an error rather than "<no value>", because a node
 // silently booting with a half-rendered script is far harder to diagnose than a NodeClass that is not Ready.
+//
+// Rendering is bounded whatever the template (limits.go): a template that uses a refused feature is a
+// *TemplateError before anything runs, and one that exceeds a bound while running is a *LimitError.
 func Render(userData string, values Values) ([]byte, error) {
 	if !IsTemplate(userData) {
 		return []byte(userData), nil
 	}
-	tmpl, err := template.New("spec.userData").Option("missingkey=error").Funcs(FuncMap()).Parse(userData)
+	if n := countActions(userData); n > MaxTemplateActions {
+		return nil, &TemplateError{Err: fmt.Errorf("it has %d {{ }} actions, more than the %d allowed", n, MaxTemplateActions)}
+	}
+	b := newBudget()
+	tmpl := template.New("spec.userData").Option("missingkey=error").Funcs(funcMap(b)).
+		Funcs(template.FuncMap{tickFunc: b.tick})
+	tmpl, err := tmpl.Parse(userData)
 	if err != nil {
 		return nil, &TemplateError{Err: err}
 	}
+	if len(tmpl.Templates()) > 1 {
+		return nil, &TemplateError{Err: fmt.Errorf("{{ define }} and {{ block }} are not supported in spec.userData; write the text out where it is used")}
+	}
+	if err := checkTree(tmpl.Tree); err != nil {
+		return nil, &TemplateError{Err: err}
+	}
 	var out bytes.Buffer
-	if err := tmpl.Execute(&out, values); err != nil {
+	if err := tmpl.Execute(&boundedWriter{b: b, out: &out}, values); err != nil {
+		if b.exceeded != nil {
+			return nil, b.exceeded
+		}
 		return nil, &TemplateError{Err: err}
 	}
 	return out.Bytes(), nil
@@ -104,48 +121,4 @@ func Generate(nodeClass *v1.CloudStackNodeClass, values Values, maxLength int) (
 		return "", err
 	}
 	return Encode(rendered, maxLength)
-}
-
-// FuncMap returns the functions templates may call besides text/template's built-ins.
-func FuncMap() template.FuncMap {
-	return template.FuncMap{
-		// join: {{ join "," .KubeletArgsList }} or {{ .KubeletArgsList | join " " }}.
-		"join": func(sep string, elems []string) string { return strings.Join(elems, sep) },
-		// quote: a double-quoted string with Go/JSON-compatible escapes, safe in YAML and JSON.
-		"quote": func(s string) string { return strconv.Quote(s) },
-		// squote: one POSIX-shell single-quoted word.
-		"squote": shellQuoteWord,
-		// shellquote: a string or a list of strings as shell words, each quoted only when it needs to be.
-		"shellquote": shellQuote,
-		// indent: prefixes every line with n spaces, for embedding a block in YAML.
-		"indent": func(n int, s string) string {
-			pad := strings.Repeat(" ", n)
-			return pad + strings.ReplaceAll(s, "\n", "\n"+pad)
-		},
-	}
-}
-
-func shellQuoteWord(s string) string {
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-}
-
-func shellQuote(v any) (string, error) {
-	var words []string
-	switch t := v.(type) {
-	case string:
-		words = []string{t}
-	case []string:
-		words = t
-	default:
-		return "", fmt.Errorf("shellquote takes a string or a list of strings, not %T", v)
-	}
-	out := make([]string, 0, len(words))
-	for _, w := range words {
-		if w != "" && strings.Trim(w, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_@%+=:,./-") == "" {
-			out = append(out, w)
-		} else {
-			out = append(out, shellQuoteWord(w))
-		}
-	}
-	return strings.Join(out, " "), nil
 }

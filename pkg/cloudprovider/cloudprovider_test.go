@@ -237,6 +237,25 @@ var _ = Describe("NodeClass readiness", func() {
 	})
 })
 
+var _ = Describe("Hostile userData at launch", func() {
+	It("refuses to render a template past a bound even when the NodeClass's Ready is stale, and deploys nothing", func() {
+		nodeClass := expectNodeClassReconciled(newNodeClass())
+		Expect(nodeClass.StatusConditions().Root().IsTrue()).To(BeTrue())
+		// The spec changes and Create runs before the NodeClass controller has seen it: Ready is still True.
+		nodeClass.Spec.UserData = lo.ToPtr(`{{ $s := printf "%1000s" "x" }}{{ $n := 1000000000000 }}{{ range $n }}{{ $s }}{{ end }}`)
+		ExpectApplied(ctx, env.Client, nodeClass)
+
+		_, err := cloudProvider.Create(ctx, coretest.NodeClaim(karpv1.NodeClaim{Spec: karpv1.NodeClaimSpec{
+			NodeClassRef: &karpv1.NodeClassReference{Group: "karpenter.k8s.cloudstack", Kind: "CloudStackNodeClass", Name: nodeClass.Name},
+		}}))
+		Expect(err).To(HaveOccurred())
+		Expect(corecloudprovider.IsNodeClassNotReadyError(err)).To(BeFalse())
+		Expect(err.Error()).To(ContainSubstring("rendered size bound"))
+		Expect(csEnv.Simulator.VirtualMachines()).To(BeEmpty())
+		Expect(csEnv.Simulator.Counts()["deployVirtualMachine"]).To(BeZero())
+	})
+})
+
 var _ = Describe("Drift", func() {
 	var nodeClass *v1.CloudStackNodeClass
 	var nodeClaim *karpv1.NodeClaim

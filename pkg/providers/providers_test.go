@@ -166,7 +166,8 @@ var _ = Describe("template provider", func() {
 				Expect(got).To(BeNil())
 				return
 			}
-			Expect(got).To(Equal(&v1.Template{ID: simulator.StableID("template", wantName), Name: wantName, ZoneID: e.zoneID(zoneName), Architecture: wantArch}))
+			// Every catalog template is 10 GiB.
+			Expect(got).To(Equal(&v1.Template{ID: simulator.StableID("template", wantName), Name: wantName, ZoneID: e.zoneID(zoneName), Architecture: wantArch, Size: 10 << 30}))
 		},
 		Entry("by name", "zone-a", []v1.SelectorTerm{{Name: "ubuntu-24.04-kube-v1.36-amd64"}}, "ubuntu-24.04-kube-v1.36-amd64", "amd64"),
 		Entry("by ID", "zone-b", []v1.SelectorTerm{{ID: simulator.StableID("template", "ubuntu-24.04-kube-v1.36-arm64")}}, "ubuntu-24.04-kube-v1.36-arm64", "arm64"),

@@ -79,7 +79,9 @@ func cmdCreateTags(s *Server, r *request) (any, *apiError) {
 					return
 				}
 				for _, t := range append(st.tagsOf(id), add...) {
-					if t.resourceID == id && t.key == p.key {
+					// resource_tags compares keys case-insensitively, ignoring surrounding blanks: "Team" and
+					// "team " are the same key on the server.
+					if t.resourceID == id && sameTagKey(t.key, p.key) {
 						s.failJob(j, 530, fmt.Sprintf("tag %s already on %s with id %s", p.key, canonical, id))
 						return
 					}
@@ -180,4 +182,9 @@ func containsString(list []string, v string) bool {
 		}
 	}
 	return false
+}
+
+// sameTagKey compares tag keys as the server does: without regard to case or surrounding blanks.
+func sameTagKey(a, b string) bool {
+	return strings.EqualFold(strings.TrimSpace(a), strings.TrimSpace(b))
 }

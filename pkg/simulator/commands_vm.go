@@ -117,6 +117,9 @@ func cmdDeployVirtualMachine(s *Server, r *request) (any, *apiError) {
 	if aerr := s.checkLimits(owner, cpu, mem); aerr != nil {
 		return nil, aerr
 	}
+	if aerr := checkRootDiskOverride(details, r, t); aerr != nil {
+		return nil, aerr
+	}
 	id := st.newID("vm")
 	st.seq++
 	v := &vm{id: id, name: name, group: r.get("group"), state: StateStopped, owner: owner, zone: z, offering: o, template: t,
@@ -675,4 +678,39 @@ func matchState(state, filter string) bool {
 		return state != StateDestroyed && state != StateExpunging
 	}
 	return strings.EqualFold(state, filter)
+}
+
+// checkRootDiskOverride is UserVmManagerImpl.validateRootDiskResize: a root disk override (GiB) smaller than the
+// template's size is refused before anything is created.
+func checkRootDiskOverride(details map[string]string, r *request, t *Template) *apiError {
+	d, ok := details["rootdisksize"]
+	if !ok {
+		d = r.get("rootdisksize")
+	}
+	if d == "" {
+		return nil
+	}
+	gib, err := strconv.ParseInt(d, 10, 64)
+	if err != nil {
+		return nil
+	}
+	if gib<<30 < t.SizeGiB<<30 {
+		return errParam("Unsupported: rootdisksize override (%d GB) is smaller than template size %s", gib, humanReadableSize(t.SizeGiB<<30))
+	}
+	return nil
+}
+
+// humanReadableSize is NumbersUtil.toHumanReadableSize: two decimals in the largest binary unit below the size.
+func humanReadableSize(size int64) string {
+	const kb = 1024
+	switch {
+	case size < kb:
+		return fmt.Sprintf("%d bytes", size)
+	case size < kb*kb:
+		return fmt.Sprintf("%.2f KB", float64(size)/kb)
+	case size < kb*kb*kb:
+		return fmt.Sprintf("%.2f MB", float64(size)/(kb*kb))
+	default:
+		return fmt.Sprintf("%.2f GB", float64(size)/(kb*kb*kb))
+	}
 }

@@ -60,12 +60,14 @@ type CloudStackNodeClassSpec struct {
 	// +optional
 	UserData *string `json:"userData,omitempty"`
 	// Tags are CloudStack resource tags applied to every VM, in addition to the tags the provider uses to track ownership.
+	// CloudStack compares tag keys case-insensitively and trims them, so the reserved prefixes below are refused in
+	// any letter case and with leading or trailing blanks.
 	// +kubebuilder:validation:XValidation:message="spec.tags: keys must not be empty and must be at most 255 characters",rule="self.all(k, size(k) > 0 && size(k) <= 255)"
 	// +kubebuilder:validation:XValidation:message="spec.tags: values must be at most 255 characters",rule="self.all(k, size(self[k]) <= 255)"
 	// +kubebuilder:validation:XValidation:message="spec.tags: values must not be empty: CloudStack refuses a tag without a value, and with it every other tag of the VM; set a value or remove the key",rule="self.all(k, size(self[k]) > 0)"
-	// +kubebuilder:validation:XValidation:message="spec.tags: keys in the karpenter.sh/ domain are reserved for Karpenter; choose another key",rule="self.all(k, !k.startsWith('karpenter.sh/'))"
-	// +kubebuilder:validation:XValidation:message="spec.tags: keys in the karpenter.k8s.cloudstack/ domain are reserved for this provider; choose another key",rule="self.all(k, !k.startsWith('karpenter.k8s.cloudstack/'))"
-	// +kubebuilder:validation:XValidation:message="spec.tags: keys starting with kubernetes.io/cluster/ are reserved; choose another key",rule="self.all(k, !k.startsWith('kubernetes.io/cluster/'))"
+	// +kubebuilder:validation:XValidation:message="spec.tags: keys in the karpenter.sh/ domain are reserved for Karpenter; choose another key",rule="self.all(k, !k.trim().lowerAscii().startsWith('karpenter.sh/'))"
+	// +kubebuilder:validation:XValidation:message="spec.tags: keys in the karpenter.k8s.cloudstack/ domain are reserved for this provider; choose another key",rule="self.all(k, !k.trim().lowerAscii().startsWith('karpenter.k8s.cloudstack/'))"
+	// +kubebuilder:validation:XValidation:message="spec.tags: keys starting with kubernetes.io/cluster/ are reserved; choose another key",rule="self.all(k, !k.trim().lowerAscii().startsWith('kubernetes.io/cluster/'))"
 	// +kubebuilder:validation:MaxProperties=40
 	// +optional
 	Tags map[string]string `json:"tags,omitempty"`
@@ -100,6 +102,7 @@ type SelectorTerm struct {
 	Name string `json:"name,omitempty"`
 	// Tags are CloudStack resource tags the resource must all carry, with these exact values.
 	// +kubebuilder:validation:XValidation:message="tags in a selector term must have non-empty keys and values",rule="self.all(k, k != '' && self[k] != '')"
+	// +kubebuilder:validation:XValidation:message="tags in a selector term: keys and values must be at most 255 characters (CloudStack's own limit)",rule="self.all(k, size(k) <= 255 && size(self[k]) <= 255)"
 	// +kubebuilder:validation:MinProperties=1
 	// +kubebuilder:validation:MaxProperties=20
 	// +optional
@@ -162,4 +165,14 @@ type CloudStackNodeClassList struct {
 	metav1.TypeMeta `json:",inline"`
 	metav1.ListMeta `json:"metadata,omitempty"`
 	Items           []CloudStackNodeClass `json:"items"`
+}
+
+// RootDiskSizeGiB is spec.rootDiskSize as deployVirtualMachine's rootdisksize takes it: whole GiB, rounded up.
+// ok is false when spec.rootDiskSize is unset.
+func (in *CloudStackNodeClass) RootDiskSizeGiB() (gib int64, ok bool) {
+	if in.Spec.RootDiskSize == nil {
+		return 0, false
+	}
+	const giB = 1 << 30
+	return (in.Spec.RootDiskSize.Value() + giB - 1) / giB, true
 }

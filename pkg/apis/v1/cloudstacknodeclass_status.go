@@ -68,6 +68,9 @@ type Template struct {
 	ZoneID string `json:"zoneID"`
 	// Architecture is the Kubernetes architecture (amd64 or arm64) of the template.
 	Architecture string `json:"architecture"`
+	// Size is the template's size in bytes: the smallest root disk CloudStack deploys it on.
+	// +optional
+	Size int64 `json:"size,omitempty"`
 }
 
 // ServiceOffering is a resolved CloudStack service offering.

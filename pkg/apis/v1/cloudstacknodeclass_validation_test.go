@@ -93,6 +93,11 @@ var _ = Describe("CloudStackNodeClass validation", func() {
 		Entry("maxPods at the lower bound", kubelet(func(k *v1.KubeletConfiguration) { k.MaxPods = lo.ToPtr[int32](1) })),
 		Entry("maxPods at the upper bound", kubelet(func(k *v1.KubeletConfiguration) { k.MaxPods = lo.ToPtr[int32](1000) })),
 		Entry("an empty kubelet block", kubelet(func(*v1.KubeletConfiguration) {})),
+		Entry("selector tag keys and values of 255 characters, and a tag merely containing a reserved domain", func(s *v1.CloudStackNodeClassSpec) {
+			s.ZoneSelectorTerms = []v1.SelectorTerm{{Tags: map[string]string{strings.Repeat("k", 255): strings.Repeat("v", 255)}}}
+			s.Zone = ""
+			s.Tags = map[string]string{"team/karpenter.sh/x": "y"}
+		}),
 		Entry("tag keys and values of 255 characters", func(s *v1.CloudStackNodeClassSpec) {
 			s.Tags = map[string]string{strings.Repeat("k", 255): strings.Repeat("v", 255)}
 		}),
@@ -164,6 +169,12 @@ var _ = Describe("CloudStackNodeClass validation", func() {
 		Entry("a selector tag with an empty key", func(s *v1.CloudStackNodeClassSpec) {
 			s.ServiceOfferingSelectorTerms = []v1.SelectorTerm{{Tags: map[string]string{"": "x"}}}
 		}, "tags in a selector term must have non-empty keys and values"),
+		Entry("a selector tag key of 256 characters", func(s *v1.CloudStackNodeClassSpec) {
+			s.NetworkSelectorTerms = []v1.SelectorTerm{{Tags: map[string]string{strings.Repeat("k", 256): "x"}}}
+		}, "tags in a selector term: keys and values must be at most 255 characters"),
+		Entry("a selector tag value of 256 characters", func(s *v1.CloudStackNodeClassSpec) {
+			s.TemplateSelectorTerms = []v1.SelectorTerm{{Tags: map[string]string{"k": strings.Repeat("v", 256)}}}
+		}, "tags in a selector term: keys and values must be at most 255 characters"),
 		Entry("a term name longer than 255 characters", func(s *v1.CloudStackNodeClassSpec) {
 			s.NetworkSelectorTerms = []v1.SelectorTerm{{Name: strings.Repeat("n", 256)}}
 		}, "spec.networkSelectorTerms[0].name: Too long"),
@@ -177,6 +188,19 @@ var _ = Describe("CloudStackNodeClass validation", func() {
 		}, "spec.tags: keys in the karpenter.k8s.cloudstack/ domain are reserved for this provider"),
 		Entry("a kubernetes.io/cluster/ tag", func(s *v1.CloudStackNodeClassSpec) {
 			s.Tags = map[string]string{"kubernetes.io/cluster/prod": "owned"}
+		}, "spec.tags: keys starting with kubernetes.io/cluster/ are reserved"),
+		// CloudStack compares tag keys case-insensitively and trims them: "Karpenter.SH/nodepool" is the same key.
+		Entry("a tag in Karpenter's domain in upper case", func(s *v1.CloudStackNodeClassSpec) {
+			s.Tags = map[string]string{"KARPENTER.SH/nodepool": "x"}
+		}, "spec.tags: keys in the karpenter.sh/ domain are reserved for Karpenter"),
+		Entry("a tag in Karpenter's domain with a leading blank", func(s *v1.CloudStackNodeClassSpec) {
+			s.Tags = map[string]string{" karpenter.sh/nodepool": "x"}
+		}, "spec.tags: keys in the karpenter.sh/ domain are reserved for Karpenter"),
+		Entry("a tag in the provider's domain in mixed case with blanks", func(s *v1.CloudStackNodeClassSpec) {
+			s.Tags = map[string]string{"\tKarpenter.K8s.CloudStack/cluster ": "x"}
+		}, "spec.tags: keys in the karpenter.k8s.cloudstack/ domain are reserved for this provider"),
+		Entry("a Kubernetes.IO/Cluster/ tag", func(s *v1.CloudStackNodeClassSpec) {
+			s.Tags = map[string]string{"Kubernetes.IO/Cluster/prod": "owned"}
 		}, "spec.tags: keys starting with kubernetes.io/cluster/ are reserved"),
 		Entry("an empty tag key", func(s *v1.CloudStackNodeClassSpec) { s.Tags = map[string]string{"": "x"} },
 			"spec.tags: keys must not be empty and must be at most 255 characters"),

@@ -126,7 +126,9 @@ func (c *Controller) Reconcile(ctx context.Context, nodeClass *v1.CloudStackNode
 			c.recorder.Publish(resolutionFailedEvent(nodeClass, err))
 		}
 	}
+	boundConditionMessages(nodeClass)
 	explainReady(conds)
+	boundConditionMessages(nodeClass)
 	c.publishNewFailures(stored, nodeClass)
 
 	if !equality.Semantic.DeepEqual(stored.Status, nodeClass.Status) {

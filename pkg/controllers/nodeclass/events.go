@@ -24,7 +24,7 @@ func conditionFalseEvent(nodeClass *v1.CloudStackNodeClass, conditionType, reaso
 		InvolvedObject: nodeClass,
 		Type:           corev1.EventTypeWarning,
 		Reason:         reason,
-		Message:        fmt.Sprintf("%s is False: %s", conditionType, message),
+		Message:        truncateMessage(fmt.Sprintf("%s is False: %s", conditionType, message), maxEventMessage),
 		DedupeValues:   []string{string(nodeClass.UID), conditionType, message},
 	}
 }
@@ -34,8 +34,8 @@ func resolutionFailedEvent(nodeClass *v1.CloudStackNodeClass, err error) events.
 		InvolvedObject: nodeClass,
 		Type:           corev1.EventTypeWarning,
 		Reason:         EventReasonResolutionFailed,
-		Message:        err.Error(),
-		DedupeValues:   []string{string(nodeClass.UID), err.Error()},
+		Message:        truncateMessage(err.Error(), maxEventMessage),
+		DedupeValues:   []string{string(nodeClass.UID), truncateMessage(err.Error(), maxEventMessage)},
 	}
 }
 

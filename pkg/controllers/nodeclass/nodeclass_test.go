@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"sync/atomic"
+	"unicode/utf8"
 
 	"github.com/awslabs/operatorpkg/status"
 	"github.com/go-logr/logr/funcr"
@@ -195,6 +196,25 @@ var _ = Describe("NodeClass controller", func() {
 		Entry("a template that is not ready", v1.ConditionTypeTemplatesReady, nodeclass.ReasonTemplateNotFound,
 			`spec.templateSelectorTerms: no executable, ready template matches (name="downloading") in zone(s) "zone-a", "zone-b"`,
 			func(nc *v1.CloudStackNodeClass) { nc.Spec.TemplateSelectorTerms = names("downloading") }),
+		Entry("a rootDiskSize smaller than the template", v1.ConditionTypeTemplatesReady, nodeclass.ReasonRootDiskSmallerThanTemplate,
+			`spec.rootDiskSize (7680Mi, sent as 8 GiB) is smaller than template(s) "big" (9 GiB); CloudStack refuses to deploy `+
+				`a root disk smaller than its template: set spec.rootDiskSize to at least 9Gi, or remove it to use the template's size`,
+			func(nc *v1.CloudStackNodeClass) {
+				nc.Spec.TemplateSelectorTerms = names("big")
+				nc.Spec.RootDiskSize = lo.ToPtr(resource.MustParse("7.5Gi"))
+			}),
+		Entry("kubelet reservations larger than every offering", v1.ConditionTypeServiceOfferingsReady, nodeclass.ReasonKubeletReservationsExceedOfferings,
+			`spec.kubelet: kubeReserved, systemReserved and evictionHard leave no CPU or memory to pods on any of the 2 instance types `+
+				`of the selected service offerings; the largest, "medium", has cpu=2 memory=4Gi and would reserve cpu=1500m memory=4196Mi; `+
+				`lower the reservations or select larger offerings`,
+			func(nc *v1.CloudStackNodeClass) {
+				// Every reservation explicit, so that the message does not depend on the default formulas.
+				nc.Spec.Kubelet = &v1.KubeletConfiguration{
+					KubeReserved:   map[string]string{"cpu": "1500m", "memory": "1Gi"},
+					SystemReserved: map[string]string{"cpu": "0", "memory": "3Gi"},
+					EvictionHard:   map[string]string{"memory.available": "100Mi"},
+				}
+			}),
 		Entry("only a system offering matches", v1.ConditionTypeServiceOfferingsReady, nodeclass.ReasonServiceOfferingsNotFound,
 			`spec.serviceOfferingSelectorTerms: no active, non-system service offering matches (name="sysvm") in zone(s) "zone-a", "zone-b"`,
 			func(nc *v1.CloudStackNodeClass) { nc.Spec.ServiceOfferingSelectorTerms = names("sysvm") }),
@@ -209,6 +229,23 @@ var _ = Describe("NodeClass controller", func() {
 				"or raise vm.userdata.max.length on the management server (at most 1048576) and --userdata-max-length (USERDATA_MAX_LENGTH) to match",
 				encodedLen(incompressible(34000))),
 			func(nc *v1.CloudStackNodeClass) { nc.Spec.UserData = lo.ToPtr(incompressible(34000)) }),
+		Entry("userData printing a large string in a loop", v1.ConditionTypeUserDataReady, nodeclass.ReasonUserDataRenderLimitExceeded,
+			"spec.userData: rendering stopped, the template exceeds the rendered size bound of 4194304 bytes; "+
+				"render less (fewer or smaller loops, shorter strings), see docs/bootstrap.md for the bounds",
+			func(nc *v1.CloudStackNodeClass) {
+				nc.Spec.UserData = lo.ToPtr(`{{ $s := printf "%1000s" "x" }}{{ $n := 1000000000 }}{{ range $n }}{{ $s }}{{ end }}`)
+			}),
+		Entry("userData looping over a huge range", v1.ConditionTypeUserDataReady, nodeclass.ReasonUserDataRenderLimitExceeded,
+			"spec.userData: rendering stopped, the template exceeds the loop steps bound of 100000; "+
+				"render less (fewer or smaller loops, shorter strings), see docs/bootstrap.md for the bounds",
+			func(nc *v1.CloudStackNodeClass) {
+				nc.Spec.UserData = lo.ToPtr(`{{ $n := 1000000000000 }}{{ range $n }}{{ end }}`)
+			}),
+		Entry("userData with nested define/template", v1.ConditionTypeUserDataReady, nodeclass.ReasonUserDataTemplateInvalid,
+			"spec.userData is not a valid template, {{ define }} and {{ block }} are not supported in spec.userData; write the text out where it is used",
+			func(nc *v1.CloudStackNodeClass) {
+				nc.Spec.UserData = lo.ToPtr(`{{ define "a" }}xxxxxxxx{{ end }}{{ define "b" }}{{ template "a" }}{{ template "a" }}{{ end }}{{ template "b" }}`)
+			}),
 		Entry("an SSH key pair that does not exist", v1.ConditionTypeSSHKeyPairReady, nodeclass.ReasonSSHKeyPairNotFound,
 			`spec.sshKeyPair: no SSH key pair named "nope" exists in the account`,
 			func(nc *v1.CloudStackNodeClass) { nc.Spec.SSHKeyPair = lo.ToPtr("nope") }),
@@ -217,6 +254,35 @@ var _ = Describe("NodeClass controller", func() {
 			func(nc *v1.CloudStackNodeClass) { nc.Spec.AffinityGroupSelectorTerms = names("spread", "spred") }),
 	)
 
+	It("keeps a status when the selector terms it quotes are as long as admission allows", func() {
+		// 30 terms of 20 tags of 255-character keys and values: a 300 KB description, far above the 32768 bytes
+		// the apiserver allows in a condition message. Before messages were bounded the status patch was refused
+		// and the NodeClass kept no status at all.
+		terms := make([]v1.SelectorTerm, 30)
+		for i := range terms {
+			terms[i].Tags = map[string]string{}
+			for j := 0; j < 20; j++ {
+				terms[i].Tags[fmt.Sprintf("%03d-%02d-%s", i, j, strings.Repeat("k", 248))] = strings.Repeat("é", 127) + "v"
+			}
+		}
+		nc := newNodeClass(func(nc *v1.CloudStackNodeClass) { nc.Spec.ServiceOfferingSelectorTerms = terms })
+		ExpectApplied(ctx, env.Client, nc)
+		nc = reconcileNodeClass(nc)
+		offerings := condition(nc, v1.ConditionTypeServiceOfferingsReady)
+		Expect(offerings).ToNot(BeNil(), "the status patch must have been accepted")
+		Expect(offerings.IsFalse()).To(BeTrue())
+		Expect(offerings.Message).To(HavePrefix("spec.serviceOfferingSelectorTerms: no active, non-system service offering matches (tags=map[000-00-kkk"))
+		Expect(offerings.Message).To(MatchRegexp(`\.\.\. \(\d+ more bytes\)$`))
+		Expect(len(offerings.Message)).To(BeNumerically("<=", 4096))
+		Expect(utf8.ValidString(offerings.Message)).To(BeTrue())
+		ready := condition(nc, status.ConditionReady)
+		Expect(ready.IsFalse()).To(BeTrue())
+		Expect(ready.Message).To(HavePrefix("ServiceOfferingsReady=False: spec.serviceOfferingSelectorTerms"))
+		Expect(len(ready.Message)).To(BeNumerically("<=", 4096))
+		for _, e := range recorder.Events() {
+			Expect(len(e.Message)).To(BeNumerically("<=", 1024))
+		}
+	})
 	It("tells an admin account that spec.zone is disabled", func() {
 		admin, err := cloudstack.New(cloudstack.Options{APIURL: sim.URL(), APIKey: "admin-api-key", SecretKey: "admin-secret-key", RetryMaxAttempts: 1})
 		Expect(err).ToNot(HaveOccurred())

@@ -54,6 +54,9 @@ templates:
 - name: downloading
   zones: [zone-a, zone-b]
   notReady: true
+- name: big
+  zones: [zone-a, zone-b]
+  sizeGiB: 9
 serviceOfferings:
 - name: small
   cpuNumber: 1

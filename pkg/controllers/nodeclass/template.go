@@ -3,15 +3,22 @@ package nodeclass
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/awslabs/operatorpkg/status"
+	"github.com/samber/lo"
 
 	v1 "github.com/cloudstack/karpenter-provider-cloudstack/pkg/apis/v1"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/template"
 )
 
-// ReasonTemplateNotFound is the reason of TemplatesReady=False.
-const ReasonTemplateNotFound = "TemplateNotFound"
+// Reasons of TemplatesReady=False.
+const (
+	ReasonTemplateNotFound = "TemplateNotFound"
+	// ReasonRootDiskSmallerThanTemplate is a spec.rootDiskSize below a resolved template's size: CloudStack refuses
+	// every deploy ("rootdisksize override ... is smaller than template size").
+	ReasonRootDiskSmallerThanTemplate = "RootDiskSmallerThanTemplate"
+)
 
 type templates struct{ provider template.Provider }
 
@@ -42,6 +49,37 @@ func (t *templates) reconcile(ctx context.Context, nodeClass *v1.CloudStackNodeC
 			fmt.Sprintf("spec.templateSelectorTerms: no executable, ready template matches %s in zone(s) %s", describeTerms(nodeClass.Spec.TemplateSelectorTerms), quoteJoin(missing)))
 		return nil
 	}
+	if msg := rootDiskTooSmall(nodeClass, resolved); msg != "" {
+		conds.SetFalse(v1.ConditionTypeTemplatesReady, ReasonRootDiskSmallerThanTemplate, msg)
+		return nil
+	}
 	conds.SetTrue(v1.ConditionTypeTemplatesReady)
 	return nil
 }
+
+// rootDiskTooSmall is the management server's validateRootDiskResize, made before any launch: the rootdisksize
+// Create will send, shifted to bytes, must not be below the template's size.
+func rootDiskTooSmall(nodeClass *v1.CloudStackNodeClass, resolved []v1.Template) string {
+	gib, ok := nodeClass.RootDiskSizeGiB()
+	if !ok {
+		return ""
+	}
+	var largest *v1.Template
+	var small []string
+	for i := range resolved {
+		if gib<<30 < resolved[i].Size {
+			small = append(small, fmt.Sprintf("%q (%d GiB)", resolved[i].Name, gibCeil(resolved[i].Size)))
+			if largest == nil || resolved[i].Size > largest.Size {
+				largest = &resolved[i]
+			}
+		}
+	}
+	if largest == nil {
+		return ""
+	}
+	return fmt.Sprintf("spec.rootDiskSize (%s, sent as %d GiB) is smaller than template(s) %s; CloudStack refuses to deploy "+
+		"a root disk smaller than its template: set spec.rootDiskSize to at least %dGi, or remove it to use the template's size",
+		nodeClass.Spec.RootDiskSize.String(), gib, strings.Join(lo.Uniq(small), ", "), gibCeil(largest.Size))
+}
+
+func gibCeil(bytes int64) int64 { return (bytes + 1<<30 - 1) >> 30 }

@@ -16,6 +16,9 @@ const (
 	ReasonNotConfigured           = "NotConfigured"
 	ReasonUserDataTemplateInvalid = "UserDataTemplateInvalid"
 	ReasonUserDataTooLarge        = "UserDataTooLarge"
+	// ReasonUserDataRenderLimitExceeded is a template whose rendering exceeds one of pkg/bootstrap's bounds
+	// (rendered size, function output, loop steps or render time); the message names the bound.
+	ReasonUserDataRenderLimitExceeded = "UserDataRenderLimitExceeded"
 )
 
 type userData struct{}
@@ -30,7 +33,10 @@ func (*userData) reconcile(ctx context.Context, nodeClass *v1.CloudStackNodeClas
 	opts := options.FromContext(ctx)
 	_, err := bootstrap.Generate(nodeClass, bootstrap.PlaceholderValues(opts.ClusterName, nodeClass), opts.UserDataMaxLength)
 	var sizeErr *bootstrap.SizeError
+	var limitErr *bootstrap.LimitError
 	switch {
+	case errors.As(err, &limitErr):
+		conds.SetFalse(v1.ConditionTypeUserDataReady, ReasonUserDataRenderLimitExceeded, err.Error())
 	case errors.As(err, &sizeErr):
 		conds.SetFalse(v1.ConditionTypeUserDataReady, ReasonUserDataTooLarge, err.Error())
 	case err != nil:

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"time"
 
 	csgo "github.com/apache/cloudstack-go/v2/cloudstack"
@@ -176,8 +175,8 @@ func (p *DefaultProvider) deployParams(ctx context.Context, nodeClass *v1.CloudS
 		}
 		params.SetAffinitygroupids(ids)
 	}
-	if nodeClass.Spec.RootDiskSize != nil {
-		params.SetRootdisksize(int64(math.Ceil(float64(nodeClass.Spec.RootDiskSize.Value()) / (1 << 30))))
+	if gib, ok := nodeClass.RootDiskSizeGiB(); ok {
+		params.SetRootdisksize(gib)
 	}
 	offering, found, err := p.offerings.ServiceOffering(ctx, c.offeringID)
 	if err != nil {

@@ -52,7 +52,7 @@ func (p *DefaultProvider) Resolve(ctx context.Context, zoneID string, terms []v1
 	if best == nil {
 		return nil, nil
 	}
-	return &v1.Template{ID: best.Id, Name: best.Name, ZoneID: best.Zoneid, Architecture: Architecture(best.Arch)}, nil
+	return &v1.Template{ID: best.Id, Name: best.Name, ZoneID: best.Zoneid, Architecture: Architecture(best.Arch), Size: best.Size}, nil
 }
 
 // Select picks the template of the zone among the ready ones that match a term: the newest by created date, then
