@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/base64"
+	"errors"
 	"io"
 	"time"
 
@@ -15,10 +16,13 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	karpv1 "sigs.k8s.io/karpenter/pkg/apis/v1"
 	corecloudprovider "sigs.k8s.io/karpenter/pkg/cloudprovider"
+	nodeclaimlifecycle "sigs.k8s.io/karpenter/pkg/controllers/nodeclaim/lifecycle"
 	"sigs.k8s.io/karpenter/pkg/controllers/nodepool/readiness"
+	"sigs.k8s.io/karpenter/pkg/state/nodepoolhealth"
 	coretest "sigs.k8s.io/karpenter/pkg/test"
 	. "sigs.k8s.io/karpenter/pkg/test/expectations"
 
+	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/apis"
 	v1 "github.com/cloudstack/karpenter-provider-cloudstack/pkg/apis/v1"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/cloudprovider"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/controllers/nodeclaim/garbagecollection"
@@ -201,6 +205,45 @@ var _ = Describe("NodeClass readiness", func() {
 			NodeClassRef: &karpv1.NodeClassReference{Group: "karpenter.k8s.cloudstack", Kind: "CloudStackNodeClass", Name: "missing"},
 		}}))
 		Expect(corecloudprovider.IsNodeClassNotReadyError(err)).To(BeTrue(), "got %v", err)
+	})
+})
+
+var _ = Describe("NodeClass readiness not yet known", func() {
+	It("keeps the NodeClaim of a NodeClass the controller has not reconciled yet, and launches it once Ready", func() {
+		// Applied, never reconciled: no Ready condition at all, as right after `kubectl apply` of a NodeClass and
+		// a NodeClaim together.
+		nodeClass := newNodeClass()
+		ExpectApplied(ctx, env.Client, nodeClass)
+		nodePool := nodePoolFor(nodeClass)
+		nodeClaim := coretest.NodeClaim(karpv1.NodeClaim{Spec: karpv1.NodeClaimSpec{
+			NodeClassRef: &karpv1.NodeClassReference{Group: apis.Group, Kind: "CloudStackNodeClass", Name: nodeClass.Name},
+			Requirements: []karpv1.NodeSelectorRequirementWithMinValues{{Key: corev1.LabelInstanceTypeStable, Operator: corev1.NodeSelectorOpIn, Values: []string{"small"}}},
+		}})
+		nodeClaim.Labels = lo.Assign(nodeClaim.Labels, map[string]string{karpv1.NodePoolLabelKey: nodePool.Name})
+		ExpectApplied(ctx, env.Client, nodePool, nodeClaim)
+
+		_, err := cloudProvider.Create(ctx, nodeClaim)
+		Expect(err).To(HaveOccurred())
+		Expect(corecloudprovider.IsNodeClassNotReadyError(err)).To(BeFalse(), "Unknown is not broken: %v", err)
+		var createErr *corecloudprovider.CreateError
+		Expect(errors.As(err, &createErr)).To(BeTrue(), "got %T %v", err, err)
+		Expect(createErr.ConditionReason).To(Equal("NodeClassReadinessUnknown"))
+
+		// Core's own launch path: the NodeClaim survives with Launched=Unknown and the reason, and no VM exists.
+		lifecycleCtrl := nodeclaimlifecycle.NewController(env.Clock, env.Client, cloudProvider, recorder, cluster, nodepoolhealth.NewState(), nil)
+		_ = ExpectObjectReconcileFailed(ctx, env.Client, lifecycleCtrl, nodeClaim)
+		nodeClaim = ExpectExists(ctx, env.Client, nodeClaim)
+		launched := nodeClaim.StatusConditions().Get(karpv1.ConditionTypeLaunched)
+		Expect(launched.IsUnknown()).To(BeTrue(), "%v", launched)
+		Expect(launched.Reason).To(Equal("NodeClassReadinessUnknown"))
+		Expect(liveVMs()).To(BeEmpty())
+
+		// Reconciled: the same NodeClaim launches.
+		expectNodeClassReconciled(nodeClass)
+		ExpectObjectReconciled(ctx, env.Client, lifecycleCtrl, nodeClaim)
+		nodeClaim = ExpectExists(ctx, env.Client, nodeClaim)
+		Expect(nodeClaim.StatusConditions().Get(karpv1.ConditionTypeLaunched).IsTrue()).To(BeTrue())
+		Expect(liveVMs()).To(HaveLen(1))
 	})
 })
 
