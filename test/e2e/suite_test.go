@@ -19,11 +19,12 @@ import (
 // The suite's timings: short Karpenter batching and GC windows (set through chart values, as a user would), and
 // simulated CloudStack jobs that take a second, so pollers see jobs pending as with a real management server.
 var (
-	jobLatency  = time.Second
-	chartValues = environment.ChartValues{
+	jobLatency    = time.Second
+	gcGracePeriod = 20 * time.Second
+	chartValues   = environment.ChartValues{
 		"settings.batchIdleDuration":              "1s",
 		"settings.batchMaxDuration":               "5s",
-		"settings.gcGracePeriod":                  "20s",
+		"settings.gcGracePeriod":                  gcGracePeriod.String(),
 		"settings.cacheTTLs.unavailableOfferings": "30s",
 		"settings.logLevel":                       "debug",
 		"settings.cloudstack.apiQPS":              "50",
