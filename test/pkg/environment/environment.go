@@ -84,9 +84,11 @@ type Environment struct {
 	// Secret's directory.
 	controllerValues ChartValues
 	credentialsDir   string
-	agentCancel      context.CancelFunc
-	agentDone        chan struct{}
-	agent            *nodeagent.Agent
+	// runningValues are the values of the running controller, ports included.
+	runningValues ChartValues
+	agentCancel   context.CancelFunc
+	agentDone     chan struct{}
+	agent         *nodeagent.Agent
 	// apiKey and secretKey are the controller's CloudStack account keys.
 	apiKey, secretKey string
 
@@ -339,7 +341,26 @@ func (e *Environment) controllerEnvFor(metrics, health int) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	e.runningValues = values
 	return append(env, "KUBECONFIG="+e.Kubeconfig), nil
+}
+
+// RunningController is the running controller's process ID and the chart values it was started from (ports
+// included), so a test can read what the process really got (/proc/<pid>/environ).
+func (e *Environment) RunningController() (pid int, values ChartValues, credentialsDir string, err error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.controller == nil {
+		return 0, nil, "", errors.New("the controller was never started")
+	}
+	if ok, _ := e.controller.exited(); ok {
+		return 0, nil, "", errors.New("the controller is not running")
+	}
+	out := ChartValues{}
+	for k, v := range e.runningValues {
+		out[k] = v
+	}
+	return e.controller.cmd.Process.Pid, out, e.credentialsDir, nil
 }
 
 func (e *Environment) startAgent(_ context.Context) error {
