@@ -342,3 +342,58 @@ var _ = Describe("Garbage collection", func() {
 		}
 	})
 })
+
+var _ = Describe("Create, Get, List and IsDrifted at the edges of a NodeClass's life", func() {
+	var nodeClass *v1.CloudStackNodeClass
+	var nodePool *karpv1.NodePool
+	claimFor := func(instanceTypes ...string) *karpv1.NodeClaim {
+		nc := coretest.NodeClaim(karpv1.NodeClaim{Spec: karpv1.NodeClaimSpec{
+			NodeClassRef: &karpv1.NodeClassReference{Group: apis.Group, Kind: "CloudStackNodeClass", Name: nodeClass.Name},
+			Requirements: []karpv1.NodeSelectorRequirementWithMinValues{{Key: corev1.LabelInstanceTypeStable, Operator: corev1.NodeSelectorOpIn, Values: instanceTypes}},
+		}})
+		nc.Labels = lo.Assign(nc.Labels, map[string]string{karpv1.NodePoolLabelKey: nodePool.Name})
+		return nc
+	}
+	BeforeEach(func() {
+		nodeClass = expectNodeClassReconciled(newNodeClass())
+		nodePool = nodePoolFor(nodeClass)
+		ExpectApplied(ctx, env.Client, nodePool)
+	})
+
+	It("refuses to launch for a NodeClass being deleted, and deploys nothing", func() {
+		Expect(nodeClass.Finalizers).NotTo(BeEmpty(), "the NodeClass controller's finalizer keeps it while deleting")
+		Expect(env.Client.Delete(ctx, nodeClass)).To(Succeed())
+		_, err := cloudProvider.Create(ctx, claimFor("small"))
+		Expect(err).To(MatchError(ContainSubstring(nodeClass.Name)))
+		Expect(csEnv.Simulator.VirtualMachines()).To(BeEmpty())
+		ExpectFinalizersRemoved(ctx, env.Client, nodeClass)
+	})
+
+	It("answers InsufficientCapacity, naming the NodeClass, when no offering satisfies the NodeClaim", func() {
+		_, err := cloudProvider.Create(ctx, claimFor("no-such-offering"))
+		Expect(corecloudprovider.IsInsufficientCapacityError(err)).To(BeTrue(), "got %v", err)
+		Expect(err).To(MatchError(ContainSubstring(nodeClass.Name)))
+		Expect(csEnv.Simulator.VirtualMachines()).To(BeEmpty())
+	})
+
+	It("still finds, lists and judges drift of a VM after its NodeClass is gone", func() {
+		created, err := cloudProvider.Create(ctx, claimFor("small"))
+		Expect(err).NotTo(HaveOccurred())
+		nodeClaim := claimFor("small")
+		nodeClaim.Status = created.Status
+		nodeClaim.Annotations = created.Annotations
+		ExpectFinalizersRemoved(ctx, env.Client, nodeClass)
+		ExpectDeleted(ctx, env.Client, nodeClass)
+
+		got, err := cloudProvider.Get(ctx, created.Status.ProviderID)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(got.Status.ProviderID).To(Equal(created.Status.ProviderID))
+		Expect(got.Labels).To(HaveKeyWithValue(corev1.LabelInstanceTypeStable, "small"))
+		listed, err := cloudProvider.List(ctx)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(lo.Map(listed, func(nc *karpv1.NodeClaim, _ int) string { return nc.Status.ProviderID })).To(ConsistOf(created.Status.ProviderID))
+		reason, err := cloudProvider.IsDrifted(ctx, nodeClaim)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(reason).To(BeEmpty(), "without its NodeClass there is nothing to drift from")
+	})
+})
