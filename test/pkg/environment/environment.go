@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"log/slog"
 	"os"
@@ -167,7 +168,11 @@ func (e *Environment) buildBinaries(ctx context.Context) error {
 	if err != nil {
 		cache = os.TempDir()
 	}
-	e.binDir = filepath.Join(cache, "karpenter-cloudstack", "local-bin")
+	// One directory per checkout: two worktrees testing at once must not run each other's controller (a restart
+	// execs whatever binary is there at that moment).
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(e.root))
+	e.binDir = filepath.Join(cache, "karpenter-cloudstack", "local-bin", fmt.Sprintf("%08x", h.Sum32()))
 	if err := os.MkdirAll(e.binDir, 0o755); err != nil {
 		return err
 	}
