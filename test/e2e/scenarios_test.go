@@ -1,6 +1,7 @@
 package e2e_test
 
 import (
+	"os"
 	"strings"
 	"time"
 
@@ -164,13 +165,21 @@ var _ = Describe("NodeClass deletion", func() {
 		expectPodsRunning(dep, 1)
 		expectInitialized(np.Name, 1)
 
+		claim := nodeClaimsOf(np.Name)[0]
 		Expect(env.Client.Delete(ctx, nc)).To(Succeed())
-		Consistently(func(g Gomega) {
-			g.Expect(env.Client.Get(ctx, client.ObjectKeyFromObject(nc), nc)).To(Succeed())
-			g.Expect(nc.DeletionTimestamp).NotTo(BeNil())
-			g.Expect(nc.Finalizers).To(ContainElement(v1.TerminationFinalizer))
-			g.Expect(clusterVMs()).To(HaveLen(1))
-		}).WithTimeout(10 * time.Second).Should(Succeed())
+		// Proof that the controller saw the deletion and chose to wait (not just that it has not acted yet): its
+		// event naming the NodeClaim, while the NodeClass, its finalizer and the VM are all still there.
+		Eventually(func(g Gomega) {
+			events := &corev1.EventList{}
+			g.Expect(env.Client.List(ctx, events)).To(Succeed())
+			g.Expect(lo.ContainsBy(events.Items, func(e corev1.Event) bool {
+				return e.Reason == "WaitingOnNodeClaimTermination" && e.InvolvedObject.Name == nc.Name && strings.Contains(e.Message, claim.Name)
+			})).To(BeTrue())
+		}).Should(Succeed())
+		Expect(env.Client.Get(ctx, client.ObjectKeyFromObject(nc), nc)).To(Succeed())
+		Expect(nc.DeletionTimestamp).NotTo(BeNil())
+		Expect(nc.Finalizers).To(ContainElement(v1.TerminationFinalizer))
+		Expect(clusterVMs()).To(HaveLen(1))
 
 		Expect(env.Client.Delete(ctx, dep)).To(Succeed())
 		Expect(env.Client.Delete(ctx, np)).To(Succeed())
@@ -200,7 +209,9 @@ var _ = Describe("Controller killed during a launch", func() {
 		DeferCleanup(func() { Expect(env.EnsureController(ctx)).To(Succeed()) })
 
 		Eventually(func(g Gomega) {
-			g.Expect(len(clusterVMs())).To(BeNumerically(">=", 3))
+			vms, err := env.ClusterVMs(ctx)
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(len(vms)).To(BeNumerically(">=", 3))
 		}).WithPolling(100 * time.Millisecond).Should(Succeed())
 		Expect(env.KillController()).To(Succeed())
 		// Nothing changes the NodeClaims now: some must have a VM deployed but no providerID yet, the launches the
@@ -299,13 +310,20 @@ var _ = Describe("Broken NodeClass", func() {
 			g.Expect(cond.Status).To(Equal(metav1.ConditionFalse))
 			g.Expect(np.StatusConditions().Get(status.ConditionReady).IsFalse()).To(BeTrue())
 		}).Should(Succeed())
-		Consistently(func(g Gomega) {
-			g.Expect(nodeClaimsOf(np.Name)).To(BeEmpty())
-			g.Expect(clusterVMs()).To(BeEmpty())
-			counts, err := env.Simulator.Counts(ctx)
+		// Proof that Karpenter's provisioner ran for the pending pod and skipped the NodePool (rather than a quiet
+		// window): its log line for this NodePool. Then nothing was launched.
+		Eventually(func(g Gomega) {
+			log, err := os.ReadFile(env.LogFile("controller"))
 			g.Expect(err).NotTo(HaveOccurred())
-			g.Expect(counts.Commands["deployVirtualMachine"].Count).To(BeZero())
-		}).WithTimeout(15 * time.Second).Should(Succeed())
+			g.Expect(lo.ContainsBy(strings.Split(string(log), "\n"), func(line string) bool {
+				return strings.Contains(line, "ignoring nodepool, not ready") && strings.Contains(line, `"name":"`+np.Name+`"`)
+			})).To(BeTrue())
+		}).Should(Succeed())
+		Expect(nodeClaimsOf(np.Name)).To(BeEmpty())
+		Expect(clusterVMs()).To(BeEmpty())
+		counts, err := env.Simulator.Counts(ctx)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(counts.Commands["deployVirtualMachine"].Count).To(BeZero())
 	})
 })
 
