@@ -316,7 +316,7 @@ var _ = Describe("Broken NodeClass", func() {
 			log, err := os.ReadFile(env.LogFile("controller"))
 			g.Expect(err).NotTo(HaveOccurred())
 			g.Expect(lo.ContainsBy(strings.Split(string(log), "\n"), func(line string) bool {
-				return strings.Contains(line, "ignoring nodepool, not ready") && strings.Contains(line, `"name":"`+np.Name+`"`)
+				return strings.Contains(line, "ignoring nodepool, not ready") && strings.Contains(line, `"`+np.Name+`"`)
 			})).To(BeTrue())
 		}).Should(Succeed())
 		Expect(nodeClaimsOf(np.Name)).To(BeEmpty())
