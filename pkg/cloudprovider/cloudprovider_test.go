@@ -397,3 +397,33 @@ var _ = Describe("Create, Get, List and IsDrifted at the edges of a NodeClass's 
 		Expect(reason).To(BeEmpty(), "without its NodeClass there is nothing to drift from")
 	})
 })
+
+var _ = Describe("Garbage collection of launches in flight", func() {
+	It("never destroys the VM of a NodeClaim whose launch has not recorded a providerID yet, however old", func() {
+		nodeClass := expectNodeClassReconciled(newNodeClass())
+		nodePool := nodePoolFor(nodeClass)
+		ExpectApplied(ctx, env.Client, nodePool)
+		// The NodeClaim exists in the API server; its VM is deployed but Create has not returned, so the NodeClaim
+		// carries no providerID (as after a controller restart in the middle of a launch).
+		launching := coretest.NodeClaim(karpv1.NodeClaim{Spec: karpv1.NodeClaimSpec{
+			NodeClassRef: &karpv1.NodeClassReference{Group: apis.Group, Kind: "CloudStackNodeClass", Name: nodeClass.Name},
+			Requirements: []karpv1.NodeSelectorRequirementWithMinValues{{Key: corev1.LabelInstanceTypeStable, Operator: corev1.NodeSelectorOpIn, Values: []string{"small"}}},
+		}})
+		launching.Labels = lo.Assign(launching.Labels, map[string]string{karpv1.NodePoolLabelKey: nodePool.Name})
+		ExpectApplied(ctx, env.Client, launching)
+		created, err := cloudProvider.Create(ctx, launching)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(ExpectExists(ctx, env.Client, launching).Status.ProviderID).To(BeEmpty())
+		// A leak beside it, so the pass below is seen to collect.
+		leakedClaim := coretest.NodeClaim(karpv1.NodeClaim{Spec: launching.Spec})
+		leakedClaim.Labels = launching.Labels
+		leaked, err := cloudProvider.Create(ctx, leakedClaim)
+		Expect(err).NotTo(HaveOccurred())
+
+		gc := garbagecollection.NewController(env.Clock, env.Client, csEnv.InstanceProvider, 30*time.Second)
+		env.Clock.Step(time.Hour)
+		ExpectSingletonReconciled(ctx, gc)
+		ids := lo.Map(liveVMs(), func(vm simulator.VM, _ int) string { return v1.ProviderID(vm.ID) })
+		Expect(ids).To(ConsistOf(created.Status.ProviderID), "the launching NodeClaim's VM stays, the leak %s goes", leaked.Status.ProviderID)
+	})
+})
