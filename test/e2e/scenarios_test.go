@@ -219,7 +219,8 @@ var _ = Describe("Controller killed during a launch", func() {
 		vms := clusterVMs()
 		inFlight := lo.Filter(nodeClaimsOf(np.Name), func(c karpv1.NodeClaim, _ int) bool {
 			return c.Status.ProviderID == "" && lo.ContainsBy(vms, func(vm simulator.VM) bool {
-				return vm.State == simulator.StateStarting && vm.Tags[v1.TagKeyNodeClaim] == c.Name
+				// A deploy job in flight: the VM is Stopped, then Starting, until the job ends.
+				return (vm.State == simulator.StateStopped || vm.State == simulator.StateStarting) && vm.Tags[v1.TagKeyNodeClaim] == c.Name
 			})
 		})
 		GinkgoWriter.Printf("killed the controller with %d VMs deployed and %d launches in flight\n", len(vms), len(inFlight))
