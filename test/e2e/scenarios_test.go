@@ -220,7 +220,7 @@ var _ = Describe("Controller killed during a launch", func() {
 		inFlight := lo.Filter(nodeClaimsOf(np.Name), func(c karpv1.NodeClaim, _ int) bool {
 			return c.Status.ProviderID == "" && lo.ContainsBy(vms, func(vm simulator.VM) bool {
 				// A deploy job in flight: the VM is Stopped, then Starting, until the job ends.
-				return (vm.State == simulator.StateStopped || vm.State == simulator.StateStarting) && vm.Tags[v1.TagKeyNodeClaim] == c.Name
+				return (vm.State == simulator.StateStopped || vm.State == simulator.StateStarting) && nodeClaimOfVM(vm) == c.Name
 			})
 		})
 		GinkgoWriter.Printf("killed the controller with %d VMs deployed and %d launches in flight\n", len(vms), len(inFlight))
@@ -234,9 +234,9 @@ var _ = Describe("Controller killed during a launch", func() {
 		after, err := env.Simulator.ExpungedVirtualMachines(ctx)
 		Expect(err).NotTo(HaveOccurred())
 		deployed := lo.Filter(append(clusterVMs(), after[len(before):]...), func(vm simulator.VM, _ int) bool {
-			return vm.Tags[v1.TagKeyNodePool] == np.Name || strings.HasPrefix(vm.Name, np.Name+"-")
+			return strings.HasPrefix(nodeClaimOfVM(vm), np.Name+"-")
 		})
-		perClaim := lo.CountValuesBy(deployed, func(vm simulator.VM) string { return vm.Tags[v1.TagKeyNodeClaim] })
+		perClaim := lo.CountValuesBy(deployed, nodeClaimOfVM)
 		Expect(perClaim).To(HaveLen(len(claims)), "VMs per NodeClaim: %v", perClaim)
 		for name, n := range perClaim {
 			Expect(n).To(Equal(1), "NodeClaim %s got %d VMs", name, n)
@@ -280,6 +280,18 @@ var _ = Describe("Garbage collection", func() {
 		Expect(clusterVMs()).To(BeEmpty())
 	})
 })
+
+// nodeClaimOfVM is the NodeClaim a VM was deployed for: its tag once tagging is done (tags land when the tag job
+// ends), else the display name the deploy carries.
+func nodeClaimOfVM(vm simulator.VM) string {
+	if name := vm.Tags[v1.TagKeyNodeClaim]; name != "" {
+		return name
+	}
+	if vm.DisplayName != "" {
+		return vm.DisplayName
+	}
+	return vm.Name
+}
 
 // findVM returns the simulator's VM of that ID unless it was expunged.
 func findVM(g Gomega, id string) (simulator.VM, bool) {
