@@ -45,7 +45,13 @@ func TestE2E(t *testing.T) {
 var _ = BeforeSuite(func() {
 	ctrllog.SetLogger(GinkgoLogr)
 	ctx = context.Background()
-	SetDefaultEventuallyTimeout(5 * time.Minute)
+	timeout := 5 * time.Minute
+	// E2E_EVENTUALLY_TIMEOUT shortens the waits when running against a deliberately broken provider, where the
+	// specs are expected to fail.
+	if d, err := time.ParseDuration(os.Getenv("E2E_EVENTUALLY_TIMEOUT")); err == nil {
+		timeout = d
+	}
+	SetDefaultEventuallyTimeout(timeout)
 	SetDefaultEventuallyPollingInterval(time.Second)
 	var err error
 	env, err = environment.Start(ctx, environment.Options{
