@@ -40,6 +40,10 @@ test: ## Run every test suite against a real kube-apiserver (built on first use 
 demo: ## Run the whole product on one machine: control plane, simulated CloudStack, node agent, controller (DEMO_ARGS=--non-interactive for CI)
 	go run ./test/cmd/demo $(DEMO_ARGS)
 
+.PHONY: core-suites
+core-suites: ## Run Karpenter core's regression and disruption suites against the local environment (docs/core-suites.md; SUITES="regression disruption")
+	hack/core-suites.sh $(SUITES)
+
 .PHONY: envtest
 envtest: ## Build (or find) the control-plane binaries and print their directory
 	@hack/envtest-assets.sh

@@ -72,12 +72,8 @@ func (c *CloudProvider) Create(ctx context.Context, nodeClaim *karpv1.NodeClaim)
 		}
 		return nil, cloudprovider.NewCreateError(fmt.Errorf("resolving node class, %w", err), "NodeClassResolutionFailed", "Failed to resolve the CloudStackNodeClass")
 	}
-	if ready := nodeClass.StatusConditions().Get(status.ConditionReady); !ready.IsTrue() {
-		msg := "CloudStackNodeClass is not ready"
-		if ready != nil && ready.Message != "" {
-			msg = ready.Message
-		}
-		return nil, cloudprovider.NewNodeClassNotReadyError(fmt.Errorf("CloudStackNodeClass %q: %s", nodeClass.Name, msg))
+	if err := nodeClassReadiness(nodeClass); err != nil {
+		return nil, err
 	}
 	instanceTypes, err := c.resolveInstanceTypes(ctx, nodeClaim, nodeClass)
 	if err != nil {
@@ -102,6 +98,33 @@ func (c *CloudProvider) Create(ctx context.Context, nodeClaim *karpv1.NodeClaim)
 		v1.AnnotationNodeClassHashVersion: v1.NodeClassHashVersion,
 	})
 	return nc, nil
+}
+
+// nodeClassReadiness tells core what to do with a NodeClaim whose NodeClass is not Ready. Ready=False means a
+// dependency is broken: NodeClassNotReady makes core delete the NodeClaim (and the NodePool reports it). Ready
+// Unknown means "not yet known", typically a NodeClass created a moment ago that the NodeClass controller has not
+// reconciled yet: a retryable CreateError keeps the NodeClaim and core calls Create again, as the AWS provider does.
+// Deleting the NodeClaim there would lose the first NodeClaims of anything that applies a NodeClass and a NodeClaim
+// (or a NodePool with pending pods) together.
+func nodeClassReadiness(nodeClass *v1.CloudStackNodeClass) error {
+	ready := nodeClass.StatusConditions().Get(status.ConditionReady)
+	switch {
+	case ready.IsTrue():
+		return nil
+	case ready.IsFalse():
+		msg := ready.Message
+		if msg == "" {
+			msg = "CloudStackNodeClass is not ready"
+		}
+		return cloudprovider.NewNodeClassNotReadyError(fmt.Errorf("CloudStackNodeClass %q: %s", nodeClass.Name, msg))
+	default:
+		msg := "the NodeClass controller has not resolved it yet"
+		if ready != nil && ready.Message != "" {
+			msg = ready.Message
+		}
+		return cloudprovider.NewCreateError(fmt.Errorf("CloudStackNodeClass %q is Ready=Unknown: %s", nodeClass.Name, msg),
+			"NodeClassReadinessUnknown", "CloudStackNodeClass readiness is not known yet")
+	}
 }
 
 // Get returns the NodeClaim of a VM, or NodeClaimNotFound when the VM is gone.

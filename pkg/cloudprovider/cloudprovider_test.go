@@ -2,13 +2,13 @@ package cloudprovider_test
 
 import (
 	"bytes"
-
 	"compress/gzip"
 	"encoding/base64"
-	csgo "github.com/apache/cloudstack-go/v2/cloudstack"
+	"errors"
 	"io"
 	"time"
 
+	csgo "github.com/apache/cloudstack-go/v2/cloudstack"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	"github.com/samber/lo"
@@ -17,10 +17,13 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	karpv1 "sigs.k8s.io/karpenter/pkg/apis/v1"
 	corecloudprovider "sigs.k8s.io/karpenter/pkg/cloudprovider"
+	nodeclaimlifecycle "sigs.k8s.io/karpenter/pkg/controllers/nodeclaim/lifecycle"
 	"sigs.k8s.io/karpenter/pkg/controllers/nodepool/readiness"
+	"sigs.k8s.io/karpenter/pkg/state/nodepoolhealth"
 	coretest "sigs.k8s.io/karpenter/pkg/test"
 	. "sigs.k8s.io/karpenter/pkg/test/expectations"
 
+	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/apis"
 	v1 "github.com/cloudstack/karpenter-provider-cloudstack/pkg/apis/v1"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/cloudprovider"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/cloudstack"
@@ -253,6 +256,45 @@ var _ = Describe("Hostile userData at launch", func() {
 		Expect(err.Error()).To(ContainSubstring("rendered size bound"))
 		Expect(csEnv.Simulator.VirtualMachines()).To(BeEmpty())
 		Expect(csEnv.Simulator.Counts()["deployVirtualMachine"]).To(BeZero())
+	})
+})
+
+var _ = Describe("NodeClass readiness not yet known", func() {
+	It("keeps the NodeClaim of a NodeClass the controller has not reconciled yet, and launches it once Ready", func() {
+		// Applied, never reconciled: no Ready condition at all, as right after `kubectl apply` of a NodeClass and
+		// a NodeClaim together.
+		nodeClass := newNodeClass()
+		ExpectApplied(ctx, env.Client, nodeClass)
+		nodePool := nodePoolFor(nodeClass)
+		nodeClaim := coretest.NodeClaim(karpv1.NodeClaim{Spec: karpv1.NodeClaimSpec{
+			NodeClassRef: &karpv1.NodeClassReference{Group: apis.Group, Kind: "CloudStackNodeClass", Name: nodeClass.Name},
+			Requirements: []karpv1.NodeSelectorRequirementWithMinValues{{Key: corev1.LabelInstanceTypeStable, Operator: corev1.NodeSelectorOpIn, Values: []string{"small"}}},
+		}})
+		nodeClaim.Labels = lo.Assign(nodeClaim.Labels, map[string]string{karpv1.NodePoolLabelKey: nodePool.Name})
+		ExpectApplied(ctx, env.Client, nodePool, nodeClaim)
+
+		_, err := cloudProvider.Create(ctx, nodeClaim)
+		Expect(err).To(HaveOccurred())
+		Expect(corecloudprovider.IsNodeClassNotReadyError(err)).To(BeFalse(), "Unknown is not broken: %v", err)
+		var createErr *corecloudprovider.CreateError
+		Expect(errors.As(err, &createErr)).To(BeTrue(), "got %T %v", err, err)
+		Expect(createErr.ConditionReason).To(Equal("NodeClassReadinessUnknown"))
+
+		// Core's own launch path: the NodeClaim survives with Launched=Unknown and the reason, and no VM exists.
+		lifecycleCtrl := nodeclaimlifecycle.NewController(env.Clock, env.Client, cloudProvider, recorder, cluster, nodepoolhealth.NewState(), nil)
+		_ = ExpectObjectReconcileFailed(ctx, env.Client, lifecycleCtrl, nodeClaim)
+		nodeClaim = ExpectExists(ctx, env.Client, nodeClaim)
+		launched := nodeClaim.StatusConditions().Get(karpv1.ConditionTypeLaunched)
+		Expect(launched.IsUnknown()).To(BeTrue(), "%v", launched)
+		Expect(launched.Reason).To(Equal("NodeClassReadinessUnknown"))
+		Expect(liveVMs()).To(BeEmpty())
+
+		// Reconciled: core's retry of the same NodeClaim launches it.
+		expectNodeClassReconciled(nodeClass)
+		launchedClaim, err := cloudProvider.Create(ctx, nodeClaim)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(launchedClaim.Status.ProviderID).NotTo(BeEmpty())
+		Expect(liveVMs()).To(HaveLen(1))
 	})
 })
 
@@ -541,5 +583,93 @@ var _ = Describe("Disabled zones", func() {
 		Expect(nodeClass.Status.Zones).To(HaveLen(2))
 		ExpectProvisioned(ctx, env.Client, cluster, cloudProvider, prov, pending)
 		Expect(ExpectNodeClaims(ctx, env.Client)).To(HaveLen(2), "launches resume")
+	})
+})
+
+var _ = Describe("Create, Get, List and IsDrifted at the edges of a NodeClass's life", func() {
+	var nodeClass *v1.CloudStackNodeClass
+	var nodePool *karpv1.NodePool
+	claimFor := func(instanceTypes ...string) *karpv1.NodeClaim {
+		nc := coretest.NodeClaim(karpv1.NodeClaim{Spec: karpv1.NodeClaimSpec{
+			NodeClassRef: &karpv1.NodeClassReference{Group: apis.Group, Kind: "CloudStackNodeClass", Name: nodeClass.Name},
+			Requirements: []karpv1.NodeSelectorRequirementWithMinValues{{Key: corev1.LabelInstanceTypeStable, Operator: corev1.NodeSelectorOpIn, Values: instanceTypes}},
+		}})
+		nc.Labels = lo.Assign(nc.Labels, map[string]string{karpv1.NodePoolLabelKey: nodePool.Name})
+		return nc
+	}
+	BeforeEach(func() {
+		nodeClass = expectNodeClassReconciled(newNodeClass())
+		nodePool = nodePoolFor(nodeClass)
+		ExpectApplied(ctx, env.Client, nodePool)
+	})
+
+	It("refuses to launch for a NodeClass being deleted, and deploys nothing", func() {
+		Expect(nodeClass.Finalizers).NotTo(BeEmpty(), "the NodeClass controller's finalizer keeps it while deleting")
+		Expect(env.Client.Delete(ctx, nodeClass)).To(Succeed())
+		_, err := cloudProvider.Create(ctx, claimFor("small"))
+		Expect(err).To(MatchError(ContainSubstring(nodeClass.Name)))
+		Expect(csEnv.Simulator.VirtualMachines()).To(BeEmpty())
+		ExpectFinalizersRemoved(ctx, env.Client, nodeClass)
+	})
+
+	It("answers InsufficientCapacity, naming the NodeClass, when no offering satisfies the NodeClaim", func() {
+		_, err := cloudProvider.Create(ctx, claimFor("no-such-offering"))
+		Expect(corecloudprovider.IsInsufficientCapacityError(err)).To(BeTrue(), "got %v", err)
+		Expect(err).To(MatchError(ContainSubstring(nodeClass.Name)))
+		Expect(csEnv.Simulator.VirtualMachines()).To(BeEmpty())
+	})
+
+	It("still finds, lists and judges drift of a VM after its NodeClass is gone", func() {
+		created, err := cloudProvider.Create(ctx, claimFor("small"))
+		Expect(err).NotTo(HaveOccurred())
+		nodeClaim := claimFor("small")
+		nodeClaim.Status = created.Status
+		nodeClaim.Annotations = created.Annotations
+		ExpectFinalizersRemoved(ctx, env.Client, nodeClass)
+		ExpectDeleted(ctx, env.Client, nodeClass)
+
+		got, err := cloudProvider.Get(ctx, created.Status.ProviderID)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(got.Status.ProviderID).To(Equal(created.Status.ProviderID))
+		// Without the NodeClass the instance type cannot be resolved; what the VM itself says is still reported.
+		Expect(got.Labels).To(HaveKeyWithValue(corev1.LabelTopologyZone, "zone-a"))
+		Expect(got.Labels).To(HaveKeyWithValue(karpv1.NodePoolLabelKey, nodePool.Name))
+		listed, err := cloudProvider.List(ctx)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(lo.Map(listed, func(nc *karpv1.NodeClaim, _ int) string { return nc.Status.ProviderID })).To(ConsistOf(created.Status.ProviderID))
+		reason, err := cloudProvider.IsDrifted(ctx, nodeClaim)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(reason).To(BeEmpty(), "without its NodeClass there is nothing to drift from")
+	})
+})
+
+var _ = Describe("Garbage collection of launches in flight", func() {
+	It("never destroys the VM of a NodeClaim whose launch has not recorded a providerID yet, however old", func() {
+		nodeClass := expectNodeClassReconciled(newNodeClass())
+		nodePool := nodePoolFor(nodeClass)
+		ExpectApplied(ctx, env.Client, nodePool)
+		// The NodeClaim exists in the API server; its VM is deployed but Create has not returned, so the NodeClaim
+		// carries no providerID (as after a controller restart in the middle of a launch).
+		launching := coretest.NodeClaim(karpv1.NodeClaim{Spec: karpv1.NodeClaimSpec{
+			NodeClassRef: &karpv1.NodeClassReference{Group: apis.Group, Kind: "CloudStackNodeClass", Name: nodeClass.Name},
+			Requirements: []karpv1.NodeSelectorRequirementWithMinValues{{Key: corev1.LabelInstanceTypeStable, Operator: corev1.NodeSelectorOpIn, Values: []string{"small"}}},
+		}})
+		launching.Labels = lo.Assign(launching.Labels, map[string]string{karpv1.NodePoolLabelKey: nodePool.Name})
+		launching.Status.ProviderID = "" // coretest fills in a fake one
+		ExpectApplied(ctx, env.Client, launching)
+		created, err := cloudProvider.Create(ctx, launching)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(ExpectExists(ctx, env.Client, launching).Status.ProviderID).To(BeEmpty())
+		// A leak beside it, so the pass below is seen to collect.
+		leakedClaim := coretest.NodeClaim(karpv1.NodeClaim{Spec: launching.Spec})
+		leakedClaim.Labels = launching.Labels
+		leaked, err := cloudProvider.Create(ctx, leakedClaim)
+		Expect(err).NotTo(HaveOccurred())
+
+		gc := garbagecollection.NewController(env.Clock, env.Client, csEnv.InstanceProvider, 30*time.Second)
+		env.Clock.Step(time.Hour)
+		ExpectSingletonReconciled(ctx, gc)
+		ids := lo.Map(liveVMs(), func(vm simulator.VM, _ int) string { return v1.ProviderID(vm.ID) })
+		Expect(ids).To(ConsistOf(created.Status.ProviderID), "the launching NodeClaim's VM stays, the leak %s goes", leaked.Status.ProviderID)
 	})
 })

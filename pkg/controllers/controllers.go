@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/karpenter/pkg/events"
 
 	v1 "github.com/cloudstack/karpenter-provider-cloudstack/pkg/apis/v1"
+	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/controllers/node/providerid"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/controllers/nodeclass"
 )
 
@@ -22,6 +23,7 @@ func NewControllers(_ context.Context, mgr manager.Manager, clk clock.Clock, kub
 	providers nodeclass.Providers) []controller.Controller {
 	return []controller.Controller{
 		nodeclass.NewController(kubeClient, recorder, clk, providers),
+		providerid.NewController(kubeClient, recorder),
 		//nolint:staticcheck // SA1019: operatorpkg's status controller still takes the deprecated record.EventRecorder.
 		status.NewController[*v1.CloudStackNodeClass](kubeClient, mgr.GetEventRecorderFor("karpenter")),
 	}

@@ -88,7 +88,7 @@ type commandStatsBody struct {
 }
 
 // AdminHandler serves the admin endpoint the standalone binary exposes on its own port:
-// GET /counts, POST /reset-counts, POST /faults, GET /vms (see docs/simulator.md).
+// GET /counts, POST /reset-counts, POST /faults, GET /vms, GET /vms/expunged (see docs/simulator.md).
 func (s *Server) AdminHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /counts", func(w http.ResponseWriter, _ *http.Request) {
@@ -116,6 +116,9 @@ func (s *Server) AdminHandler() http.Handler {
 	})
 	mux.HandleFunc("GET /vms", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, s.VirtualMachines())
+	})
+	mux.HandleFunc("GET /vms/expunged", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, s.ExpungedVirtualMachines())
 	})
 	return mux
 }

@@ -27,6 +27,8 @@ type cloud struct {
 	vms     []*vm          // creation order, which is what list calls return
 	vmByID  map[string]*vm // includes VMs until expunged
 	removed map[string]bool
+	// expunged keeps a snapshot of every expunged VM, for the tests' history of launches (Server.ExpungedVirtualMachines).
+	expunged []VM
 
 	tags  []*resourceTag
 	jobs  map[string]*job

@@ -1,10 +1,15 @@
 package simulator_test
 
 import (
+	"bytes"
 	"errors"
+	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	csgo "github.com/apache/cloudstack-go/v2/cloudstack"
@@ -192,16 +197,21 @@ var _ = Describe("Knobs and accounting", func() {
 		Expect(err).NotTo(HaveOccurred())
 	})
 
-	It("counts requests per command, queryAsyncJobResult included", func() {
+	It("counts requests per command, queryAsyncJobResult included, as the client counted them", func() {
+		// The client's own count of what it sent, per command: the expected values, independent of the simulator.
+		sent := &countingTransport{next: http.DefaultTransport, counts: map[string]int64{}}
+		client := csgo.NewClient(e.sim.URL(), userKey, userSecret, false, csgo.WithHTTPClient(&http.Client{Transport: sent}))
+		params := e.deployParams("counted", "small") // its ID lookups go through another client: not counted below
 		e.sim.ResetCounts()
-		resp, err := e.user.VirtualMachine.DeployVirtualMachine(e.deployParams("counted", "small"))
+		resp, err := client.VirtualMachine.DeployVirtualMachine(params)
 		Expect(err).NotTo(HaveOccurred())
-		waitJob(e.user, resp.JobID)
+		waitJob(client, resp.JobID)
 		counts := e.sim.Counts()
-		Expect(counts["deployVirtualMachine"]).To(Equal(int64(1)))
-		Expect(counts["queryAsyncJobResult"]).To(BeNumerically(">=", 1))
+		Expect(sent.counts["deployVirtualMachine"]).To(Equal(int64(1)))
+		Expect(sent.counts["queryAsyncJobResult"]).To(BeNumerically(">=", 1))
+		Expect(counts).To(Equal(sent.snapshot()))
 		var sum int64
-		for _, n := range counts {
+		for _, n := range sent.snapshot() {
 			sum += n
 		}
 		Expect(e.sim.TotalRequests()).To(Equal(sum))
@@ -242,3 +252,34 @@ var _ = Describe("Knobs and accounting", func() {
 		Expect(resp.StatusCode).To(Equal(400))
 	})
 })
+
+// countingTransport counts the requests a client sends, per command (the command parameter of a GET's query or a
+// POST's form).
+type countingTransport struct {
+	next   http.RoundTripper
+	mu     sync.Mutex
+	counts map[string]int64
+}
+
+func (t *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	command := r.URL.Query().Get("command")
+	if command == "" && r.Body != nil {
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			return nil, err
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		form, _ := url.ParseQuery(string(body))
+		command = form.Get("command")
+	}
+	t.mu.Lock()
+	t.counts[command]++
+	t.mu.Unlock()
+	return t.next.RoundTrip(r)
+}
+
+func (t *countingTransport) snapshot() map[string]int64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return maps.Clone(t.counts)
+}

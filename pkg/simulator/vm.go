@@ -116,6 +116,7 @@ func (v *vm) uncount() { v.counted = false }
 
 // remove expunges the VM: it disappears from lists and its UUID resolves to nothing.
 func (st *cloud) remove(v *vm) {
+	st.expunged = append(st.expunged, st.snapshot(v))
 	st.release(v)
 	v.uncount()
 	delete(st.vmByID, v.id)
@@ -206,6 +207,14 @@ func (s *Server) VirtualMachines() []VM {
 		out = append(out, s.st.snapshot(v))
 	}
 	return out
+}
+
+// ExpungedVirtualMachines returns a snapshot of every VM that was expunged, taken as it went (state Expunging), in
+// the order they went: the history tests need to prove that a failed attempt happened and was cleaned up.
+func (s *Server) ExpungedVirtualMachines() []VM {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]VM{}, s.st.expunged...)
 }
 
 // usage sums what an account's counted VMs hold, for the resource-limit check.

@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	karpv1 "sigs.k8s.io/karpenter/pkg/apis/v1"
+	corecloudprovider "sigs.k8s.io/karpenter/pkg/cloudprovider"
 	"sigs.k8s.io/karpenter/pkg/controllers/dynamicresources/deviceallocation"
 	"sigs.k8s.io/karpenter/pkg/controllers/nodeclaim/lifecycle"
 	"sigs.k8s.io/karpenter/pkg/controllers/provisioning"
@@ -198,7 +199,8 @@ var _ = Describe("Provisioning as the chart's ServiceAccount", Ordered, func() {
 	It("destroys the VM when the NodeClaim's instance is deleted", func() {
 		Expect(cp.Delete(pctx, nodeClaim)).To(Succeed())
 		id, _ := v1.ParseProviderID(nodeClaim.Status.ProviderID)
+		// NodeClaimNotFound, not just any error: a permission error of the ServiceAccount would also be an error.
 		Eventually(func() error { _, err := cp.Get(pctx, nodeClaim.Status.ProviderID); return err }).
-			WithTimeout(10*time.Second).Should(HaveOccurred(), "VM %s still exists", id)
+			WithTimeout(10*time.Second).Should(Satisfy(corecloudprovider.IsNodeClaimNotFoundError), "VM %s still exists", id)
 	})
 })

@@ -2,6 +2,7 @@ package e2e_test
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	"github.com/samber/lo"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
@@ -111,18 +113,20 @@ var _ = Describe("The local controller's configuration", func() {
 		}()),
 	)
 
-	It("is what the running controller got, plus only its kubeconfig", func() {
-		var kubeconfig []string
-		for _, e := range env.ControllerEnv() {
-			if strings.HasPrefix(e, "KUBECONFIG=") {
-				kubeconfig = append(kubeconfig, e)
-			}
-		}
-		Expect(kubeconfig).To(HaveLen(1))
-		Expect(env.ControllerEnv()).To(ContainElements("CLUSTER_NAME=e2e", "BATCH_IDLE_DURATION=1s", "GC_GRACE_PERIOD=20s",
-			"DISABLE_LEADER_ELECTION=true", "CLOUDSTACK_CREDENTIALS_DIR="+filepath.Join(env.WorkDir, "credentials")))
-		for _, e := range env.ControllerEnv() {
-			Expect(e).NotTo(ContainSubstring("secret-key"), "the secret key only ever sits in the credentials file")
-		}
+	It("is what the running controller process got: the chart's rendered env, its credentials path, and only its kubeconfig", func() {
+		pid, values, credentialsDir, err := env.RunningController()
+		Expect(err).NotTo(HaveOccurred())
+		raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
+		Expect(err).NotTo(HaveOccurred())
+		got := lo.Compact(strings.Split(string(raw), "\x00"))
+		sort.Strings(got)
+		// The chart mounts the credentials Secret at its fixed path; locally the same files sit in the work dir.
+		want := lo.Map(renderedControllerEnv(values), func(e string, _ int) string {
+			return strings.Replace(e, "="+environment.ChartCredentialsMountPath, "="+credentialsDir, 1)
+		})
+		want = append(want, "KUBECONFIG="+env.Kubeconfig)
+		sort.Strings(want)
+		Expect(got).To(Equal(want))
+		Expect(string(raw)).NotTo(ContainSubstring("local-user-secret-key"), "the secret key only ever sits in the credentials file")
 	})
 })

@@ -14,6 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	karpv1 "sigs.k8s.io/karpenter/pkg/apis/v1"
+	"sigs.k8s.io/karpenter/pkg/scheduling"
 
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/apis"
 	v1 "github.com/cloudstack/karpenter-provider-cloudstack/pkg/apis/v1"
@@ -167,22 +168,47 @@ func clusterVMs() []simulator.VM {
 	return vms
 }
 
-// expectVMsMatchNodeClaims checks the one-to-one mapping: every NodeClaim has exactly one live VM, named after it,
-// with the NodeClaim's offering and zone and the ownership tags; and no live VM of the cluster lacks a NodeClaim.
+// providerIDPrefix is the documented contract (docs/bootstrap.md) for nodes whose kubelet sets the providerID from
+// userData: the literal, not the provider's helper, so a change of the provider's format fails here.
+const providerIDPrefix = "cloudstack:///"
+
+// vmOf finds the VM a NodeClaim was launched as: the one whose UUID its providerID names.
+func vmOf(nc karpv1.NodeClaim, vms []simulator.VM) (simulator.VM, bool) {
+	return lo.Find(vms, func(vm simulator.VM) bool { return providerIDPrefix+vm.ID == nc.Status.ProviderID })
+}
+
+// expectVMsMatchNodeClaims checks the one-to-one mapping between NodeClaims and the cluster's VMs (none in Error):
+// every NodeClaim's providerID names exactly one live VM; the VM's offering and zone satisfy the NodeClaim's
+// requirements and its size covers the NodeClaim's resource requests; the Node registered from that VM carries the
+// NodeClaim's providerID and the VM's hostname; the VM carries the ownership tags; and no VM lacks a NodeClaim.
 func expectVMsMatchNodeClaims(nodeClassName string) {
 	GinkgoHelper()
 	all := &karpv1.NodeClaimList{}
 	Expect(env.Client.List(ctx, all)).To(Succeed())
 	vms := clusterVMs()
-	byName := lo.GroupBy(vms, func(vm simulator.VM) string { return vm.Name })
+	Expect(lo.Filter(vms, func(vm simulator.VM, _ int) bool { return vm.State == simulator.StateError })).To(BeEmpty(), "VMs left in Error")
 	Expect(vms).To(HaveLen(len(all.Items)), "live VMs %v vs NodeClaims %v", lo.Map(vms, func(vm simulator.VM, _ int) string { return vm.Name }),
 		lo.Map(all.Items, func(nc karpv1.NodeClaim, _ int) string { return nc.Name }))
 	for _, nc := range all.Items {
-		Expect(byName[nc.Name]).To(HaveLen(1), "VMs named after NodeClaim %s", nc.Name)
-		vm := byName[nc.Name][0]
-		Expect(nc.Status.ProviderID).To(Equal(v1.ProviderID(vm.ID)))
-		Expect(vm.ServiceOfferingName).To(Equal(nc.Labels[corev1.LabelInstanceTypeStable]))
-		Expect(vm.ZoneName).To(Equal(nc.Labels[corev1.LabelTopologyZone]))
+		vm, ok := vmOf(nc, vms)
+		Expect(ok).To(BeTrue(), "no live VM for NodeClaim %s's providerID %q", nc.Name, nc.Status.ProviderID)
+		reqs := scheduling.NewNodeSelectorRequirementsWithMinValues(nc.Spec.Requirements...)
+		for key, value := range map[string]string{corev1.LabelInstanceTypeStable: vm.ServiceOfferingName, corev1.LabelTopologyZone: vm.ZoneName} {
+			if reqs.Has(key) {
+				Expect(reqs.Get(key).Has(value)).To(BeTrue(), "VM %s has %s=%s, outside NodeClaim %s's requirement %s", vm.Name, key, value, nc.Name, reqs.Get(key))
+			}
+		}
+		requests := nc.Spec.Resources.Requests
+		Expect(resource.NewQuantity(int64(vm.CPUNumber), resource.DecimalSI).Cmp(requests[corev1.ResourceCPU])).To(BeNumerically(">=", 0),
+			"VM %s has %d vCPUs for NodeClaim %s requesting %s", vm.Name, vm.CPUNumber, nc.Name, requests.Cpu())
+		Expect(resource.NewQuantity(int64(vm.MemoryMiB)<<20, resource.BinarySI).Cmp(requests[corev1.ResourceMemory])).To(BeNumerically(">=", 0),
+			"VM %s has %d MiB for NodeClaim %s requesting %s", vm.Name, vm.MemoryMiB, nc.Name, requests.Memory())
+		if nc.Status.NodeName != "" {
+			node := &corev1.Node{}
+			Expect(env.Client.Get(ctx, client.ObjectKey{Name: nc.Status.NodeName}, node)).To(Succeed())
+			Expect(node.Spec.ProviderID).To(Equal(nc.Status.ProviderID))
+			Expect(node.Name).To(Equal(vm.Name), "a node is named after its VM's hostname")
+		}
 		Expect(vm.Tags).To(HaveKeyWithValue(v1.TagKeyCluster, env.ClusterName))
 		Expect(vm.Tags).To(HaveKeyWithValue(v1.TagKeyNodeClaim, nc.Name))
 		Expect(vm.Tags).To(HaveKeyWithValue(v1.TagKeyNodePool, nc.Labels[karpv1.NodePoolLabelKey]))
@@ -222,9 +248,9 @@ func expectEmptyCluster() {
 	}).Should(Succeed())
 }
 
-func readyCondition(nc *v1.CloudStackNodeClass) *status.Condition {
-	GinkgoHelper()
-	Expect(env.Client.Get(ctx, client.ObjectKeyFromObject(nc), nc)).To(Succeed())
+// readyCondition reads the NodeClass's Ready condition; g is the polling function's Gomega.
+func readyCondition(g Gomega, nc *v1.CloudStackNodeClass) *status.Condition {
+	g.Expect(env.Client.Get(ctx, client.ObjectKeyFromObject(nc), nc)).To(Succeed())
 	return nc.StatusConditions().Get(status.ConditionReady)
 }
 

@@ -19,11 +19,12 @@ import (
 // The suite's timings: short Karpenter batching and GC windows (set through chart values, as a user would), and
 // simulated CloudStack jobs that take a second, so pollers see jobs pending as with a real management server.
 var (
-	jobLatency  = time.Second
-	chartValues = environment.ChartValues{
+	jobLatency    = time.Second
+	gcGracePeriod = 20 * time.Second
+	chartValues   = environment.ChartValues{
 		"settings.batchIdleDuration":              "1s",
 		"settings.batchMaxDuration":               "5s",
-		"settings.gcGracePeriod":                  "20s",
+		"settings.gcGracePeriod":                  gcGracePeriod.String(),
 		"settings.cacheTTLs.unavailableOfferings": "30s",
 		"settings.logLevel":                       "debug",
 		"settings.cloudstack.apiQPS":              "50",
@@ -44,7 +45,13 @@ func TestE2E(t *testing.T) {
 var _ = BeforeSuite(func() {
 	ctrllog.SetLogger(GinkgoLogr)
 	ctx = context.Background()
-	SetDefaultEventuallyTimeout(5 * time.Minute)
+	timeout := 5 * time.Minute
+	// E2E_EVENTUALLY_TIMEOUT shortens the waits when running against a deliberately broken provider, where the
+	// specs are expected to fail.
+	if d, err := time.ParseDuration(os.Getenv("E2E_EVENTUALLY_TIMEOUT")); err == nil {
+		timeout = d
+	}
+	SetDefaultEventuallyTimeout(timeout)
 	SetDefaultEventuallyPollingInterval(time.Second)
 	var err error
 	env, err = environment.Start(ctx, environment.Options{

@@ -50,13 +50,17 @@ const TerminationFinalizer = apis.Group + "/termination"
 // ProviderIDPrefix is the scheme of providerIDs this provider sets: cloudstack:///<vm-uuid>, as CAPC does.
 const ProviderIDPrefix = "cloudstack:///"
 
-// ProviderIDPrefixCCM is the scheme the CloudStack cloud-controller-manager sets; it is accepted when parsing.
+// ProviderIDPrefixCCM is the scheme the CloudStack cloud-controller-manager sets on a node that registered without
+// a providerID. NodeClaims never carry it, and Karpenter matches nodes by the exact string, so such a node never
+// registers: ParseProviderID accepts it only so that the provider can recognise that node and say why
+// (pkg/controllers/node/providerid). The supported setup keeps the kubelet's --provider-id (docs/bootstrap.md).
 const ProviderIDPrefixCCM = "external-cloudstack://"
 
 // ProviderID returns the providerID of a VM.
 func ProviderID(vmID string) string { return ProviderIDPrefix + vmID }
 
-// ParseProviderID returns the VM UUID of a providerID in either the provider's or the CCM's format.
+// ParseProviderID returns the VM UUID of a providerID in the provider's format, or in the CCM's format (which a
+// NodeClaim never matches; see ProviderIDPrefixCCM).
 func ParseProviderID(providerID string) (string, error) {
 	for _, prefix := range []string{ProviderIDPrefix, ProviderIDPrefixCCM} {
 		if len(providerID) > len(prefix) && providerID[:len(prefix)] == prefix {

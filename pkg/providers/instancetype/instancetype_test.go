@@ -183,8 +183,11 @@ var _ = Describe("List", func() {
 		for _, it := range its {
 			if it.Name != "small" && it.Name != "custom-4c16g" && it.Name != "large" {
 				formula = append(formula, it)
-				Expect(it.Offerings[0].Price).To(Equal(instancetype.FormulaPrice(int(it.Capacity.Cpu().Value()),
-					int(it.Capacity.Memory().Value()/(1024*1024)), int(it.Capacity.Name(instancetype.ResourceNvidiaGPU, resource.DecimalSI).Value()))))
+				// The formula of price.go's doc comment, restated with literal weights rather than computed by
+				// the provider's FormulaPrice: 0.02 per vCPU, 0.005 per GiB, 0.5 per GPU.
+				want := 0.02*float64(it.Capacity.Cpu().Value()) + 0.005*float64(it.Capacity.Memory().Value())/(1<<30) +
+					0.5*float64(it.Capacity.Name(instancetype.ResourceNvidiaGPU, resource.DecimalSI).Value())
+				Expect(it.Offerings[0].Price).To(BeNumerically("~", want, 1e-9), it.Name)
 			}
 		}
 		for _, a := range formula {

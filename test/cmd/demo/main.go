@@ -31,13 +31,15 @@ func main() {
 	timeout := flag.Duration("timeout", 15*time.Minute, "give up after this long")
 	jobLatency := flag.Duration("job-latency", 2*time.Second, "how long the simulated CloudStack takes for a VM deploy or destroy")
 	keep := flag.Bool("keep-logs", false, "keep the working directory with every component's log")
+	serve := flag.Bool("serve", false, "only bring the cluster up and keep it up until interrupted (for suites run against it, e.g. hack/core-suites.sh)")
+	kubeconfigOut := flag.String("kubeconfig-out", "", "with --serve: write the admin kubeconfig's path to this file once the cluster is up")
 	flag.Parse()
 	// The environment's clients log through controller-runtime; the demo shows its own progress lines instead.
 	ctrllog.SetLogger(logr.Discard())
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	d := &demo{start: time.Now(), replicas: int32(*replicas)}
+	d := &demo{start: time.Now(), replicas: int32(*replicas), serve: *serve, kubeconfigOut: *kubeconfigOut}
 	err := d.run(ctx, *timeout, *jobLatency, *keep, *nonInteractive)
 	switch {
 	case err == nil:
@@ -53,6 +55,9 @@ func main() {
 type demo struct {
 	start    time.Time
 	replicas int32
+	// serve only brings the cluster up (no demo scenario) and writes the kubeconfig path to kubeconfigOut.
+	serve         bool
+	kubeconfigOut string
 	env      *environment.Environment
 	last     string
 }
@@ -80,6 +85,18 @@ func (d *demo) run(ctx context.Context, timeout, jobLatency time.Duration, keep,
 		}
 	}()
 	d.say("cluster up: export KUBECONFIG=%s  (logs: %s)", env.Kubeconfig, env.WorkDir)
+	if d.serve {
+		if d.kubeconfigOut != "" {
+			if err := os.WriteFile(d.kubeconfigOut, []byte(env.Kubeconfig), 0o600); err != nil {
+				return fmt.Errorf("writing --kubeconfig-out, %w", err)
+			}
+		}
+		<-ctx.Done()
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return nil
+		}
+		return ctx.Err()
+	}
 
 	if err := d.applyExamples(ctx); err != nil {
 		return err

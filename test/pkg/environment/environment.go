@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"log/slog"
 	"os"
@@ -80,9 +81,17 @@ type Environment struct {
 	controlPlane  *envtest.Environment
 	processes     []*process
 	controllerEnv []string
-	healthURL     string
+	// controllerValues are the chart values of the controller, without its ports; credentialsDir is the mounted
+	// Secret's directory.
+	controllerValues ChartValues
+	credentialsDir   string
+	// runningValues are the values of the running controller, ports included.
+	runningValues ChartValues
 	agentCancel   context.CancelFunc
 	agentDone     chan struct{}
+	agent         *nodeagent.Agent
+	// apiKey and secretKey are the controller's CloudStack account keys.
+	apiKey, secretKey string
 
 	mu         sync.Mutex
 	controller *process
@@ -159,7 +168,11 @@ func (e *Environment) buildBinaries(ctx context.Context) error {
 	if err != nil {
 		cache = os.TempDir()
 	}
-	e.binDir = filepath.Join(cache, "karpenter-cloudstack", "local-bin")
+	// One directory per checkout: two worktrees testing at once must not run each other's controller (a restart
+	// execs whatever binary is there at that moment).
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(e.root))
+	e.binDir = filepath.Join(cache, "karpenter-cloudstack", "local-bin", fmt.Sprintf("%08x", h.Sum32()))
 	if err := os.MkdirAll(e.binDir, 0o755); err != nil {
 		return err
 	}
@@ -238,10 +251,6 @@ func (e *Environment) startControlPlane(ctx context.Context) error {
 }
 
 func (e *Environment) startKubeComponents(ctx context.Context) error {
-	schedPort, err := freePort()
-	if err != nil {
-		return err
-	}
 	// The scheduler's default client QPS (50) throttles bursts of pods; a config file is the supported way to raise it.
 	schedConfig := filepath.Join(e.WorkDir, "kube-scheduler.yaml")
 	if err := os.WriteFile(schedConfig, []byte(fmt.Sprintf(`apiVersion: kubescheduler.config.k8s.io/v1
@@ -255,51 +264,42 @@ leaderElection:
 `, e.Kubeconfig)), 0o600); err != nil {
 		return err
 	}
-	sched, err := startProcess(e.WorkDir, "kube-scheduler", os.Environ(), filepath.Join(e.opts.AssetsDir, "kube-scheduler"),
-		"--config="+schedConfig, "--authentication-kubeconfig="+e.Kubeconfig, "--authorization-kubeconfig="+e.Kubeconfig,
-		"--bind-address=127.0.0.1", "--secure-port="+strconv.Itoa(schedPort))
+	sched, err := startOnFreePorts(ctx, 1, time.Minute, func(ports []int) (*process, string, error) {
+		p, err := startProcess(e.WorkDir, "kube-scheduler", os.Environ(), filepath.Join(e.opts.AssetsDir, "kube-scheduler"),
+			"--config="+schedConfig, "--authentication-kubeconfig="+e.Kubeconfig, "--authorization-kubeconfig="+e.Kubeconfig,
+			"--bind-address=127.0.0.1", "--secure-port="+strconv.Itoa(ports[0]))
+		return p, fmt.Sprintf("https://127.0.0.1:%d/healthz", ports[0]), err
+	})
 	if err != nil {
 		return err
 	}
 	e.processes = append(e.processes, sched)
-	kcmPort, err := freePort()
-	if err != nil {
-		return err
-	}
-	kcm, err := startProcess(e.WorkDir, "kube-controller-manager", os.Environ(), filepath.Join(e.opts.AssetsDir, "kube-controller-manager"),
-		"--kubeconfig="+e.Kubeconfig, "--leader-elect=false", "--use-service-account-credentials=false",
-		"--bind-address=127.0.0.1", "--secure-port="+strconv.Itoa(kcmPort), "--kube-api-qps=200", "--kube-api-burst=400")
+	kcm, err := startOnFreePorts(ctx, 1, time.Minute, func(ports []int) (*process, string, error) {
+		p, err := startProcess(e.WorkDir, "kube-controller-manager", os.Environ(), filepath.Join(e.opts.AssetsDir, "kube-controller-manager"),
+			"--kubeconfig="+e.Kubeconfig, "--leader-elect=false", "--use-service-account-credentials=false",
+			"--bind-address=127.0.0.1", "--secure-port="+strconv.Itoa(ports[0]), "--kube-api-qps=200", "--kube-api-burst=400")
+		return p, fmt.Sprintf("https://127.0.0.1:%d/healthz", ports[0]), err
+	})
 	if err != nil {
 		return err
 	}
 	e.processes = append(e.processes, kcm)
-	if err := sched.waitHealthy(ctx, fmt.Sprintf("https://127.0.0.1:%d/healthz", schedPort), time.Minute); err != nil {
-		return err
-	}
-	return kcm.waitHealthy(ctx, fmt.Sprintf("https://127.0.0.1:%d/healthz", kcmPort), time.Minute)
+	return nil
 }
 
 func (e *Environment) startSimulator(ctx context.Context) error {
-	apiPort, err := freePort()
-	if err != nil {
-		return err
-	}
-	adminPort, err := freePort()
-	if err != nil {
-		return err
-	}
-	sim, err := startProcess(e.WorkDir, "simulator", os.Environ(), filepath.Join(e.binDir, "simulator"),
-		"--listen=127.0.0.1:"+strconv.Itoa(apiPort), "--admin-listen=127.0.0.1:"+strconv.Itoa(adminPort),
-		"--catalog="+e.opts.Catalog, "--job-latency="+e.opts.JobLatency.String())
+	sim, err := startOnFreePorts(ctx, 2, 30*time.Second, func(ports []int) (*process, string, error) {
+		p, err := startProcess(e.WorkDir, "simulator", os.Environ(), filepath.Join(e.binDir, "simulator"),
+			"--listen=127.0.0.1:"+strconv.Itoa(ports[0]), "--admin-listen=127.0.0.1:"+strconv.Itoa(ports[1]),
+			"--catalog="+e.opts.Catalog, "--job-latency="+e.opts.JobLatency.String())
+		e.SimulatorURL = fmt.Sprintf("http://127.0.0.1:%d/client/api", ports[0])
+		e.Simulator = NewSimulatorAdmin(fmt.Sprintf("http://127.0.0.1:%d", ports[1]))
+		return p, e.Simulator.URL + "/counts", err
+	})
 	if err != nil {
 		return err
 	}
 	e.processes = append(e.processes, sim)
-	e.SimulatorURL = fmt.Sprintf("http://127.0.0.1:%d/client/api", apiPort)
-	e.Simulator = NewSimulatorAdmin(fmt.Sprintf("http://127.0.0.1:%d", adminPort))
-	if err := sim.waitHealthy(ctx, e.Simulator.URL+"/counts", 30*time.Second); err != nil {
-		return err
-	}
 	return e.writeCredentials()
 }
 
@@ -318,6 +318,7 @@ func (e *Environment) writeCredentials() error {
 	if account == nil {
 		return fmt.Errorf("catalog %s has no account %q for the controller", e.opts.Catalog, UserAccount)
 	}
+	e.apiKey, e.secretKey = account.APIKey, account.SecretKey
 	dir := filepath.Join(e.WorkDir, "credentials")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
@@ -327,26 +328,44 @@ func (e *Environment) writeCredentials() error {
 			return fmt.Errorf("writing credentials file %s, %w", name, err)
 		}
 	}
-	metrics, err := freePort()
-	if err != nil {
-		return err
-	}
-	health, err := freePort()
-	if err != nil {
-		return err
-	}
-	values := ChartValues{"settings.clusterName": e.opts.ClusterName, "settings.metricsPort": strconv.Itoa(metrics),
-		"settings.healthProbePort": strconv.Itoa(health), "settings.leaderElection.disabled": "true"}
+	values := ChartValues{"settings.clusterName": e.opts.ClusterName, "settings.leaderElection.disabled": "true"}
 	for k, v := range e.opts.Values {
 		values[k] = v
 	}
-	env, err := ControllerEnv(values, dir)
-	if err != nil {
-		return err
-	}
-	e.controllerEnv = append(env, "KUBECONFIG="+e.Kubeconfig)
-	e.healthURL = fmt.Sprintf("http://127.0.0.1:%d/readyz", health)
+	e.controllerValues, e.credentialsDir = values, dir
 	return nil
+}
+
+// controllerEnvFor is the controller's environment with its metrics and health ports.
+func (e *Environment) controllerEnvFor(metrics, health int) ([]string, error) {
+	values := ChartValues{"settings.metricsPort": strconv.Itoa(metrics), "settings.healthProbePort": strconv.Itoa(health)}
+	for k, v := range e.controllerValues {
+		values[k] = v
+	}
+	env, err := ControllerEnv(values, e.credentialsDir)
+	if err != nil {
+		return nil, err
+	}
+	e.runningValues = values
+	return append(env, "KUBECONFIG="+e.Kubeconfig), nil
+}
+
+// RunningController is the running controller's process ID and the chart values it was started from (ports
+// included), so a test can read what the process really got (/proc/<pid>/environ).
+func (e *Environment) RunningController() (pid int, values ChartValues, credentialsDir string, err error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.controller == nil {
+		return 0, nil, "", errors.New("the controller was never started")
+	}
+	if ok, _ := e.controller.exited(); ok {
+		return 0, nil, "", errors.New("the controller is not running")
+	}
+	out := ChartValues{}
+	for k, v := range e.runningValues {
+		out[k] = v
+	}
+	return e.controller.cmd.Process.Pid, out, e.credentialsDir, nil
 }
 
 func (e *Environment) startAgent(_ context.Context) error {
@@ -361,6 +380,7 @@ func (e *Environment) startAgent(_ context.Context) error {
 		return err
 	}
 	agent := nodeagent.New(agentClient, e.Simulator, e.opts.ClusterName, e.opts.AgentInterval, slog.New(slog.NewTextHandler(agentLog, nil)))
+	e.agent = agent
 	go func() {
 		defer close(e.agentDone)
 		defer agentLog.Close()
@@ -378,14 +398,48 @@ func (e *Environment) StartController(ctx context.Context) error {
 			return errors.New("the controller is already running")
 		}
 	}
-	p, err := startProcess(e.WorkDir, "controller", e.controllerEnv, filepath.Join(e.binDir, "controller"))
+	// The lock stays held while the controller starts: Kill and Restart wait for it.
+	defer e.mu.Unlock()
+	p, err := startOnFreePorts(ctx, 2, 2*time.Minute, func(ports []int) (*process, string, error) {
+		env, err := e.controllerEnvFor(ports[0], ports[1])
+		if err != nil {
+			return nil, "", err
+		}
+		e.controllerEnv = env
+		p, err := startProcess(e.WorkDir, "controller", env, filepath.Join(e.binDir, "controller"))
+		return p, fmt.Sprintf("http://127.0.0.1:%d/readyz", ports[1]), err
+	})
 	if err != nil {
-		e.mu.Unlock()
 		return err
 	}
 	e.controller = p
+	return nil
+}
+
+// EnsureController starts the controller unless it is running: a spec that stops the controller restores it in a
+// cleanup, so a failure in the middle does not cascade into the specs after it.
+func (e *Environment) EnsureController(ctx context.Context) error {
+	e.mu.Lock()
+	running := e.controller != nil
+	if running {
+		running, _ = e.controller.exited()
+		running = !running
+	}
 	e.mu.Unlock()
-	return p.waitHealthy(ctx, e.healthURL, 2*time.Minute)
+	if running {
+		return nil
+	}
+	return e.StartController(ctx)
+}
+
+// RestartController stops the controller gracefully (SIGTERM, as a rolling update does) and starts it again.
+func (e *Environment) RestartController(ctx context.Context) error {
+	e.mu.Lock()
+	if e.controller != nil {
+		e.controller.stop(30 * time.Second)
+	}
+	e.mu.Unlock()
+	return e.StartController(ctx)
 }
 
 // KillController sends the controller SIGKILL, as an OOM kill or a node failure would, and waits until it is gone.
@@ -403,14 +457,23 @@ func (e *Environment) KillController() error {
 }
 
 // ControllerEnv is the controller's environment (without the secret key, which only ever sits in a file).
-func (e *Environment) ControllerEnv() []string { return append([]string{}, e.controllerEnv...) }
+func (e *Environment) ControllerEnv() []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]string{}, e.controllerEnv...)
+}
 
 // LogFile is the log of a component: controller, simulator, kube-scheduler, kube-controller-manager or nodeagent.
 func (e *Environment) LogFile(component string) string {
 	return filepath.Join(e.WorkDir, component+".log")
 }
 
-// ClusterVMs returns the VMs of this cluster that are not gone (not Destroyed, Expunging or Error).
+// EnableCCM runs (or stops) a simulated CloudStack cloud-controller-manager beside the node agent: it initializes
+// nodes that registered with --cloud-provider=external as apache/cloudstack-kubernetes-provider does.
+func (e *Environment) EnableCCM(on bool) { e.agent.EnableCCM(on) }
+
+// ClusterVMs returns the VMs of this cluster that are not gone (not Destroyed or Expunging). VMs in Error count: a
+// failed launch left in Error is a leak until something destroys it.
 func (e *Environment) ClusterVMs(ctx context.Context) ([]simulator.VM, error) {
 	vms, err := e.Simulator.VirtualMachines(ctx)
 	if err != nil {
@@ -419,7 +482,7 @@ func (e *Environment) ClusterVMs(ctx context.Context) ([]simulator.VM, error) {
 	var out []simulator.VM
 	for _, vm := range vms {
 		owned := strings.HasPrefix(vm.Group, instance.GroupPrefix(e.ClusterName)+"-") || vm.Tags[v1.TagKeyCluster] == e.ClusterName
-		if owned && vm.State != simulator.StateDestroyed && vm.State != simulator.StateExpunging && vm.State != simulator.StateError {
+		if owned && vm.State != simulator.StateDestroyed && vm.State != simulator.StateExpunging {
 			out = append(out, vm)
 		}
 	}

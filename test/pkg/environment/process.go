@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -19,8 +20,10 @@ type process struct {
 	name    string
 	cmd     *exec.Cmd
 	logPath string
-	done    chan struct{}
-	err     error
+	// logOffset is where this run's output starts in the log, which restarts append to.
+	logOffset int64
+	done      chan struct{}
+	err       error
 }
 
 func startProcess(logDir, name string, env []string, bin string, args ...string) (*process, error) {
@@ -28,6 +31,10 @@ func startProcess(logDir, name string, env []string, bin string, args ...string)
 	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("opening the log of %s, %w", name, err)
+	}
+	var offset int64
+	if info, err := logFile.Stat(); err == nil {
+		offset = info.Size()
 	}
 	cmd := exec.Command(bin, args...)
 	cmd.Env = env
@@ -38,7 +45,7 @@ func startProcess(logDir, name string, env []string, bin string, args ...string)
 		logFile.Close()
 		return nil, fmt.Errorf("starting %s (%s), %w", name, bin, err)
 	}
-	p := &process{name: name, cmd: cmd, logPath: logPath, done: make(chan struct{})}
+	p := &process{name: name, cmd: cmd, logPath: logPath, logOffset: offset, done: make(chan struct{})}
 	go func() {
 		p.err = cmd.Wait()
 		logFile.Close()
@@ -106,6 +113,52 @@ func (p *process) waitHealthy(ctx context.Context, url string, timeout time.Dura
 		}
 	}
 	return fmt.Errorf("%s not healthy after %s (%v); see %s", p.name, timeout, last, p.logPath)
+}
+
+// maxPortAttempts bounds how often a server is started again on other ports after losing one.
+const maxPortAttempts = 5
+
+// startOnFreePorts starts a server on n fresh loopback ports and waits until it is healthy. freePort can only
+// promise a port that was free a moment ago: another process (go test runs packages in parallel) may bind it before
+// the child does. The child then exits saying "address already in use", and it is started again on other ports.
+// start returns the process and its health URL for the ports it was given.
+func startOnFreePorts(ctx context.Context, n int, timeout time.Duration, start func(ports []int) (*process, string, error)) (*process, error) {
+	for attempt := 1; ; attempt++ {
+		ports := make([]int, n)
+		for i := range ports {
+			port, err := freePort()
+			if err != nil {
+				return nil, err
+			}
+			ports[i] = port
+		}
+		p, healthURL, err := start(ports)
+		if err != nil {
+			return nil, err
+		}
+		err = p.waitHealthy(ctx, healthURL, timeout)
+		if err == nil {
+			return p, nil
+		}
+		lost := p.lostPort()
+		p.kill()
+		if !lost || attempt == maxPortAttempts {
+			return nil, err
+		}
+	}
+}
+
+// lostPort reports whether the process exited because a port was taken: the message Go's and etcd's listeners
+// print.
+func (p *process) lostPort() bool {
+	if ok, _ := p.exited(); !ok {
+		return false
+	}
+	data, err := os.ReadFile(p.logPath)
+	if err != nil {
+		return false
+	}
+	return strings.Contains(string(data[min(p.logOffset, int64(len(data))):]), "address already in use")
 }
 
 // freePort returns a loopback port nobody listens on right now.

@@ -30,6 +30,12 @@ func (s *SimulatorAdmin) VirtualMachines(ctx context.Context) ([]simulator.VM, e
 	return vms, s.do(ctx, http.MethodGet, "/vms", nil, &vms)
 }
 
+// ExpungedVirtualMachines returns every VM that was expunged, as it was when it went.
+func (s *SimulatorAdmin) ExpungedVirtualMachines(ctx context.Context) ([]simulator.VM, error) {
+	var vms []simulator.VM
+	return vms, s.do(ctx, http.MethodGet, "/vms/expunged", nil, &vms)
+}
+
 // Counts is the body of GET /counts.
 type Counts struct {
 	Total    int64 `json:"total"`

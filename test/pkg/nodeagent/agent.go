@@ -47,6 +47,8 @@ type Agent struct {
 	renewed map[string]time.Time
 	// rejected remembers VMs whose userData cannot bootstrap a node, so the reason is logged once.
 	rejected map[string]bool
+	// ccm runs a simulated CloudStack cloud-controller-manager in each pass (see CCM).
+	ccm bool
 }
 
 // New returns an agent for the VMs of clusterName (tagged with it or in its VM group) that syncs every interval.
@@ -97,9 +99,9 @@ func (a *Agent) Sync(ctx context.Context) error {
 	registered := map[string]bool{}
 	for i := range nodes.Items {
 		node := &nodes.Items[i]
-		id, err := v1.ParseProviderID(node.Spec.ProviderID)
-		if err != nil {
-			continue // not a CloudStack node
+		id := node.Annotations[AnnotationVMID]
+		if id == "" {
+			continue // not registered by this agent
 		}
 		registered[id] = true
 		if _, ok := live[id]; !ok {
@@ -119,6 +121,9 @@ func (a *Agent) Sync(ctx context.Context) error {
 				ours[node.Name] = node
 			}
 		}
+	}
+	if a.CCMEnabled() {
+		errs = append(errs, a.initializeNodes(ctx, ours, vms))
 	}
 	for _, node := range ours {
 		errs = append(errs, a.renewLease(ctx, node), a.removeStartupTaints(ctx, node))
@@ -143,7 +148,11 @@ func (a *Agent) register(ctx context.Context, vm simulator.VM) (*corev1.Node, er
 		}
 		return nil, nil
 	}
-	node := NewNode(vm, cfg, a.now())
+	reg, err := NewRegistration(cfg, MetadataOf(vm))
+	if err != nil {
+		return nil, fmt.Errorf("VM %s cannot register its node, %w", vm.ID, err)
+	}
+	node := NewNode(vm, cfg, reg, a.now())
 	if err := a.kube.Create(ctx, node); err != nil {
 		if apierrors.IsAlreadyExists(err) {
 			return nil, nil
@@ -242,11 +251,7 @@ func (a *Agent) runPods(ctx context.Context, nodes map[string]*corev1.Node) erro
 			continue
 		}
 		if pod.DeletionTimestamp != nil {
-			// The containers stop at once: confirm the deletion as the kubelet does after they exited.
-			err := a.kube.Delete(ctx, pod, client.GracePeriodSeconds(0), client.Preconditions{UID: &pod.UID})
-			if client.IgnoreNotFound(err) != nil && !apierrors.IsConflict(err) {
-				errs = append(errs, fmt.Errorf("finishing the deletion of pod %s/%s, %w", pod.Namespace, pod.Name, err))
-			}
+			errs = append(errs, a.terminate(ctx, pod))
 			continue
 		}
 		if pod.Status.Phase == corev1.PodRunning || pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {

@@ -22,49 +22,39 @@ const KubeletVersion = "v1.36.3"
 // VM snapshot does not carry.
 const defaultEphemeralGiB = 20
 
-// NewNode is the Node a kubelet would register for the VM with that kubelet configuration: labels from
-// --node-labels plus the kubelet's own and the cloud-controller-manager's (instance type, zone), taints from
-// --register-with-taints, capacity from the VM's size, allocatable after the reservations, and Ready.
-func NewNode(vm simulator.VM, cfg *KubeletConfig, now time.Time) *corev1.Node {
-	labels := map[string]string{}
-	for k, val := range cfg.Labels {
-		labels[k] = val
-	}
-	arch := labels[corev1.LabelArchStable]
-	if arch == "" {
-		arch = "amd64"
-	}
-	labels[corev1.LabelHostname] = vm.Name
-	labels[corev1.LabelOSStable] = "linux"
-	labels[corev1.LabelArchStable] = arch
-	// What the CloudStack cloud-controller-manager adds from the VM's metadata.
-	labels[corev1.LabelInstanceTypeStable] = vm.ServiceOfferingName
-	labels[corev1.LabelTopologyZone] = vm.ZoneName
-
+// NewNode is the Node a kubelet would register for the VM: name, providerID, labels and taints from the
+// registration its userData describes, capacity from the VM's size, allocatable after the reservations, and Ready.
+// Instance type, zone and region labels are not the kubelet's: Karpenter copies them from the NodeClaim, and a
+// cloud-controller-manager adds them from the VM (see CCM).
+func NewNode(vm simulator.VM, cfg *KubeletConfig, reg Registration, now time.Time) *corev1.Node {
 	capacity := Capacity(vm, cfg)
 	ip := ""
 	if len(vm.IPAddresses) > 0 {
 		ip = vm.IPAddresses[0]
 	}
-	addresses := []corev1.NodeAddress{{Type: corev1.NodeHostName, Address: vm.Name}}
+	addresses := []corev1.NodeAddress{{Type: corev1.NodeHostName, Address: reg.Name}}
 	if ip != "" {
 		addresses = append([]corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: ip}}, addresses...)
 	}
 	return &corev1.Node{
-		ObjectMeta: metav1.ObjectMeta{Name: vm.Name, Labels: labels},
-		Spec:       corev1.NodeSpec{ProviderID: v1.ProviderID(vm.ID), Taints: append([]corev1.Taint{}, cfg.Taints...)},
+		ObjectMeta: metav1.ObjectMeta{Name: reg.Name, Labels: reg.Labels, Annotations: map[string]string{AnnotationVMID: vm.ID}},
+		Spec:       corev1.NodeSpec{ProviderID: reg.ProviderID, Taints: reg.Taints},
 		Status: corev1.NodeStatus{
 			Capacity:    capacity,
 			Allocatable: Allocatable(capacity, cfg),
 			Conditions:  []corev1.NodeCondition{ReadyCondition(now)},
 			Addresses:   addresses,
 			NodeInfo: corev1.NodeSystemInfo{
-				KubeletVersion: KubeletVersion, Architecture: arch, OperatingSystem: "linux",
+				KubeletVersion: KubeletVersion, Architecture: reg.Labels[corev1.LabelArchStable], OperatingSystem: "linux",
 				ContainerRuntimeVersion: "containerd://2.1.0", OSImage: "simulated", KernelVersion: "simulated",
 			},
 		},
 	}
 }
+
+// AnnotationVMID is the harness's own record of which VM a node runs on, so the agent finds its nodes whatever
+// providerID they carry (or none, before a CCM sets it). Neither the provider nor the checks of the tests read it.
+const AnnotationVMID = "nodeagent.test.karpenter.k8s.cloudstack/vm-id"
 
 // ReadyCondition is a fresh kubelet Ready heartbeat.
 func ReadyCondition(now time.Time) corev1.NodeCondition {

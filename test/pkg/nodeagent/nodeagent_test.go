@@ -98,19 +98,52 @@ var _ = Describe("Node", func() {
 		ZoneName: "zone-a", ServiceOfferingName: "k8s.medium", CPUNumber: 4, MemoryMiB: 8192, RootDiskSizeGiB: 40,
 		IPAddresses: []string{"10.10.0.7"}}
 
-	It("registers as the kubelet and the cloud-controller-manager would", func() {
+	It("registers with exactly the name, providerID, labels and taints the kubelet flags say", func() {
 		cfg, err := nodeagent.ParseKubeletConfig(rendered)
 		Expect(err).NotTo(HaveOccurred())
-		node := nodeagent.NewNode(vm, cfg, time.Now())
-		Expect(node.Name).To(Equal(vm.Name))
-		Expect(node.Spec.ProviderID).To(Equal(v1.ProviderID(vm.ID)))
-		Expect(node.Spec.Taints).To(ContainElement(karpv1.UnregisteredNoExecuteTaint))
+		reg, err := nodeagent.NewRegistration(cfg, nodeagent.MetadataOf(vm))
+		Expect(err).NotTo(HaveOccurred())
+		node := nodeagent.NewNode(vm, cfg, reg, time.Now())
+		Expect(node.Name).To(Equal("default-abcde"))
+		// The literal of the rendered flag with the metadata's instance-id filled in, not the provider's helper.
+		Expect(node.Spec.ProviderID).To(Equal("cloudstack:///0b1c2d3e-0000-4000-8000-000000000001"))
+		Expect(node.Spec.Taints).To(Equal([]corev1.Taint{karpv1.UnregisteredNoExecuteTaint,
+			{Key: "dedicated", Value: "gpu", Effect: corev1.TaintEffectNoSchedule}}))
+		// No instance type or zone: the kubelet does not know them; Karpenter or a CCM adds them.
 		Expect(node.Labels).To(Equal(map[string]string{
 			karpv1.NodePoolLabelKey: "default", "workload": "general", corev1.LabelHostname: vm.Name, corev1.LabelOSStable: "linux",
-			corev1.LabelArchStable: "amd64", corev1.LabelInstanceTypeStable: "k8s.medium", corev1.LabelTopologyZone: "zone-a",
+			corev1.LabelArchStable: "amd64",
 		}))
 		Expect(node.Status.Addresses).To(ContainElement(corev1.NodeAddress{Type: corev1.NodeInternalIP, Address: "10.10.0.7"}))
 		Expect(node.Status.Conditions).To(ContainElement(HaveField("Type", corev1.NodeReady)))
+	})
+
+	DescribeTable("resolves the registration from the flags and the metadata",
+		func(flags string, name, providerID string, extraTaint bool) {
+			cfg, err := nodeagent.ParseKubeletConfig("--register-with-taints=karpenter.sh/unregistered:NoExecute " + flags)
+			Expect(err).NotTo(HaveOccurred())
+			reg, err := nodeagent.NewRegistration(cfg, nodeagent.Metadata{InstanceID: "uuid-1", LocalHostname: "VM-1"})
+			Expect(err).NotTo(HaveOccurred())
+			Expect(reg.Name).To(Equal(name))
+			Expect(reg.ProviderID).To(Equal(providerID))
+			if extraTaint {
+				Expect(reg.Taints).To(ContainElement(nodeagent.TaintUninitialized))
+			} else {
+				Expect(reg.Taints).NotTo(ContainElement(nodeagent.TaintUninitialized))
+			}
+		},
+		Entry("sed placeholder", "--provider-id=cloudstack:///@INSTANCE_ID@", "vm-1", "cloudstack:///uuid-1", false),
+		Entry("shell variable", "--provider-id=cloudstack:///${INSTANCE_ID}", "vm-1", "cloudstack:///uuid-1", false),
+		Entry("a CCM-format ID written by the node itself", "--provider-id=external-cloudstack://$INSTANCE_ID", "vm-1", "external-cloudstack://uuid-1", false),
+		Entry("no --provider-id: empty, for a CCM to set", "--cloud-provider=external", "vm-1", "", true),
+		Entry("--hostname-override names the node", "--hostname-override=Node-X --provider-id=cloudstack:///@INSTANCE_ID@", "node-x", "cloudstack:///uuid-1", false),
+	)
+
+	It("refuses a providerID placeholder no boot script fills in", func() {
+		cfg, err := nodeagent.ParseKubeletConfig("--register-with-taints= --provider-id=cloudstack:///@VM_ID@")
+		Expect(err).NotTo(HaveOccurred())
+		_, err = nodeagent.NewRegistration(cfg, nodeagent.Metadata{InstanceID: "uuid-1", LocalHostname: "vm-1"})
+		Expect(err).To(MatchError(ContainSubstring("placeholder")))
 	})
 
 	DescribeTable("reports capacity from the VM and allocatable after the kubelet's reservations",
@@ -131,7 +164,34 @@ var _ = Describe("Node", func() {
 	)
 
 	It("gives pods stable, valid addresses", func() {
-		Expect(nodeagent.PodIP("uid-1")).To(Equal(nodeagent.PodIP("uid-1")))
-		Expect(nodeagent.PodIP("uid-1")).To(MatchRegexp(`^10\.\d+\.\d+\.\d+$`))
+		// FNV-1a (32 bit) of "uid-1" is 0x50c45a43, computed from the algorithm's constants outside Go, not by PodIP.
+		Expect(nodeagent.PodIP("uid-1")).To(Equal("10.68.90.66"))
+		Expect(nodeagent.PodIP("uid-2")).NotTo(Equal(nodeagent.PodIP("uid-1")))
 	})
+})
+
+var _ = Describe("Pod termination", func() {
+	deleting := func(grace int64, requested time.Time, hooks ...*corev1.LifecycleHandler) *corev1.Pod {
+		pod := &corev1.Pod{Spec: corev1.PodSpec{TerminationGracePeriodSeconds: &grace}}
+		for _, h := range hooks {
+			pod.Spec.Containers = append(pod.Spec.Containers, corev1.Container{Name: "c", Lifecycle: &corev1.Lifecycle{PreStop: h}})
+		}
+		pod.DeletionGracePeriodSeconds = &grace
+		pod.DeletionTimestamp = &metav1.Time{Time: requested.Add(time.Duration(grace) * time.Second)}
+		return pod
+	}
+	requested := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	DescribeTable("ends a pod after its preStop hooks, cut at the grace period",
+		func(grace int64, after time.Duration, hooks ...*corev1.LifecycleHandler) {
+			Expect(nodeagent.TerminationDone(deleting(grace, requested, hooks...))).To(Equal(requested.Add(after)))
+		},
+		Entry("no hook: at once", int64(30), time.Duration(0)),
+		Entry("a sleep action", int64(30), 10*time.Second, &corev1.LifecycleHandler{Sleep: &corev1.SleepAction{Seconds: 10}}),
+		Entry("exec sleep, longest hook wins", int64(30), 12*time.Second,
+			&corev1.LifecycleHandler{Exec: &corev1.ExecAction{Command: []string{"/bin/sh", "-c", "echo bye; sleep 12"}}},
+			&corev1.LifecycleHandler{Exec: &corev1.ExecAction{Command: []string{"sleep", "3"}}}),
+		Entry("a hook longer than the grace period is killed at its end", int64(5), 5*time.Second,
+			&corev1.LifecycleHandler{Sleep: &corev1.SleepAction{Seconds: 60}}),
+		Entry("grace period 0: at once", int64(0), time.Duration(0), &corev1.LifecycleHandler{Sleep: &corev1.SleepAction{Seconds: 60}}),
+	)
 })

@@ -27,13 +27,20 @@ type KubeletConfig struct {
 	KubeReserved, SystemReserved corev1.ResourceList
 	// EvictionHard is --eviction-hard as signal -> threshold (a quantity or a percentage).
 	EvictionHard map[string]string
+	// ProviderID is --provider-id as written in the userData, before the boot script filled in the instance ID
+	// (see NewRegistration); empty when the userData passes none.
+	ProviderID string
+	// HostnameOverride is --hostname-override: the node name instead of the VM's hostname.
+	HostnameOverride string
+	// CloudProvider is --cloud-provider; "external" makes the kubelet wait for a cloud-controller-manager.
+	CloudProvider string
 }
 
 // defaultMaxPods is the kubelet's own default.
 const defaultMaxPods = 110
 
 // A flag's value ends at whitespace or at a quote: shell and YAML quoting around the value is not part of it.
-var flagPattern = regexp.MustCompile(`--(node-labels|register-with-taints|max-pods|kube-reserved|system-reserved|eviction-hard)=([^\s"']*)`)
+var flagPattern = regexp.MustCompile(`--(node-labels|register-with-taints|max-pods|kube-reserved|system-reserved|eviction-hard|provider-id|hostname-override|cloud-provider)=([^\s"']*)`)
 
 // DecodeUserData turns the userdata parameter CloudStack received (base64, usually of gzip) into text.
 func DecodeUserData(encoded string) (string, error) {
@@ -80,6 +87,12 @@ func ParseKubeletConfig(userData string) (*KubeletConfig, error) {
 			cfg.SystemReserved, err = parseResources(value)
 		case "eviction-hard":
 			err = parsePairs(value, "<", func(k, v string) { cfg.EvictionHard[k] = v })
+		case "provider-id":
+			cfg.ProviderID = value
+		case "hostname-override":
+			cfg.HostnameOverride = value
+		case "cloud-provider":
+			cfg.CloudProvider = value
 		}
 		if err != nil {
 			return nil, fmt.Errorf("parsing --%s=%q in userData, %w", name, value, err)
