@@ -6,7 +6,6 @@ import (
 	"context"
 	"os"
 
-	gocache "github.com/patrickmn/go-cache"
 	"github.com/samber/lo"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
@@ -79,11 +78,11 @@ func New(op *coreoperator.Operator, api cloudstack.API, opts *options.Options) *
 		Operator:              op,
 		CloudStack:            api,
 		UnavailableOfferings:  unavailable,
-		ZoneProvider:          zone.NewDefaultProvider(api, gocache.New(opts.ZonesCacheTTL, cache.CleanupInterval)),
-		NetworkProvider:       network.NewDefaultProvider(api, gocache.New(opts.NetworksCacheTTL, cache.CleanupInterval)),
-		TemplateProvider:      template.NewDefaultProvider(api, gocache.New(opts.TemplatesCacheTTL, cache.CleanupInterval)),
-		AffinityGroupProvider: affinitygroup.NewDefaultProvider(api, gocache.New(cache.AffinityGroupsTTL, cache.CleanupInterval)),
-		SSHKeyPairProvider:    sshkeypair.NewDefaultProvider(api, gocache.New(cache.SSHKeyPairsTTL, cache.CleanupInterval)),
+		ZoneProvider:          zone.NewDefaultProvider(api, cache.New("zones", opts.ZonesCacheTTL, cache.CleanupInterval)),
+		NetworkProvider:       network.NewDefaultProvider(api, cache.New("networks", opts.NetworksCacheTTL, cache.CleanupInterval)),
+		TemplateProvider:      template.NewDefaultProvider(api, cache.New("templates", opts.TemplatesCacheTTL, cache.CleanupInterval)),
+		AffinityGroupProvider: affinitygroup.NewDefaultProvider(api, cache.New("affinitygroups", cache.AffinityGroupsTTL, cache.CleanupInterval)),
+		SSHKeyPairProvider:    sshkeypair.NewDefaultProvider(api, cache.New("sshkeypairs", cache.SSHKeyPairsTTL, cache.CleanupInterval)),
 		InstanceTypeProvider:  instanceTypes,
 		InstanceProvider:      instance.NewDefaultProvider(api, unavailable, opts.ClusterName, instance.WithServiceOfferings(instanceTypes)),
 	}
