@@ -20,7 +20,7 @@ var (
 	}, []string{"cache", "result"})
 	// unavailableOfferings is the number of (instance type, zone) pairs currently held back after a capacity error.
 	unavailableOfferings = prometheus.NewGauge(prometheus.GaugeOpts{
-		Namespace: metricsNamespace, Subsystem: "unavailable_offerings", Name: "count",
+		Namespace: metricsNamespace, Name: "unavailable_offerings",
 		Help: "(instance type, zone) pairs currently marked unavailable after an insufficient-capacity error; they expire after the unavailable-offerings TTL.",
 	})
 	// unavailableMarked counts capacity errors that marked an offering unavailable (a rate shows how often the cloud

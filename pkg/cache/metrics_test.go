@@ -50,8 +50,12 @@ var _ = Describe("Metrics", func() {
 	It("counts GetOrLoad hits and misses under the cache's name", func() {
 		c := cache.New("metrics-test", time.Minute, time.Minute)
 		var mu sync.Mutex
-		hits := func() float64 { return metricValue("karpenter_cloudstack_cache_requests_total", map[string]string{"cache": "metrics-test", "result": "hit"}) }
-		misses := func() float64 { return metricValue("karpenter_cloudstack_cache_requests_total", map[string]string{"cache": "metrics-test", "result": "miss"}) }
+		hits := func() float64 {
+			return metricValue("karpenter_cloudstack_cache_requests_total", map[string]string{"cache": "metrics-test", "result": "hit"})
+		}
+		misses := func() float64 {
+			return metricValue("karpenter_cloudstack_cache_requests_total", map[string]string{"cache": "metrics-test", "result": "miss"})
+		}
 		loads := 0
 		load := func() (int, error) { loads++; return 42, nil }
 		for range 3 {
@@ -66,7 +70,7 @@ var _ = Describe("Metrics", func() {
 
 	It("gauges the offerings currently unavailable and counts every mark", func() {
 		ctx := context.Background()
-		gauge := func() float64 { return metricValue("karpenter_cloudstack_unavailable_offerings_count", nil) }
+		gauge := func() float64 { return metricValue("karpenter_cloudstack_unavailable_offerings", nil) }
 		marked := func() float64 { return metricValue("karpenter_cloudstack_unavailable_offerings_marked_total", nil) }
 		g0, m0 := gauge(), marked()
 		u := cache.NewUnavailableOfferingsWithTTL(200*time.Millisecond, 50*time.Millisecond)
