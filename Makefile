@@ -7,6 +7,8 @@ SHELL := /usr/bin/env bash
 export GOTOOLCHAIN := go1.27.3
 
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+# Where `make build` puts the binaries; hack/image.sh cross-compiles into bin/linux-<arch> (with GOOS/GOARCH set).
+BIN_DIR ?= bin
 TOOLS := $(CURDIR)/.tools
 # The first run builds the control plane (7-15 min on 2 cores) outside go test's timeout; this bounds the tests.
 TEST_TIMEOUT ?= 30m
@@ -23,9 +25,13 @@ help: ## List the targets
 .PHONY: build
 build: ## Build the commands under cmd/ into bin/
 	@if [[ -n "$$(go list ./cmd/... 2>/dev/null)" ]]; then \
-		CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" -o bin/ ./cmd/...; \
-		ls -l bin/; \
+		CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" -o $(BIN_DIR)/ ./cmd/...; \
+		ls -l $(BIN_DIR)/; \
 	else echo "no commands under cmd/ yet"; fi
+
+.PHONY: image
+image: ## Build the controller image from `make build`'s binary with buildah (IMAGE=, ARCH=; see hack/image.sh)
+	@hack/image.sh
 
 .PHONY: test
 test: ## Run every test suite against a real kube-apiserver (built on first use by hack/envtest-assets.sh)

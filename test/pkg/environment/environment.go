@@ -55,6 +55,9 @@ type Options struct {
 	Log *slog.Logger
 	// KeepWorkDir keeps the working directory (logs, kubeconfig, credentials files) after Stop.
 	KeepWorkDir bool
+	// ControllerCommand, when set, runs the controller some other way than the binary built from this checkout (for
+	// example the container image's entrypoint under chroot); see ControllerCommandFunc.
+	ControllerCommand ControllerCommandFunc
 }
 
 // Environment is a running local cluster with the CloudStack provider.
@@ -378,7 +381,12 @@ func (e *Environment) StartController(ctx context.Context) error {
 			return errors.New("the controller is already running")
 		}
 	}
-	p, err := startProcess(e.WorkDir, "controller", e.controllerEnv, filepath.Join(e.binDir, "controller"))
+	bin, args, err := e.controllerCommand()
+	if err != nil {
+		e.mu.Unlock()
+		return err
+	}
+	p, err := startProcess(e.WorkDir, "controller", e.controllerEnv, bin, args...)
 	if err != nil {
 		e.mu.Unlock()
 		return err
