@@ -102,7 +102,7 @@ var _ = BeforeSuite(func() {
 	By("starting the local environment with the controller run from the image as 65532:65532")
 	env, err = environment.Start(ctx, environment.Options{
 		ClusterName: "image", JobLatency: 500 * time.Millisecond,
-		Values: environment.ChartValues{"settings.batchIdleDuration": "1s", "settings.batchMaxDuration": "3s"},
+		Values:            environment.ChartValues{"settings.batchIdleDuration": "1s", "settings.batchMaxDuration": "3s"},
 		ControllerCommand: chrootController,
 		KeepWorkDir:       os.Getenv("E2E_KEEP_LOGS") != "",
 	})
