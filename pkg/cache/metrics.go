@@ -33,7 +33,12 @@ var (
 
 func init() {
 	// The registry the controller serves on /metrics, next to Karpenter core's metrics.
-	crmetrics.Registry.MustRegister(requests, unavailableOfferings, unavailableMarked)
+	crmetrics.Registry.MustRegister(Collectors()...)
+}
+
+// Collectors are the package's metrics (hack/docgen lists them in docs/reference.md).
+func Collectors() []prometheus.Collector {
+	return []prometheus.Collector{requests, unavailableOfferings, unavailableMarked}
 }
 
 // names maps each cache made by New to its name, the metrics label GetOrLoad records under.
