@@ -126,9 +126,10 @@ var _ = Describe("helm install, upgrade and uninstall", Ordered, func() {
 		// What docs/VERSIONING.md warns about: helm upgrade leaves installed CRDs alone.
 		Expect(hasZonesColumn()).To(BeFalse(), "helm upgrade is not expected to change an installed CRD")
 
-		// docs/VERSIONING.md, "Upgrading": kubectl apply --server-side -f charts/karpenter-cloudstack/crds/
+		// docs/VERSIONING.md, "Upgrading": kubectl apply --server-side --force-conflicts -f charts/karpenter-cloudstack/crds/
+		// (helm created the CRDs and owns their fields: without --force-conflicts a changed CRD is refused).
 		kubectl := filepath.Join(os.Getenv("KUBEBUILDER_ASSETS"), "kubectl")
-		out, err := exec.Command(kubectl, "--kubeconfig", kubeconfig, "apply", "--server-side",
+		out, err := exec.Command(kubectl, "--kubeconfig", kubeconfig, "apply", "--server-side", "--force-conflicts",
 			"-f", filepath.Join(chart, "crds")).CombinedOutput()
 		Expect(err).NotTo(HaveOccurred(), "the upgrade step of docs/VERSIONING.md failed:\n%s", out)
 		Expect(hasZonesColumn()).To(BeTrue(), "the new CRD is installed")
