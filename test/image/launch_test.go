@@ -40,11 +40,7 @@ var _ = Describe("The controller run from the image", Ordered, func() {
 				Expect(env.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(o), client.FieldOwner("image-test"), client.ForceOwnership)).To(Succeed())
 			}
 		}
-		dep := &appsv1.Deployment{}
-		Expect(env.Client.Get(ctx, client.ObjectKey{Namespace: "default", Name: "inflate"}, dep)).To(Succeed())
-		patch := client.MergeFrom(dep.DeepCopy())
-		dep.Spec.Replicas = new(int32(1))
-		Expect(env.Client.Patch(ctx, dep, patch)).To(Succeed())
+		scale(1)
 
 		var claim karpv1.NodeClaim
 		Eventually(func(g Gomega) {
@@ -64,8 +60,7 @@ var _ = Describe("The controller run from the image", Ordered, func() {
 		Expect(claim.Status.ProviderID).To(HaveSuffix(vms[0].ID))
 
 		// Scaling to zero and deleting the NodeClaim: the controller drains and destroys the VM.
-		dep.Spec.Replicas = new(int32(0))
-		Expect(env.Client.Update(ctx, dep)).To(Succeed())
+		scale(0)
 		Expect(env.Client.Delete(ctx, &claim)).To(Succeed())
 		Eventually(func(g Gomega) {
 			claims := &karpv1.NodeClaimList{}
@@ -90,6 +85,15 @@ var _ = Describe("The controller run from the image", Ordered, func() {
 		Expect(missing).To(BeEmpty(), "the dashboard queries metrics the controller does not serve")
 	})
 })
+
+// scale sets the example Deployment's replicas (a merge patch: the Deployment controller updates it meanwhile).
+func scale(replicas int32) {
+	dep := &appsv1.Deployment{}
+	ExpectWithOffset(1, env.Client.Get(ctx, client.ObjectKey{Namespace: "default", Name: "inflate"}, dep)).To(Succeed())
+	patch := client.MergeFrom(dep.DeepCopy())
+	dep.Spec.Replicas = &replicas
+	ExpectWithOffset(1, env.Client.Patch(ctx, dep, patch)).To(Succeed())
+}
 
 // processesRootedAt lists the processes whose root directory is dir.
 func processesRootedAt(dir string) []string {
