@@ -99,7 +99,7 @@ progress() {
 stage() { STAGE="$1"; kill "${TICKER:-}" 2>/dev/null || true; progress >/dev/null 9>&- & TICKER=$!; }
 trap 'kill "${TICKER:-}" 2>/dev/null || true; rm -rf "${TMP}"' EXIT
 stage "resolving modules"
-say "building Kubernetes v${K8S_VERSION} (${COMPONENTS}) and etcd with $(go version) into ${OUT}"
+say "building Kubernetes v${K8S_VERSION} (${COMPONENTS})${ETCD_FROM:+, etcd from ${ETCD_FROM},} with $(go version) into ${OUT}"
 
 # k8s.io/kubernetes points every staging module (k8s.io/api, ...) at ./staging/src, which the module zip does
 # not contain, so `go install k8s.io/kubernetes/cmd/x@v` is refused. A scratch module that maps each of those
