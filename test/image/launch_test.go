@@ -3,9 +3,7 @@ package image_test
 import (
 	"bufio"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -18,10 +16,10 @@ import (
 	. "github.com/onsi/gomega"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	karpv1 "sigs.k8s.io/karpenter/pkg/apis/v1"
+
+	"github.com/cloudstack/karpenter-provider-cloudstack/test/pkg/environment"
 )
 
 var _ = Describe("The controller run from the image", Ordered, func() {
@@ -36,7 +34,9 @@ var _ = Describe("The controller run from the image", Ordered, func() {
 
 	It("launches a node for a pending pod, and terminates it again", func() {
 		for _, f := range []string{"nodeclass-single-zone.yaml", "nodepool.yaml", "workload.yaml"} {
-			for _, o := range decodeFile(filepath.Join(repoRoot, "examples", f)) {
+			objs, err := environment.ReadManifests(filepath.Join(repoRoot, "examples", f))
+			Expect(err).NotTo(HaveOccurred())
+			for _, o := range objs {
 				Expect(env.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(o), client.FieldOwner("image-test"), client.ForceOwnership)).To(Succeed())
 			}
 		}
@@ -167,24 +167,4 @@ func scrape() map[string]bool {
 	}
 	Expect(scanner.Err()).NotTo(HaveOccurred())
 	return served
-}
-
-func decodeFile(path string) []*unstructured.Unstructured {
-	f, err := os.Open(path)
-	Expect(err).NotTo(HaveOccurred())
-	defer f.Close()
-	reader := utilyaml.NewYAMLReader(bufio.NewReader(f))
-	var out []*unstructured.Unstructured
-	for {
-		doc, err := reader.Read()
-		if errors.Is(err, io.EOF) {
-			return out
-		}
-		Expect(err).NotTo(HaveOccurred())
-		obj := map[string]any{}
-		Expect(utilyaml.Unmarshal(doc, &obj)).To(Succeed())
-		if len(obj) > 0 {
-			out = append(out, &unstructured.Unstructured{Object: obj})
-		}
-	}
 }
