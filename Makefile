@@ -64,7 +64,7 @@ envtest: ## Build (or find) the control-plane binaries and print their directory
 	@hack/envtest-assets.sh
 
 .PHONY: envtest-oldest
-envtest-oldest: ## Build (or find) kube-apiserver $(OLDEST_K8S), with the current version's etcd, and print its directory
+envtest-oldest: ## Build (or find) the oldest supported kube-apiserver (OLDEST_K8S), with the current version's etcd, and print its directory
 	@current="$$(hack/envtest-assets.sh | tail -n1)"; \
 	K8S_VERSION=$(OLDEST_K8S) COMPONENTS=kube-apiserver ETCD_FROM="$$current" hack/envtest-assets.sh
 
@@ -96,4 +96,4 @@ fmt: ## Format the Go sources
 
 .PHONY: clean
 clean: ## Remove build outputs and project-local tools (the control-plane cache stays)
-	rm -rf bin/ $(TOOLS)
+	rm -rf bin/ .image/ $(TOOLS)
