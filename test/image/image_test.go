@@ -31,11 +31,11 @@ var _ = Describe("The controller image", func() {
 			if err != nil {
 				return err
 			}
-			rel, _ := filepath.Rel(mountPoint, path)
 			// The suite's own copies of the kubeconfig and credentials (chrootController) are not part of the image.
-			if d.IsDir() && strings.HasPrefix(rel, "tmp/") {
+			if d.IsDir() && path == filepath.Join(mountPoint, env.WorkDir) {
 				return filepath.SkipDir
 			}
+			rel, _ := filepath.Rel(mountPoint, path)
 			if !d.IsDir() {
 				files = append(files, rel)
 			}

@@ -68,6 +68,9 @@ func (d *demo) run(ctx context.Context, timeout, jobLatency time.Duration, keep,
 	d.say("one-time preparation: the control-plane binaries and the controller (10-20 min on a fresh 2-core machine, seconds after; not part of --timeout)")
 	opts, err := environment.Prepare(ctx, opts)
 	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err() // Ctrl-C during the builds
+		}
 		return fmt.Errorf("preparing, %w", err)
 	}
 	d.say("prepared; the demo starts now and must finish within %s", timeout)
