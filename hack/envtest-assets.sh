@@ -11,6 +11,10 @@
 #   K8S_VERSION          Kubernetes version (default 1.36.3; the proxy serves only some k8s.io/kubernetes
 #                        versions, and the staging modules must exist at v0.<minor>.<patch>).
 #   ETCD_VERSION         etcd version (default: what that Kubernetes release pins in build/dependencies.yaml).
+#   ETCD_FROM            a directory whose etcd binary is reused (copied) instead of building one, e.g. the
+#                        default version's bin/ when only another kube-apiserver is wanted (the API suite on the
+#                        oldest supported Kubernetes: `K8S_VERSION=1.30.14 COMPONENTS=kube-apiserver
+#                        ETCD_FROM=<1.36.3 bin>`). etcd's API is stable across these releases.
 #   COMPONENTS           k8s.io/kubernetes/cmd/* to build (default: all the suites use, the e2e ones included).
 #                        kube-apiserver and etcd are always built.
 #   ENVTEST_GOTOOLCHAIN  GOTOOLCHAIN for this build (default auto). The project's GOTOOLCHAIN is not used:
@@ -28,6 +32,11 @@ COMPONENTS="${COMPONENTS:-kube-apiserver kube-scheduler kube-controller-manager 
 [[ " ${COMPONENTS} " == *" kube-apiserver "* ]] || COMPONENTS="kube-apiserver ${COMPONENTS}"
 ETCD_VERSION="${ETCD_VERSION:-}"
 ETCD_VERSION="${ETCD_VERSION#v}"
+ETCD_FROM="${ETCD_FROM:-}"
+if [[ -n "${ETCD_FROM}" ]]; then
+  [[ -x "${ETCD_FROM}/etcd" ]] || { echo "envtest-assets: error: ETCD_FROM=${ETCD_FROM} has no etcd binary" >&2; exit 1; }
+  ETCD_VERSION="$("${ETCD_FROM}/etcd" --version | sed -n 's/^etcd Version: //p')"
+fi
 
 say() { echo "envtest-assets: $*" >&2; }
 fail() { say "error: $*"; exit 1; }
@@ -76,11 +85,21 @@ export GOTOOLCHAIN="${ENVTEST_GOTOOLCHAIN:-auto}" GOWORK=off GOFLAGS=-buildvcs=f
 unset GOOS GOARCH GOEXPERIMENT
 
 TMP="$(mktemp -d "${TMPDIR:-/tmp}/envtest-assets.XXXXXX")"
-trap 'rm -rf "${TMP}"' EXIT
 mkdir -p "${TMP}/kube" "${TMP}/etcd" "${TMP}/bin"
 START=$(date +%s)
-elapsed() { echo "$(( $(date +%s) - START ))s"; }
-say "building Kubernetes v${K8S_VERSION} (${COMPONENTS}) and etcd with $(go version) into ${OUT}"
+elapsed() { local s=$(( $(date +%s) - START )); printf '%dm%02ds' $(( s / 60 )) $(( s % 60 )); }
+# A person waiting on a first build sees every minute what is happening, how long it has taken and what to expect.
+STAGE="resolving modules"
+progress() {
+  while sleep 60; do
+    say "still ${STAGE} ($(elapsed) elapsed; a cold build takes 7-15 min on 2 cores, 2-4 min with more)"
+  done
+}
+# Not holding stdout (a caller reading $(...) would wait for it) nor the lock (fd 9).
+stage() { STAGE="$1"; kill "${TICKER:-}" 2>/dev/null || true; progress >/dev/null 9>&- & TICKER=$!; }
+trap 'kill "${TICKER:-}" 2>/dev/null || true; rm -rf "${TMP}"' EXIT
+stage "resolving modules"
+say "building Kubernetes v${K8S_VERSION} (${COMPONENTS})${ETCD_FROM:+, etcd from ${ETCD_FROM},} with $(go version) into ${OUT}"
 
 # k8s.io/kubernetes points every staging module (k8s.io/api, ...) at ./staging/src, which the module zip does
 # not contain, so `go install k8s.io/kubernetes/cmd/x@v` is refused. A scratch module that maps each of those
@@ -110,6 +129,10 @@ for c in ${COMPONENTS}; do CMDS+=("k8s.io/kubernetes/cmd/${c}"); done
 (cd "${TMP}/kube" && go get "${CMDS[@]/%/@v${K8S_VERSION}}" >"${TMP}/kube.log" 2>&1) \
   || { cat "${TMP}/kube.log" >&2; fail "resolving the Kubernetes commands failed (are the ${STAGING} staging modules on the proxy?)"; }
 
+if [[ -n "${ETCD_FROM}" ]]; then
+  say "modules resolved after $(elapsed); reusing etcd v${ETCD_VERSION} from ${ETCD_FROM}"
+  install -m 0755 "${ETCD_FROM}/etcd" "${TMP}/bin/etcd"
+else
 if [[ -z "${ETCD_VERSION}" ]]; then
   ETCD_VERSION="$(awk '/name: "etcd"/ { found = 1 } found && /version:/ { print $2; exit }' "${KDIR}/build/dependencies.yaml" 2>/dev/null || true)"
   ETCD_VERSION="${ETCD_VERSION#v}"
@@ -119,10 +142,11 @@ fi
 (cd "${TMP}/etcd" && printf 'module envtest-assets/etcd\n\ngo 1.24.0\n' >go.mod \
   && go get "go.etcd.io/etcd/server/v3@v${ETCD_VERSION}" >"${TMP}/etcd.log" 2>&1) \
   || { cat "${TMP}/etcd.log" >&2; fail "resolving etcd v${ETCD_VERSION} failed"; }
-say "modules resolved after $(elapsed); etcd v${ETCD_VERSION}"
-
+say "modules resolved after $(elapsed); building etcd v${ETCD_VERSION}"
+stage "building etcd v${ETCD_VERSION}"
 (cd "${TMP}/etcd" && go build -trimpath -ldflags "-s -w" -o "${TMP}/bin/etcd" go.etcd.io/etcd/server/v3)
 say "etcd built after $(elapsed); now the Kubernetes commands (the slow part)"
+fi
 
 # Without these the binaries call themselves v0.0.0-master, and envtest/kubectl version checks get confused.
 LDFLAGS="-s -w"
@@ -131,8 +155,10 @@ for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
   LDFLAGS+=" -X ${p}.gitTreeState=clean -X ${p}.buildDate=${BUILD_DATE}"
 done
 # One go build for all commands shares the compiled packages between them.
+stage "compiling ${COMPONENTS} v${K8S_VERSION}"
 (cd "${TMP}/kube" && go build -trimpath -ldflags "${LDFLAGS}" -o "${TMP}/bin/" "${CMDS[@]}")
 say "Kubernetes commands built after $(elapsed)"
+kill "${TICKER}" 2>/dev/null || true
 
 [[ "$("${TMP}/bin/kube-apiserver" --version)" == "Kubernetes v${K8S_VERSION}" ]] || fail "the new kube-apiserver reports the wrong version"
 "${TMP}/bin/etcd" --version | grep -qx "etcd Version: ${ETCD_VERSION}" || fail "the new etcd reports the wrong version"
@@ -142,7 +168,7 @@ for c in etcd ${COMPONENTS}; do
   mv -f "${OUT}/.${c}.partial" "${OUT}/${c}"
 done
 cat >"${OUT}/VERSIONS" <<EOF
-kubernetes v${K8S_VERSION} (staging ${STAGING}), etcd v${ETCD_VERSION}, built from the Go module proxy
+kubernetes v${K8S_VERSION} (staging ${STAGING}), etcd v${ETCD_VERSION}${ETCD_FROM:+ (copied from ${ETCD_FROM})}, built from the Go module proxy
 components: etcd ${COMPONENTS}
 go: $(go version)
 EOF

@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	coreoptions "sigs.k8s.io/karpenter/pkg/operator/options"
 
+	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/cache"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/cloudstack"
 	// Registers the provider's options in coreoptions.Injectables.
 	_ "github.com/cloudstack/karpenter-provider-cloudstack/pkg/operator/options"
@@ -134,7 +135,7 @@ func writeMetrics(b *strings.Builder) error {
 	}
 	b.WriteString("### Metrics of the CloudStack provider\n\n| metric | labels | description |\n|---|---|---|\n")
 	var rows []string
-	for _, col := range reg.collectors {
+	for _, col := range append(reg.collectors, cache.Collectors()...) {
 		ch := make(chan *prometheus.Desc, 16)
 		go func() { col.Describe(ch); close(ch) }()
 		for d := range ch {

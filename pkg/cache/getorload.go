@@ -11,13 +11,16 @@ import (
 // value is returned without taking it. Errors are not cached: the next caller tries again.
 func GetOrLoad[T any](c *gocache.Cache, mu *sync.Mutex, key string, load func() (T, error)) (T, error) {
 	if v, ok := c.Get(key); ok {
+		requests.WithLabelValues(nameOf(c), "hit").Inc()
 		return v.(T), nil
 	}
 	mu.Lock()
 	defer mu.Unlock()
 	if v, ok := c.Get(key); ok {
+		requests.WithLabelValues(nameOf(c), "hit").Inc()
 		return v.(T), nil
 	}
+	requests.WithLabelValues(nameOf(c), "miss").Inc()
 	v, err := load()
 	if err != nil {
 		return v, err

@@ -28,7 +28,10 @@ func NewUnavailableOfferings() *UnavailableOfferings {
 func NewUnavailableOfferingsWithTTL(ttl, cleanup time.Duration) *UnavailableOfferings {
 	u := &UnavailableOfferings{cache: gocache.New(ttl, cleanup)}
 	// Expiry changes availability just as marking does, so cached instance types keyed by SeqNum must be recomputed.
-	u.cache.OnEvicted(func(string, any) { u.seqNum.Add(1) })
+	u.cache.OnEvicted(func(string, any) {
+		u.seqNum.Add(1)
+		unavailableOfferings.Dec()
+	})
 	return u
 }
 
@@ -36,7 +39,13 @@ func NewUnavailableOfferingsWithTTL(ttl, cleanup time.Duration) *UnavailableOffe
 func (u *UnavailableOfferings) MarkUnavailable(ctx context.Context, reason, instanceTypeName, zone string) {
 	log.FromContext(ctx).V(1).Info("marking offering unavailable", "reason", reason, "instance-type", instanceTypeName, "zone", zone,
 		"ttl", UnavailableOfferingsTTL)
-	u.cache.SetDefault(key(instanceTypeName, zone), struct{}{})
+	// Add fails when the pair is already marked: then only its TTL is renewed and the gauge does not grow.
+	if u.cache.Add(key(instanceTypeName, zone), struct{}{}, gocache.DefaultExpiration) == nil {
+		unavailableOfferings.Inc()
+	} else {
+		u.cache.SetDefault(key(instanceTypeName, zone), struct{}{})
+	}
+	unavailableMarked.Inc()
 	u.seqNum.Add(1)
 }
 
@@ -52,6 +61,8 @@ func (u *UnavailableOfferings) SeqNum() uint64 { return u.seqNum.Load() }
 
 // Flush forgets every unavailable offering.
 func (u *UnavailableOfferings) Flush() {
+	// go-cache's Flush calls no eviction callback.
+	unavailableOfferings.Sub(float64(u.cache.ItemCount()))
 	u.cache.Flush()
 	u.seqNum.Add(1)
 }

@@ -9,7 +9,6 @@ import (
 	"os"
 	"time"
 
-	gocache "github.com/patrickmn/go-cache"
 	"github.com/samber/lo"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -117,11 +116,11 @@ func New(op *coreoperator.Operator, api cloudstack.API, opts *options.Options) *
 		Operator:              op,
 		CloudStack:            api,
 		UnavailableOfferings:  unavailable,
-		ZoneProvider:          zone.NewDefaultProvider(api, gocache.New(opts.ZonesCacheTTL, cache.CleanupInterval)),
-		NetworkProvider:       network.NewDefaultProvider(api, gocache.New(opts.NetworksCacheTTL, cache.CleanupInterval)),
-		TemplateProvider:      template.NewDefaultProvider(api, gocache.New(opts.TemplatesCacheTTL, cache.CleanupInterval)),
-		AffinityGroupProvider: affinitygroup.NewDefaultProvider(api, gocache.New(cache.AffinityGroupsTTL, cache.CleanupInterval)),
-		SSHKeyPairProvider:    sshkeypair.NewDefaultProvider(api, gocache.New(cache.SSHKeyPairsTTL, cache.CleanupInterval)),
+		ZoneProvider:          zone.NewDefaultProvider(api, cache.New("zones", opts.ZonesCacheTTL, cache.CleanupInterval)),
+		NetworkProvider:       network.NewDefaultProvider(api, cache.New("networks", opts.NetworksCacheTTL, cache.CleanupInterval)),
+		TemplateProvider:      template.NewDefaultProvider(api, cache.New("templates", opts.TemplatesCacheTTL, cache.CleanupInterval)),
+		AffinityGroupProvider: affinitygroup.NewDefaultProvider(api, cache.New("affinitygroups", cache.AffinityGroupsTTL, cache.CleanupInterval)),
+		SSHKeyPairProvider:    sshkeypair.NewDefaultProvider(api, cache.New("sshkeypairs", cache.SSHKeyPairsTTL, cache.CleanupInterval)),
 		InstanceTypeProvider:  instanceTypes,
 		InstanceProvider: instance.NewDefaultProvider(api, unavailable, instance.Owner{ClusterName: opts.ClusterName, ClusterID: opts.ClusterID},
 			instance.WithServiceOfferings(instanceTypes)),

@@ -5,6 +5,8 @@
 //
 //	go run ./test/cmd/demo [--replicas 10] [--non-interactive] [--timeout 15m]
 //
+// The one-time builds of a fresh machine (the control plane, 7-15 min on 2 cores; the controller, ~4 min) come first
+// and are not part of --timeout, which bounds only the demo itself; they print progress with the elapsed time.
 // With --non-interactive it exits when the scale-down is done, with status 0 only if every step succeeded (CI).
 // Otherwise the cluster stays up at the end for exploring with kubectl until Ctrl-C.
 package main
@@ -28,7 +30,7 @@ import (
 func main() {
 	replicas := flag.Int("replicas", 10, "replicas the example Deployment is scaled to")
 	nonInteractive := flag.Bool("non-interactive", false, "exit when done, with a non-zero status on failure (for CI)")
-	timeout := flag.Duration("timeout", 15*time.Minute, "give up after this long")
+	timeout := flag.Duration("timeout", 15*time.Minute, "give up after this long, not counting the one-time builds")
 	jobLatency := flag.Duration("job-latency", 2*time.Second, "how long the simulated CloudStack takes for a VM deploy or destroy")
 	keep := flag.Bool("keep-logs", false, "keep the working directory with every component's log")
 	serve := flag.Bool("serve", false, "only bring the cluster up and keep it up until interrupted (for suites run against it, e.g. hack/core-suites.sh)")
@@ -67,12 +69,20 @@ func (d *demo) say(format string, args ...any) {
 }
 
 func (d *demo) run(ctx context.Context, timeout, jobLatency time.Duration, keep, nonInteractive bool) error {
+	opts := environment.Options{ClusterName: "demo", JobLatency: jobLatency, KeepWorkDir: keep, Log: sayLogger(d)}
+	d.say("one-time preparation: the control-plane binaries and the controller (10-20 min on a fresh 2-core machine, seconds after; not part of --timeout)")
+	opts, err := environment.Prepare(ctx, opts)
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err() // Ctrl-C during the builds
+		}
+		return fmt.Errorf("preparing, %w", err)
+	}
+	d.say("prepared; the demo starts now and must finish within %s", timeout)
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	d.say("starting etcd, kube-apiserver, kube-scheduler, kube-controller-manager, the CloudStack simulator, the node agent and the controller")
-	env, err := environment.Start(ctx, environment.Options{
-		ClusterName: "demo", JobLatency: jobLatency, KeepWorkDir: keep, Log: sayLogger(d),
-	})
+	env, err := environment.Start(ctx, opts)
 	if err != nil {
 		return err
 	}

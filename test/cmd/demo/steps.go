@@ -1,11 +1,8 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -18,13 +15,13 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	karpv1 "sigs.k8s.io/karpenter/pkg/apis/v1"
 
 	v1 "github.com/cloudstack/karpenter-provider-cloudstack/pkg/apis/v1"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/instance"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/simulator"
+	"github.com/cloudstack/karpenter-provider-cloudstack/test/pkg/environment"
 )
 
 const (
@@ -40,7 +37,7 @@ func (d *demo) applyExamples(ctx context.Context) error {
 	}
 	var objs []*unstructured.Unstructured
 	for _, f := range files {
-		docs, err := decodeFile(f)
+		docs, err := environment.ReadManifests(f)
 		if err != nil {
 			return err
 		}
@@ -62,32 +59,6 @@ func rankOf(rank map[string]int, o *unstructured.Unstructured) int {
 		return r
 	}
 	return 2
-}
-
-func decodeFile(path string) ([]*unstructured.Unstructured, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	reader := utilyaml.NewYAMLReader(bufio.NewReader(f))
-	var out []*unstructured.Unstructured
-	for {
-		doc, err := reader.Read()
-		if errors.Is(err, io.EOF) {
-			return out, nil
-		}
-		if err != nil {
-			return nil, fmt.Errorf("reading %s, %w", path, err)
-		}
-		obj := map[string]any{}
-		if err := utilyaml.Unmarshal(doc, &obj); err != nil {
-			return nil, fmt.Errorf("decoding %s, %w", path, err)
-		}
-		if len(obj) > 0 {
-			out = append(out, &unstructured.Unstructured{Object: obj})
-		}
-	}
 }
 
 func (d *demo) waitNodeClassReady(ctx context.Context, name string) error {

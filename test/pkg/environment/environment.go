@@ -56,6 +56,9 @@ type Options struct {
 	Log *slog.Logger
 	// KeepWorkDir keeps the working directory (logs, kubeconfig, credentials files) after Stop.
 	KeepWorkDir bool
+	// ControllerCommand, when set, runs the controller some other way than the binary built from this checkout (for
+	// example the container image's entrypoint under chroot); see ControllerCommandFunc.
+	ControllerCommand ControllerCommandFunc
 }
 
 // Environment is a running local cluster with the CloudStack provider.
@@ -406,7 +409,11 @@ func (e *Environment) StartController(ctx context.Context) error {
 			return nil, "", err
 		}
 		e.controllerEnv = env
-		p, err := startProcess(e.WorkDir, "controller", env, filepath.Join(e.binDir, "controller"))
+		bin, args, err := e.controllerCommand()
+		if err != nil {
+			return nil, "", err
+		}
+		p, err := startProcess(e.WorkDir, "controller", env, bin, args...)
 		return p, fmt.Sprintf("http://127.0.0.1:%d/readyz", ports[1]), err
 	})
 	if err != nil {
