@@ -30,9 +30,10 @@ var requiredCommands = []Command{
 	{Name: "createTags", Use: "the ownership tags on every VM (`karpenter.k8s.cloudstack/cluster`, `karpenter.sh/nodepool`, ...)"},
 	{Name: "deleteTags", Use: "replacing ownership tags whose value changed"},
 	{Name: "destroyVirtualMachine", Use: "removing a node's VM (and VMs whose launch failed or that garbage collection finds)"},
-	{Name: "expungeVirtualMachine", Checked: true, Use: "never called: CloudStack checks it against the role when " +
+	{Name: "expungeVirtualMachine", Checked: true, Use: "never sent: CloudStack checks it against the role when " +
 		"`destroyVirtualMachine` passes `expunge=true`, which the provider does when `listCapabilities` reports " +
-		"`allowuserexpungerecovervm`; without it the destroy job fails with 531 \"Account does not have permission for expunging.\""},
+		"`allowuserexpungerecovervm`. Without it that destroy job fails (531 \"Account does not have permission for " +
+		"expunging.\"); the provider then destroys without expunge and CloudStack expunges after `expunge.delay`"},
 	{Name: "rebootVirtualMachine", Use: "node repair by reboot"},
 	{Name: "listCapabilities", Use: "whether destroys may expunge, and the readiness probe's connectivity and credentials check"},
 }
