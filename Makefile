@@ -73,10 +73,11 @@ envtest-oldest: ## Build (or find) the oldest supported kube-apiserver (OLDEST_K
 	K8S_VERSION=$(OLDEST_K8S) COMPONENTS=kube-apiserver ETCD_FROM="$$current" hack/envtest-assets.sh
 
 .PHONY: generate
-generate: ## Regenerate deepcopy code, CRDs (controller-gen), the chart's CRD copies and docs/reference.md
+generate: ## Regenerate deepcopy code, CRDs (controller-gen), the chart's CRD copies, docs/reference.md and INSTALLATION.md's API role
 	go generate ./pkg/apis/...
 	hack/copy-crds.sh
 	go run ./hack/docgen -w docs/reference.md
+	go run ./hack/docgen -role -w INSTALLATION.md
 
 .PHONY: verify
 verify: generate ## Fail when generated code, go.mod/go.sum or formatting is stale

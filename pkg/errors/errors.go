@@ -201,10 +201,19 @@ func IsThrottled(err error) bool {
 	return ok && (e.HTTPCode == CodeThrottled || e.CSCode == csRequestLimit)
 }
 
-// IsUnauthorized reports whether the credentials or the account's permissions refused the request.
+// IsUnauthorized reports whether the credentials or the account's permissions refused the request, including a
+// command the key's role does not allow (432 from the API access checker).
 func IsUnauthorized(err error) bool {
 	e, ok := asAPIError(err)
-	return ok && (e.HTTPCode == CodeUnauthorized || e.HTTPCode == CodeAccountError)
+	return ok && (e.HTTPCode == CodeUnauthorized || e.HTTPCode == CodeAccountError || e.HTTPCode == CodeUnsupportedAction)
+}
+
+// IsExpungeRefused reports a destroy with expunge=true that CloudStack refused because the caller may not expunge
+// (allow.user.expunge.recover.vm off, or a role without expungeVirtualMachine): the VM is unchanged, and a destroy
+// without expunge may still succeed.
+func IsExpungeRefused(err error) bool {
+	e, ok := asAPIError(err)
+	return ok && e.HTTPCode == CodeAccountError && strings.Contains(strings.ToLower(e.Text), "permission for expung")
 }
 
 // IsInvalidParameter reports a rejected parameter (431) that is not a missing addressed resource.

@@ -22,6 +22,17 @@ type Catalog struct {
 	AffinityGroups   []AffinityGroup   `json:"affinityGroups,omitempty"`
 	SSHKeyPairs      []SSHKeyPair      `json:"sshKeyPairs,omitempty"`
 	Projects         []Project         `json:"projects,omitempty"`
+	Roles            []Role            `json:"roles,omitempty"`
+}
+
+// Role is a CloudStack role with its rule list (RolePermission entries of the dynamic role checker): the API
+// commands the accounts holding it may call. The simulator keeps only ALLOW rules on exact command names, which is
+// how an operator builds a least-privilege role; every other command is refused as DynamicRoleBasedAPIAccessChecker
+// refuses it.
+type Role struct {
+	Name string `json:"name"`
+	// Commands are the allowed API command names, e.g. listZones.
+	Commands []string `json:"commands"`
 }
 
 // Settings mirror the management server's global configuration values that change API behaviour.
@@ -60,6 +71,9 @@ type Account struct {
 	APIKey      string `json:"apiKey"`
 	SecretKey   string `json:"secretKey"`
 	Limits      Limits `json:"limits,omitempty"`
+	// Role names one of the catalog's roles. Without it the account holds its type's built-in role (Root Admin,
+	// Domain Admin or User), which here allows every command the simulator serves to that account type.
+	Role string `json:"role,omitempty"`
 }
 
 // Limits are an account's resource limits; nil means unlimited (-1 in listResourceLimits).

@@ -44,6 +44,14 @@ type account struct {
 	domainID   string
 	num        int      // the numeric id that appears in instance names (i-<account>-<vm>-VM)
 	project    *project // set on project accounts
+	// allowed are the lower-case command names of the account's catalog role; nil = the built-in role of its type.
+	allowed map[string]bool
+}
+
+// mayCall is DynamicRoleBasedAPIAccessChecker.checkAccess for the command (lower case): a custom role allows only
+// its listed commands; built-in roles allow everything served to the account type.
+func (a *account) mayCall(lc string) bool {
+	return a.allowed == nil || a.allowed[lc]
 }
 
 type zone struct {
@@ -75,9 +83,28 @@ func newCloud(c *Catalog) (*cloud, error) {
 		removed:  map[string]bool{},
 		jobs:     map[string]*job{},
 	}
+	// Roles are checked here rather than in Catalog.complete so that catalogs built in code are checked too.
+	roles := map[string]map[string]bool{}
+	for _, r := range c.Roles {
+		if r.Name == "" || roles[r.Name] != nil {
+			return nil, fmt.Errorf("role names must be set and unique, got %q", r.Name)
+		}
+		roles[r.Name] = map[string]bool{}
+		for _, cmd := range r.Commands {
+			if _, ok := commands[strings.ToLower(cmd)]; !ok {
+				return nil, fmt.Errorf("role %q allows %q, which the simulator does not serve", r.Name, cmd)
+			}
+			roles[r.Name][strings.ToLower(cmd)] = true
+		}
+	}
 	for i := range c.Accounts {
 		a := &account{Account: c.Accounts[i], kind: accountKind(c.Accounts[i]), userID: StableID("user", c.Accounts[i].Name), num: i + 2}
 		a.domainPath, a.domainID = a.Domain, StableID("domain", a.Domain)
+		if a.Role != "" {
+			if a.allowed = roles[a.Role]; a.allowed == nil {
+				return nil, fmt.Errorf("account %q holds role %q, which the catalog's roles do not define", a.Name, a.Role)
+			}
+		}
 		st.accounts = append(st.accounts, a)
 		st.byKey[a.APIKey] = a
 		st.byName[a.Name] = a

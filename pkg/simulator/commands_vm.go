@@ -458,11 +458,14 @@ func cmdDestroyVirtualMachine(s *Server, r *request) (any, *apiError) {
 	if aerr != nil {
 		return nil, aerr
 	}
-	if expunge && !r.acct.RootAdmin && !s.cat.Settings.AllowUserExpungeRecoverVM {
-		return nil, errPermission("Parameter expunge can be passed by Admin only. Or when the allow.user.expunge.recover.vm key is set.")
-	}
 	j := s.newJob(r, jobClass+"vm.DestroyVMCmd", "VirtualMachine", v.id)
 	begin, end := s.queue(r, v)
+	if expunge && !s.mayExpunge(r.acct) {
+		// The check runs in the job (UserVmManagerImpl.destroyVm via checkExpungeVmPermission), before the VM
+		// changes, so the destroy is accepted and its job fails with PermissionDeniedException.
+		s.after(begin, func() { s.failJob(j, 531, "Account does not have permission for expunging.") })
+		return map[string]string{"jobid": j.id}, nil
+	}
 	st := s.st
 	s.after(begin+(end-begin)/2, func() {
 		if j.status == jobPending && v.state == StateRunning {
@@ -491,6 +494,13 @@ func cmdDestroyVirtualMachine(s *Server, r *request) (any, *apiError) {
 		s.scheduleExpunge(v)
 	})
 	return map[string]string{"jobid": j.id}, nil
+}
+
+// mayExpunge is checkExpungeVmPermission: admins (root and domain), or users where allow.user.expunge.recover.vm
+// is set, and in either case only when the caller's role also allows expungeVirtualMachine.
+func (s *Server) mayExpunge(a *account) bool {
+	admin := a.kind == acctRootAdmin || a.kind == acctDomainAdmin
+	return (admin || s.cat.Settings.AllowUserExpungeRecoverVM) && a.mayCall("expungevirtualmachine")
 }
 
 // scheduleExpunge models the expunge thread: after expunge.delay a Destroyed VM turns Expunging, then goes.

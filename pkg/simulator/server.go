@@ -160,6 +160,12 @@ func errInvalidID(r *request, param, value string) *apiError {
 		"parameter annotation for the field in api cmd class.", r.lc, param, value)}
 }
 
+// errUnavailable is how the management server refuses a command the caller's role does not allow: HTTP 432
+// (ApiErrorCode.UNSUPPORTED_ACTION_ERROR) with DynamicRoleBasedAPIAccessChecker's text, the command as sent.
+func errUnavailable(command, account string) *apiError {
+	return &apiError{code: 432, csCode: csServerAPI, text: fmt.Sprintf("The API [%s] does not exist or is not available for the account %s.", command, account)}
+}
+
 func errMissing(r *request, param string) *apiError {
 	return &apiError{code: 431, csCode: csServerAPI, text: fmt.Sprintf("Unable to execute API command %s due to missing parameter %s", r.lc, param)}
 }
@@ -213,6 +219,10 @@ func (s *Server) handle(w http.ResponseWriter, hr *http.Request, r *request) int
 		return s.writeError(w, envelope, &apiError{code: 401, text: textUnauthorized})
 	}
 	r.acct = acct
+	if !acct.mayCall(r.lc) {
+		// ApiServer.commandAvailable turns the checker's UnavailableCommandException into UNSUPPORTED_ACTION_ERROR.
+		return s.writeError(w, envelope, errUnavailable(r.command, acct.Name))
+	}
 	if s.faults.throttle.Load() {
 		return s.writeError(w, envelope, &apiError{code: 429, csCode: 4545, text: fmt.Sprintf(
 			"The given user has reached his/her account api limit, please retry after %d ms.", 1000*s.cat.Settings.APILimitInterval)})

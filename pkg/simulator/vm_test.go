@@ -108,8 +108,13 @@ var _ = Describe("Async jobs and the VM state machine", func() {
 		id, _ := e.deploy("node-noexp", "small")
 		p := e.user.VirtualMachine.NewDestroyVirtualMachineParams(id)
 		p.SetExpunge(true)
-		_, err := e.user.VirtualMachine.DestroyVirtualMachine(p)
-		Expect(err).To(MatchError(ContainSubstring("CloudStack API error 531")))
+		d, err := e.user.VirtualMachine.DestroyVirtualMachine(p)
+		Expect(err).NotTo(HaveOccurred(), "the check runs in the job")
+		res := waitJob(e.user, d.JobID)
+		Expect(res.Jobstatus).To(Equal(2))
+		Expect(string(res.Jobresult)).To(ContainSubstring(`"errorcode":531`))
+		Expect(string(res.Jobresult)).To(ContainSubstring("Account does not have permission for expunging."))
+		Expect(e.vmState(e.user, id)).To(Equal("Running"), "a refused expunge leaves the VM as it was")
 	})
 
 	It("stops, starts and reboots", func() {

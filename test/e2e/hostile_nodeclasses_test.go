@@ -159,7 +159,7 @@ var _ = Describe("Careless and hostile NodeClasses", func() {
 				g.Expect(cond.Status).To(Equal(metav1.ConditionFalse), "%s: %s", nc.Name, want[0])
 				g.Expect(cond.Reason).To(Equal(want[1]), "%s: %s", nc.Name, cond.Message)
 				g.Expect(len(cond.Message)).To(BeNumerically("<=", 4096))
-				g.Expect(readyCondition(nc).Status).To(Equal(metav1.ConditionFalse))
+				g.Expect(readyCondition(g, nc).Status).To(Equal(metav1.ConditionFalse))
 			}).WithTimeout(time.Minute).Should(Succeed())
 		}
 
@@ -169,7 +169,7 @@ var _ = Describe("Careless and hostile NodeClasses", func() {
 		create(good)
 		DeferCleanup(cleanup, good)
 		Eventually(func(g Gomega) {
-			ready := readyCondition(good)
+			ready := readyCondition(g, good)
 			g.Expect(ready).NotTo(BeNil())
 			g.Expect(ready.Status).To(Equal(metav1.ConditionTrue), ready.Message)
 		}).WithTimeout(time.Minute).WithPolling(100 * time.Millisecond).Should(Succeed())

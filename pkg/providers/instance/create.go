@@ -279,7 +279,7 @@ func (p *DefaultProvider) adopt(ctx context.Context, vm *csgo.VirtualMachine, ta
 func (p *DefaultProvider) cleanup(ctx context.Context, vmID string) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 	defer cancel()
-	if err := p.api.DestroyVM(ctx, vmID, p.expungeAllowed(ctx)); err != nil && !cserrors.IsNotFound(err) {
+	if err := p.destroy(ctx, vmID); err != nil && !cserrors.IsNotFound(err) {
 		log.FromContext(ctx).Error(err, "destroying VM of a failed launch; the garbage collector will retry", "vm-id", vmID)
 	}
 }

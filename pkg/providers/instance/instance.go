@@ -9,6 +9,7 @@ import (
 
 	csgo "github.com/apache/cloudstack-go/v2/cloudstack"
 	"github.com/samber/lo"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 	karpv1 "sigs.k8s.io/karpenter/pkg/apis/v1"
 	"sigs.k8s.io/karpenter/pkg/cloudprovider"
 
@@ -144,7 +145,7 @@ func (p *DefaultProvider) Delete(ctx context.Context, id string) error {
 	if isDestroyed(vm.State) {
 		return cloudprovider.NewNodeClaimNotFoundError(fmt.Errorf("VM %q is %s", id, vm.State))
 	}
-	if err := p.api.DestroyVM(ctx, id, p.expungeAllowed(ctx)); err != nil {
+	if err := p.destroy(ctx, id); err != nil {
 		if cserrors.IsNotFound(err) {
 			return cloudprovider.NewNodeClaimNotFoundError(fmt.Errorf("destroying VM %q, %w", id, err))
 		}
@@ -204,6 +205,25 @@ func (p *DefaultProvider) Reboot(ctx context.Context, id string) error {
 		return fmt.Errorf("rebooting VM %q, %w", id, err)
 	}
 	return nil
+}
+
+// destroy destroys a VM, expunging it where the account may. A key whose role lacks expungeVirtualMachine passes
+// listCapabilities' allowuserexpungerecovervm yet has the expunge refused (the job fails, the VM is unchanged): then
+// the VM is destroyed without expunge, which CloudStack completes after expunge.delay, and expunge stays off until
+// the capabilities are read again.
+func (p *DefaultProvider) destroy(ctx context.Context, id string) error {
+	if !p.expungeAllowed(ctx) {
+		return p.api.DestroyVM(ctx, id, false)
+	}
+	err := p.api.DestroyVM(ctx, id, true)
+	if !cserrors.IsExpungeRefused(err) {
+		return err
+	}
+	log.FromContext(ctx).Info("CloudStack refused to expunge; destroying without expunge (allow expungeVirtualMachine in the key's role to expunge at once)", "vm-id", id)
+	p.mu.Lock()
+	p.expunge, p.expungeCached = false, p.clock()
+	p.mu.Unlock()
+	return p.api.DestroyVM(ctx, id, false)
 }
 
 // expungeAllowed reports whether this account may expunge on destroy (allow.user.expunge.recover.vm), cached

@@ -1,0 +1,54 @@
+package instance_test
+
+import (
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/cache"
+	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/cloudstack"
+	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/instance"
+	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/instancetype"
+	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/simulator"
+)
+
+var _ = Describe("Delete with a role that may not expunge", func() {
+	It("destroys without expunge once CloudStack refuses the expunge, and stops asking", func() {
+		// The account may expunge by configuration (allowuserexpungerecovervm) but its role lacks
+		// expungeVirtualMachine, so every destroy with expunge=true fails in its job.
+		cat, err := simulator.ParseCatalog([]byte(catalogYAML))
+		Expect(err).NotTo(HaveOccurred())
+		var cmds []string
+		for _, c := range cloudstack.RequiredCommands() {
+			if c.Name != "expungeVirtualMachine" {
+				cmds = append(cmds, c.Name)
+			}
+		}
+		cat.Roles = []simulator.Role{{Name: "no-expunge", Commands: cmds}}
+		cat.Accounts[0].Role = "no-expunge"
+		s, err := simulator.New(cat, simulator.WithJobLatency(5*time.Millisecond))
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(s.Close)
+		c, err := cloudstack.New(cloudstack.Options{APIURL: s.URL(), APIKey: s.APIKey(), SecretKey: s.SecretKey(),
+			JobPollInterval: 5 * time.Millisecond, JobPollMaxInterval: 20 * time.Millisecond})
+		Expect(err).NotTo(HaveOccurred())
+		u := cache.NewUnavailableOfferings()
+		its := instancetype.NewDefaultProvider(c, u, map[string]float64{"small": 0.01})
+		p := instance.NewDefaultProvider(c, u, owner, instance.WithServiceOfferings(its))
+		nc := nodeClass()
+		first, err := p.Create(ctx, nc, nodeClaim("noexp-1"), listWith(its, nc), userData)
+		Expect(err).NotTo(HaveOccurred())
+		second, err := p.Create(ctx, nc, nodeClaim("noexp-2"), listWith(its, nc), userData)
+		Expect(err).NotTo(HaveOccurred())
+
+		s.ResetCounts()
+		Expect(p.Delete(ctx, first.ID)).To(Succeed())
+		Expect(s.Counts()).To(HaveKeyWithValue("destroyVirtualMachine", int64(2)), "one refused expunge, one plain destroy")
+		Expect(p.Delete(ctx, second.ID)).To(Succeed())
+		Expect(s.Counts()).To(HaveKeyWithValue("destroyVirtualMachine", int64(3)), "no second attempt to expunge")
+		for _, vm := range s.VirtualMachines() {
+			Expect(vm.State).To(Equal(simulator.StateDestroyed), "destroyed, left for CloudStack to expunge after expunge.delay")
+		}
+	})
+})

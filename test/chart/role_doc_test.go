@@ -1,0 +1,29 @@
+package chart_test
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+)
+
+var _ = Describe("INSTALLATION.md", func() {
+	It("documents exactly the API role the code needs (cloudstack.RequiredCommands)", func() {
+		cmd := exec.Command("go", "run", "./hack/docgen", "-role")
+		cmd.Dir = repoRoot
+		want, err := cmd.Output()
+		Expect(err).NotTo(HaveOccurred())
+		doc, err := os.ReadFile(filepath.Join(repoRoot, "INSTALLATION.md"))
+		Expect(err).NotTo(HaveOccurred())
+		_, rest, found := strings.Cut(string(doc), "<!-- BEGIN GENERATED role")
+		Expect(found).To(BeTrue(), "INSTALLATION.md lost its generated role table")
+		_, region, _ := strings.Cut(rest, "-->")
+		region, _, found = strings.Cut(region, "<!-- END GENERATED role -->")
+		Expect(found).To(BeTrue(), "INSTALLATION.md lost its generated role table")
+		Expect(strings.TrimSpace(region)).To(Equal(strings.TrimSpace(string(want))),
+			"INSTALLATION.md's API role is stale: run make generate")
+	})
+})
