@@ -15,8 +15,8 @@ const ReasonTemplateNotFound = "TemplateNotFound"
 
 type templates struct{ provider template.Provider }
 
-// reconcile resolves one template per zone: templates are zone-scoped copies in CloudStack, and a template that is
-// still downloading in one zone must not be used there.
+// reconcile resolves the templates of each zone, the newest per architecture: templates are zone-scoped copies in
+// CloudStack, and a template that is still downloading in one zone must not be used there.
 func (t *templates) reconcile(ctx context.Context, nodeClass *v1.CloudStackNodeClass, conds status.ConditionSet) error {
 	if len(nodeClass.Status.Zones) == 0 {
 		nodeClass.Status.Templates = nil
@@ -26,15 +26,15 @@ func (t *templates) reconcile(ctx context.Context, nodeClass *v1.CloudStackNodeC
 	var resolved []v1.Template
 	var missing []string
 	for _, z := range nodeClass.Status.Zones {
-		found, err := t.provider.Resolve(ctx, z.ID, nodeClass.Spec.TemplateSelectorTerms)
+		found, err := t.provider.ResolvePerArchitecture(ctx, z.ID, nodeClass.Spec.TemplateSelectorTerms)
 		if err != nil {
 			return fmt.Errorf("resolving templates in zone %q, %w", z.Name, err)
 		}
-		if found == nil {
+		if len(found) == 0 {
 			missing = append(missing, z.Name)
 			continue
 		}
-		resolved = append(resolved, *found)
+		resolved = append(resolved, found...)
 	}
 	nodeClass.Status.Templates = resolved
 	if len(missing) > 0 {
