@@ -244,4 +244,28 @@ var _ = Describe("Encode and Generate", func() {
 		Expect(err).ToNot(HaveOccurred())
 		Expect(decode(out)).To(Equal("#!/bin/sh\necho general-x7k2p cloudstack:///\n"))
 	})
+	Context("with spec.userDataEncoding plain", func() {
+		// An Ignition config: binary-exact JSON that must reach the VM unchanged.
+		const ignition = "{\"ignition\":{\"version\":\"3.4.0\"},\"storage\":{\"files\":[{\"path\":\"/etc/hostname\"}]}}\n"
+		It("delivers the rendered userData byte for byte, only base64-encoded", func() {
+			nodeClass := fixtureNodeClass()
+			nodeClass.Spec.UserData = lo.ToPtr(ignition)
+			nodeClass.Spec.UserDataEncoding = v1.UserDataEncodingPlain
+			out, err := bootstrap.Generate(nodeClass, bootstrap.NewValues("prod", nodeClass, fixtureNodeClaim(), fixtureShape), bootstrap.DefaultMaxLength)
+			Expect(err).ToNot(HaveOccurred())
+			Expect(out).To(Equal(base64.StdEncoding.EncodeToString([]byte(ignition))))
+		})
+		It("checks the size limit after encoding, without compression", func() {
+			// 30000 repeated bytes gzip to almost nothing but are 40000 bytes once base64'ed.
+			userData := strings.Repeat("a", 30000)
+			gz, err := bootstrap.EncodeAs([]byte(userData), "", bootstrap.DefaultMaxLength)
+			Expect(err).ToNot(HaveOccurred())
+			Expect(len(gz)).To(BeNumerically("<", 1000))
+			_, err = bootstrap.EncodeAs([]byte(userData), v1.UserDataEncodingPlain, bootstrap.DefaultMaxLength)
+			var serr *bootstrap.SizeError
+			Expect(errors.As(err, &serr)).To(BeTrue())
+			Expect(serr.Size).To(Equal(40000))
+			Expect(err.Error()).To(ContainSubstring("once base64'ed (spec.userDataEncoding: plain), above the limit of 32768 bytes"))
+		})
+	})
 })
