@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	v1 "github.com/cloudstack/karpenter-provider-cloudstack/pkg/apis/v1"
+	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/template"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/simulator"
 )
 
@@ -30,10 +31,9 @@ func NewNode(vm simulator.VM, cfg *KubeletConfig, now time.Time) *corev1.Node {
 	for k, val := range cfg.Labels {
 		labels[k] = val
 	}
-	arch := labels[corev1.LabelArchStable]
-	if arch == "" {
-		arch = "amd64"
-	}
+	// The kubelet labels its node with the architecture it runs on: the VM's (its template's), whatever the
+	// NodeClaim asked for.
+	arch := template.Architecture(vm.Arch)
 	labels[corev1.LabelHostname] = vm.Name
 	labels[corev1.LabelOSStable] = "linux"
 	labels[corev1.LabelArchStable] = arch
@@ -72,16 +72,21 @@ func ReadyCondition(now time.Time) corev1.NodeCondition {
 		Message: "kubelet is posting ready status", LastHeartbeatTime: metav1.NewTime(now), LastTransitionTime: metav1.NewTime(now)}
 }
 
-// Capacity is what the kubelet reports for the VM: its vCPUs and memory, --max-pods, the root disk and, for GPU
-// offerings, the GPUs the device plugin would advertise (known from the offering's label).
+// Capacity is what the kubelet reports for the VM: its vCPUs, the memory its guest sees (MemTotal, less than the
+// offering's by the hypervisor's and kernel's overhead), --max-pods, the root disk and, for GPU offerings, the GPUs
+// the device plugin would advertise (known from the offering's label).
 func Capacity(vm simulator.VM, cfg *KubeletConfig) corev1.ResourceList {
 	disk := vm.RootDiskSizeGiB
 	if disk <= 0 {
 		disk = defaultEphemeralGiB
 	}
+	memory := vm.GuestMemoryKiB * 1024
+	if memory <= 0 {
+		memory = int64(vm.MemoryMiB) * 1024 * 1024
+	}
 	out := corev1.ResourceList{
 		corev1.ResourceCPU:              *resource.NewQuantity(int64(vm.CPUNumber), resource.DecimalSI),
-		corev1.ResourceMemory:           *resource.NewQuantity(int64(vm.MemoryMiB)*1024*1024, resource.BinarySI),
+		corev1.ResourceMemory:           *resource.NewQuantity(memory, resource.BinarySI),
 		corev1.ResourcePods:             *resource.NewQuantity(cfg.MaxPods, resource.DecimalSI),
 		corev1.ResourceEphemeralStorage: *resource.NewQuantity(disk*1024*1024*1024, resource.BinarySI),
 	}
@@ -91,8 +96,15 @@ func Capacity(vm simulator.VM, cfg *KubeletConfig) corev1.ResourceList {
 	return out
 }
 
-// Allocatable subtracts --kube-reserved, --system-reserved and the hard eviction thresholds from the capacity,
-// as the kubelet does.
+// kubeletDefaultEvictionHard is the kubelet's --eviction-hard default on Linux. A kubelet given the flag uses only
+// the signals it lists (the config API replaces the default map rather than merging into it).
+var kubeletDefaultEvictionHard = map[string]string{
+	"memory.available": "100Mi", "nodefs.available": "10%", "nodefs.inodesFree": "5%", "imagefs.available": "15%",
+}
+
+// Allocatable subtracts --kube-reserved, --system-reserved and the hard eviction thresholds of memory.available
+// and nodefs.available from the capacity, as the kubelet's container manager does (GetNodeAllocatableReservation),
+// clamping at zero. Other resources (pods, GPUs) are allocatable in full.
 func Allocatable(capacity corev1.ResourceList, cfg *KubeletConfig) corev1.ResourceList {
 	out := capacity.DeepCopy()
 	subtract := func(name corev1.ResourceName, q resource.Quantity) {
@@ -109,7 +121,11 @@ func Allocatable(capacity corev1.ResourceList, cfg *KubeletConfig) corev1.Resour
 			subtract(name, q)
 		}
 	}
-	for signal, threshold := range cfg.EvictionHard {
+	eviction := cfg.EvictionHard
+	if !cfg.EvictionHardSet {
+		eviction = kubeletDefaultEvictionHard
+	}
+	for signal, threshold := range eviction {
 		name := map[string]corev1.ResourceName{"memory.available": corev1.ResourceMemory, "nodefs.available": corev1.ResourceEphemeralStorage}[signal]
 		if name == "" {
 			continue
@@ -120,6 +136,7 @@ func Allocatable(capacity corev1.ResourceList, cfg *KubeletConfig) corev1.Resour
 				continue
 			}
 			total := capacity[name]
+			// The kubelet truncates (eviction.GetThresholdQuantity).
 			subtract(name, *resource.NewQuantity(int64(float64(total.Value())*f/100), resource.BinarySI))
 			continue
 		}

@@ -27,6 +27,8 @@ type KubeletConfig struct {
 	KubeReserved, SystemReserved corev1.ResourceList
 	// EvictionHard is --eviction-hard as signal -> threshold (a quantity or a percentage).
 	EvictionHard map[string]string
+	// EvictionHardSet tells whether the userData passed --eviction-hard; without it the kubelet's defaults apply.
+	EvictionHardSet bool
 }
 
 // defaultMaxPods is the kubelet's own default.
@@ -79,6 +81,7 @@ func ParseKubeletConfig(userData string) (*KubeletConfig, error) {
 		case "system-reserved":
 			cfg.SystemReserved, err = parseResources(value)
 		case "eviction-hard":
+			cfg.EvictionHardSet = true
 			err = parsePairs(value, "<", func(k, v string) { cfg.EvictionHard[k] = v })
 		}
 		if err != nil {
