@@ -376,8 +376,11 @@ func (c *Catalog) complete() error {
 		// CloudStack does not make offering names unique: operators often define one offering per zone under the
 		// same name. A repeated name must then be limited to zones, and its derived ID includes them.
 		key := o.Name
-		if seen["serviceoffering/"+o.Name] && len(o.Zones) > 0 {
+		for n := 1; seen["serviceoffering/"+key] && len(o.Zones) > 0; n++ {
 			key = o.Name + "@" + strings.Join(o.Zones, ",")
+			if n > 1 {
+				key += fmt.Sprintf("#%d", n)
+			}
 		}
 		if err = unique("serviceoffering", key); err != nil {
 			return err

@@ -255,7 +255,7 @@ func (p *DefaultProvider) build(ctx context.Context, nc *v1.CloudStackNodeClass,
 	zones := launchableZones(nc)
 	ephemeral := templateEphemeralStorage(nc)
 	var groups []*group
-	byName := map[string]*group{}
+	byName := map[string][]*group{} // plain name -> its groups, the first of which keeps the plain name
 	for _, ref := range nc.Status.ServiceOfferings {
 		o, ok := c.byID[ref.ID]
 		if !ok {
@@ -267,22 +267,22 @@ func (p *DefaultProvider) build(ctx context.Context, nc *v1.CloudStackNodeClass,
 		}
 		for _, s := range sizes(o) {
 			m := member{offering: o, zones: offered}
-			if g, dup := byName[s.name]; dup {
-				if g.size.cpu == s.cpu && g.size.memoryMiB == s.memoryMiB && g.gpus == o.Gpucount && !overlaps(g, offered) &&
-					rootDisk(g.members[0].offering) == rootDisk(o) {
-					g.members = append(g.members, m)
-					continue
-				}
-				// Same name, different shape or the same zones: a different instance type, named after the offering too.
-				s.name = distinctName(s.name, o.Id)
-				if _, taken := byName[s.name]; taken {
-					log.FromContext(ctx).V(1).Info("skipping service offering with a duplicate instance type name",
-						"instance-type", s.name, "service-offering-id", o.Id)
-					continue
-				}
+			same, found := lo.Find(byName[s.name], func(g *group) bool {
+				return g.size.cpu == s.cpu && g.size.memoryMiB == s.memoryMiB && g.gpus == o.Gpucount &&
+					g.members[0].offering.Rootdisksize == o.Rootdisksize && !overlaps(g, offered)
+			})
+			if found {
+				same.members = append(same.members, m)
+				continue
 			}
 			g := &group{size: s, gpus: o.Gpucount, members: []member{m}}
-			byName[s.name] = g
+			if len(byName[s.name]) > 0 {
+				// Same name, another shape or the same zones: another instance type, named after its offering too.
+				g.size.name = distinctName(s.name, o.Id)
+				log.FromContext(ctx).V(1).Info("service offerings share a name but not a shape; naming apart",
+					"instance-type", g.size.name, "service-offering-id", o.Id)
+			}
+			byName[s.name] = append(byName[s.name], g)
 			groups = append(groups, g)
 		}
 	}
@@ -304,8 +304,6 @@ func overlaps(g *group, zones []zoneInfo) bool {
 	}
 	return false
 }
-
-func rootDisk(o *csgo.ServiceOffering) int64 { return o.Rootdisksize }
 
 // distinctName suffixes an instance type name with the start of the offering's UUID, within the label value limit.
 func distinctName(name, offeringID string) string {
