@@ -99,7 +99,8 @@ var _ = Describe("Provisioning", func() {
 		Expect(nodeClaim.Annotations).To(HaveKeyWithValue(v1.AnnotationNodeClassHash, nodeClass.Hash()))
 		Expect(nodeClaim.Annotations).To(HaveKeyWithValue(v1.AnnotationNodeClassHashVersion, v1.NodeClassHashVersion))
 		Expect(nodeClaim.Status.Capacity.Cpu().String()).To(Equal("2"))
-		Expect(nodeClaim.Status.Capacity.Memory().Value()).To(Equal(int64(4096) * 1024 * 1024))
+		// The guest sees 95% of the offering's 4096 MiB (the default VM memory overhead), rounded down to a MiB.
+		Expect(nodeClaim.Status.Capacity.Memory().Value()).To(Equal(int64(3891) * 1024 * 1024))
 		Expect(nodeClaim.Status.Allocatable.Cpu().Cmp(*nodeClaim.Status.Capacity.Cpu())).To(Equal(-1), "allocatable must leave room for overhead")
 	})
 
