@@ -43,6 +43,8 @@ type VM struct {
 	MemoryMiB int
 	// GuestMemoryKiB is the memory the guest sees (MemTotal): MemoryMiB less Settings.GuestMemoryOverheadPercent.
 	GuestMemoryKiB int64
+	// GPUCount is the number of GPUs passed through to the VM (its offering's).
+	GPUCount int
 	// Arch is the VM's architecture as CloudStack reports it (its template's: x86_64 or aarch64).
 	Arch             string
 	Created          time.Time
@@ -182,7 +184,7 @@ func (st *cloud) snapshot(v *vm) VM {
 		State: v.state, ZoneID: v.zone.ID, ZoneName: v.zone.Name, ServiceOfferingID: v.offering.ID, ServiceOfferingName: v.offering.Name,
 		TemplateID: v.template.ID, UserData: v.userData, Tags: map[string]string{}, CPUNumber: v.cpu, CPUSpeed: v.speed, MemoryMiB: v.memory,
 		Created: v.created, KeyPairs: append([]string(nil), v.keyPairs...), RootDiskSizeGiB: v.rootDiskGiB, Details: maps.Clone(v.details),
-		Reboots: v.reboots, Arch: v.template.Arch,
+		Reboots: v.reboots, Arch: v.template.Arch, GPUCount: v.offering.GPUCount,
 		GuestMemoryKiB: int64(math.Floor(float64(v.memory) * 1024 * (1 - st.settings.GuestMemoryOverheadPercent/100)))}
 	for _, n := range v.nics {
 		out.NetworkIDs = append(out.NetworkIDs, n.network.ID)

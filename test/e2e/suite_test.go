@@ -28,6 +28,7 @@ var (
 		"settings.logLevel":                       "debug",
 		"settings.cloudstack.apiQPS":              "50",
 		"settings.cloudstack.apiBurst":            "100",
+		"settings.featureGates":                   "NodeOverlay=true",
 	}
 )
 

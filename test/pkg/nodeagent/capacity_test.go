@@ -81,7 +81,7 @@ var _ = Describe("capacity of every demo offering", func() {
 		vm := simulator.VM{ID: "vm", Name: "vm", CPUNumber: shape.CPU, MemoryMiB: shape.MemoryMiB, RootDiskSizeGiB: templateGiB,
 			GuestMemoryKiB: int64(float64(shape.MemoryMiB) * 1024 * (1 - guestOverheadPercent/100))}
 		if gpus, ok := it.Capacity[instancetype.ResourceNvidiaGPU]; ok {
-			cfg.Labels[v1.LabelInstanceGPUCount] = gpus.String()
+			vm.GPUCount = int(gpus.Value())
 		}
 		return nodeagent.NewNode(vm, cfg, time.Now())
 	}

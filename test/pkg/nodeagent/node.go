@@ -90,7 +90,9 @@ func Capacity(vm simulator.VM, cfg *KubeletConfig) corev1.ResourceList {
 		corev1.ResourcePods:             *resource.NewQuantity(cfg.MaxPods, resource.DecimalSI),
 		corev1.ResourceEphemeralStorage: *resource.NewQuantity(disk*1024*1024*1024, resource.BinarySI),
 	}
-	if n, err := strconv.ParseInt(cfg.Labels[v1.LabelInstanceGPUCount], 10, 64); err == nil && n > 0 {
+	if vm.GPUCount > 0 {
+		out["nvidia.com/gpu"] = *resource.NewQuantity(int64(vm.GPUCount), resource.DecimalSI)
+	} else if n, err := strconv.ParseInt(cfg.Labels[v1.LabelInstanceGPUCount], 10, 64); err == nil && n > 0 {
 		out["nvidia.com/gpu"] = *resource.NewQuantity(n, resource.DecimalSI)
 	}
 	return out
