@@ -51,19 +51,33 @@ const kubeReservedEphemeralStorage = "1Gi"
 
 // cpuTiers reserve 6% of the first core, 1% of the second, 0.5% of the third and fourth and 0.25% of every further
 // core, as GKE, AKS and the AWS provider do.
-var cpuTiers = []struct {
-	cores   int
+var cpuTiers = []tier{{1, 6}, {1, 1}, {2, 0.5}, {math.MaxInt32, 0.25}}
+
+// tier reserves percent of the next size units (cores or MiB).
+type tier struct {
+	size    int
 	percent float64
-}{{1, 6}, {1, 1}, {2, 0.5}, {math.MaxInt32, 0.25}}
+}
+
+// tiered sums each tier's percentage of the part of amount that falls into it.
+func tiered(amount int, tiers []tier) float64 {
+	var out float64
+	for _, t := range tiers {
+		if amount <= 0 {
+			break
+		}
+		n := min(amount, t.size)
+		out += float64(n) * t.percent / 100
+		amount -= n
+	}
+	return out
+}
 
 // memoryTiers reserve 25% of the first 4 GiB, 20% of the next 4, 10% of the next 8, 6% of the next 112 and 2% of
 // the rest, GKE's (and AKS's before 1.29) formula: it does not depend on maxPods, so a 1 GiB offering keeps most of its
 // memory while a 1 TiB one reserves about 27 GiB. The AWS provider's 255Mi + 11Mi x maxPods would reserve 1.4 GiB with
 // 110 pods, more than a 1 GiB node has.
-var memoryTiers = []struct {
-	mib     int
-	percent float64
-}{{4 * 1024, 25}, {4 * 1024, 20}, {8 * 1024, 10}, {112 * 1024, 6}, {math.MaxInt32, 2}}
+var memoryTiers = []tier{{4 * 1024, 25}, {4 * 1024, 20}, {8 * 1024, 10}, {112 * 1024, 6}, {math.MaxInt32, 2}}
 
 // minKubeReservedMemoryMiB is GKE's floor for machines under 1 GiB.
 const minKubeReservedMemoryMiB = 255
@@ -103,32 +117,13 @@ func For(shape Shape, k *v1.KubeletConfiguration) Settings {
 
 // ReservedCPUMillis is the default kube-reserved CPU of a node with that many vCPUs.
 func ReservedCPUMillis(cpus int) int64 {
-	var milli float64
-	remaining := cpus
-	for _, tier := range cpuTiers {
-		if remaining <= 0 {
-			break
-		}
-		n := min(remaining, tier.cores)
-		milli += float64(n) * 1000 * tier.percent / 100
-		remaining -= n
-	}
-	return int64(milli)
+	// Whole millicores, rounded down; the epsilon absorbs float error (6% + 1% + 2 x 0.5% is 80m, not 79.99...).
+	return int64(math.Floor(tiered(cpus, cpuTiers)*1000 + 1e-6))
 }
 
 // ReservedMemoryMiB is the default kube-reserved memory of an offering with that much memory, rounded up to a MiB.
 func ReservedMemoryMiB(memoryMiB int) int64 {
-	var mib float64
-	remaining := memoryMiB
-	for _, tier := range memoryTiers {
-		if remaining <= 0 {
-			break
-		}
-		n := min(remaining, tier.mib)
-		mib += float64(n) * tier.percent / 100
-		remaining -= n
-	}
-	return max(int64(math.Ceil(mib)), minKubeReservedMemoryMiB)
+	return max(int64(math.Ceil(tiered(memoryMiB, memoryTiers))), minKubeReservedMemoryMiB)
 }
 
 // Overhead is what the kubelet subtracts from capacity to get allocatable, per schedulable resource: kube-reserved,
