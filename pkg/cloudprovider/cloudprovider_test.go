@@ -256,6 +256,19 @@ var _ = Describe("Drift", func() {
 		Expect(env.Client.Status().Patch(ctx, nodeClass, client.MergeFrom(stored))).To(Succeed())
 		Expect(cloudProvider.IsDrifted(ctx, nodeClaim)).To(Equal(cloudprovider.TemplateDrift))
 	})
+	It("compares the template of the VM's architecture only", func() {
+		// An arm64 template joins the zone (sorted first): the amd64 VM's own template is unchanged, so no drift.
+		stored := nodeClass.DeepCopy()
+		nodeClass.Status.Templates = append([]v1.Template{{ID: "7f1d7d39-0000-4000-8000-000000000002", Name: "arm", ZoneID: nodeClass.Status.Templates[0].ZoneID,
+			Architecture: "arm64"}}, nodeClass.Status.Templates...)
+		Expect(env.Client.Status().Patch(ctx, nodeClass, client.MergeFrom(stored))).To(Succeed())
+		Expect(cloudProvider.IsDrifted(ctx, nodeClaim)).To(BeEmpty())
+		// Without an amd64 template the VM's architecture is no longer served.
+		stored = nodeClass.DeepCopy()
+		nodeClass.Status.Templates = nodeClass.Status.Templates[:1]
+		Expect(env.Client.Status().Patch(ctx, nodeClass, client.MergeFrom(stored))).To(Succeed())
+		Expect(cloudProvider.IsDrifted(ctx, nodeClaim)).To(Equal(cloudprovider.TemplateDrift))
+	})
 })
 
 var _ = Describe("Garbage collection", func() {
