@@ -2,6 +2,7 @@ package environment
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -159,7 +160,8 @@ func (e *Environment) buildBinaries(ctx context.Context) error {
 	if err != nil {
 		cache = os.TempDir()
 	}
-	e.binDir = filepath.Join(cache, "karpenter-cloudstack", "local-bin")
+	// One directory per checkout: several checkouts (worktrees) on one machine must not run each other's builds.
+	e.binDir = filepath.Join(cache, "karpenter-cloudstack", "local-bin", fmt.Sprintf("%x", sha256.Sum256([]byte(e.root)))[:8])
 	if err := os.MkdirAll(e.binDir, 0o755); err != nil {
 		return err
 	}
