@@ -111,10 +111,11 @@ var _ = Describe("Capacity", func() {
 			s.Containers[0].Resources.Requests["example.com/widget"] = resource.MustParse("1")
 			s.Containers[0].Resources.Limits = corev1.ResourceList{"example.com/widget": resource.MustParse("1")}
 		})
-		create(np, overlay)
 		DeferCleanup(func() { cleanup(dep, overlay, np, nc) })
+		// Karpenter's overlay controller evaluates a NodePool's instance types when an overlay or the NodePool
+		// changes, not when the NodeClass's status does: create the overlay once the NodeClass resolved.
 		expectReady(nc)
-		create(dep)
+		create(np, overlay, dep)
 		claim := expectInitialized(np.Name, 1)[0]
 		Expect(claim.Labels).To(HaveKeyWithValue(corev1.LabelInstanceTypeStable, "k8s.large"))
 		widgets := claim.Status.Capacity["example.com/widget"]
@@ -132,10 +133,11 @@ var _ = Describe("Capacity", func() {
 			},
 		}
 		dep := deployment("price", np.Name, 1, "500m")
-		create(np, overlay)
 		DeferCleanup(func() { cleanup(dep, overlay, np, nc) })
+		// Karpenter's overlay controller evaluates a NodePool's instance types when an overlay or the NodePool
+		// changes, not when the NodeClass's status does: create the overlay once the NodeClass resolved.
 		expectReady(nc)
-		create(dep)
+		create(np, overlay, dep)
 		claim := expectInitialized(np.Name, 1)[0]
 		Expect(claim.Labels).To(HaveKeyWithValue(corev1.LabelInstanceTypeStable, "k8s.medium"), "k8s.small is cheaper without the overlay")
 	})
