@@ -26,7 +26,8 @@ func main() {
 	ctx, op := operator.NewOperator(coreoperator.NewOperator())
 	op.GetLogger().Info("starting karpenter-provider-cloudstack", "version", version)
 
-	cloudStackProvider := cloudprovider.New(op.GetClient(), op.EventRecorder, op.InstanceTypeProvider, op.InstanceProvider, op.ZoneProvider)
+	cloudStackProvider := cloudprovider.New(op.GetClient(), op.EventRecorder, op.InstanceTypeProvider, op.InstanceProvider, op.ZoneProvider,
+		cloudprovider.WithInstanceTypeStore(op.InstanceTypeStore))
 	overlayUndecorated := metrics.Decorate(cloudStackProvider)
 	cloudProvider := overlay.Decorate(overlayUndecorated, op.GetClient(), op.InstanceTypeStore)
 	repairPolicies := lo.Must(health.NewRepairPolicyMatcher(ctx, cloudProvider))

@@ -13,7 +13,7 @@ func BenchmarkRender(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	values := bootstrap.NewValues("prod", fixtureNodeClass(), fixtureNodeClaim())
+	values := bootstrap.NewValues("prod", fixtureNodeClass(), fixtureNodeClaim(), fixtureShape)
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := bootstrap.Render(string(in), values); err != nil {

@@ -20,6 +20,7 @@ import (
 
 	v1 "github.com/cloudstack/karpenter-provider-cloudstack/pkg/apis/v1"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/bootstrap"
+	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/instancetype/kubelet"
 )
 
 func fixtureNodeClass() *v1.CloudStackNodeClass {
@@ -35,6 +36,9 @@ func fixtureNodeClass() *v1.CloudStackNodeClass {
 		},
 	}
 }
+
+// fixtureShape is a 2 vCPU, 4 GiB VM: kube-reserved defaults to 70m of CPU and 1024Mi of memory.
+var fixtureShape = kubelet.Shape{CPU: 2, MemoryMiB: 4096}
 
 func fixtureNodeClaim() *karpv1.NodeClaim {
 	return &karpv1.NodeClaim{
@@ -71,7 +75,7 @@ func decode(encoded string) string {
 
 var _ = Describe("Values", func() {
 	It("derives every variable from the NodeClass and the NodeClaim", func() {
-		v := bootstrap.NewValues("prod", fixtureNodeClass(), fixtureNodeClaim())
+		v := bootstrap.NewValues("prod", fixtureNodeClass(), fixtureNodeClaim(), fixtureShape)
 		Expect(v.ClusterName).To(Equal("prod"))
 		Expect(v.NodeClaimName).To(Equal("general-x7k2p"))
 		Expect(v.NodePoolName).To(Equal("general"))
@@ -84,32 +88,37 @@ var _ = Describe("Values", func() {
 		Expect(v.RegisterWithTaints).To(Equal("dedicated=gpu:NoSchedule,node.cilium.io/agent-not-ready:NoExecute,karpenter.sh/unregistered:NoExecute"))
 		Expect(v.NodeLabels).To(Equal("karpenter.sh/capacity-type=on-demand,karpenter.sh/nodepool=general," +
 			"node.kubernetes.io/exclude-from-external-load-balancers=true,team=platform,topology.kubernetes.io/zone=zone-a"))
-		Expect(v.KubeReserved).To(Equal("cpu=100m,memory=512Mi"))
+		Expect(v.KubeReserved).To(Equal("cpu=100m,ephemeral-storage=1Gi,memory=512Mi"), "spec.kubelet wins key by key over the defaults")
 		Expect(v.SystemReserved).To(Equal("memory=256Mi"))
-		Expect(v.EvictionHard).To(Equal("memory.available<100Mi,nodefs.available<10%"))
+		Expect(v.EvictionHard).To(Equal("imagefs.available<15%,imagefs.inodesFree<5%,memory.available<100Mi,nodefs.available<10%,nodefs.inodesFree<5%"))
 		Expect(v.KubeletArgs).To(Equal("--register-with-taints=" + v.RegisterWithTaints + " --node-labels=" + v.NodeLabels +
-			" --max-pods=58 --kube-reserved=cpu=100m,memory=512Mi --system-reserved=memory=256Mi" +
-			" --eviction-hard=memory.available<100Mi,nodefs.available<10%"))
+			" --max-pods=58 --kube-reserved=cpu=100m,ephemeral-storage=1Gi,memory=512Mi --system-reserved=memory=256Mi" +
+			" --eviction-hard=imagefs.available<15%,imagefs.inodesFree<5%,memory.available<100Mi,nodefs.available<10%,nodefs.inodesFree<5%"))
 	})
-	It("defaults max pods and leaves out unset reservations", func() {
+	It("renders the default reservations of the VM's size when spec.kubelet is unset", func() {
 		nodeClass := fixtureNodeClass()
 		nodeClass.Spec.Kubelet = nil
-		v := bootstrap.NewValues("prod", nodeClass, fixtureNodeClaim())
+		v := bootstrap.NewValues("prod", nodeClass, fixtureNodeClaim(), fixtureShape)
 		Expect(v.MaxPods).To(Equal(bootstrap.DefaultMaxPods))
-		Expect(v.KubeletArgsList).To(HaveLen(3))
-		Expect(v.KubeletArgsList[2]).To(Equal("--max-pods=110"))
+		Expect(v.KubeletArgsList).To(Equal([]string{
+			"--register-with-taints=" + v.RegisterWithTaints, "--node-labels=" + v.NodeLabels, "--max-pods=110",
+			"--kube-reserved=cpu=70m,ephemeral-storage=1Gi,memory=1024Mi",
+			"--eviction-hard=imagefs.available<15%,imagefs.inodesFree<5%,memory.available<100Mi,nodefs.available<10%,nodefs.inodesFree<5%",
+		}))
+		Expect(bootstrap.NewValues("prod", nodeClass, fixtureNodeClaim(), kubelet.Shape{CPU: 64, MemoryMiB: 256 * 1024}).KubeReserved).
+			To(Equal("cpu=230m,ephemeral-storage=1Gi,memory=12166Mi"))
 	})
 	It("does not add the unregistered taint twice", func() {
 		nodeClaim := fixtureNodeClaim()
 		nodeClaim.Spec.Taints = append(nodeClaim.Spec.Taints, karpv1.UnregisteredNoExecuteTaint)
-		v := bootstrap.NewValues("prod", fixtureNodeClass(), nodeClaim)
+		v := bootstrap.NewValues("prod", fixtureNodeClass(), nodeClaim, fixtureShape)
 		Expect(lo.CountBy(v.Taints, func(t corev1.Taint) bool { return t.Key == karpv1.UnregisteredTaintKey })).To(Equal(1))
 	})
 	DescribeTable("keeps only labels the kubelet may set in --node-labels",
 		func(key string, kept bool) {
 			nodeClaim := fixtureNodeClaim()
 			nodeClaim.Labels = map[string]string{key: "x"}
-			v := bootstrap.NewValues("prod", fixtureNodeClass(), nodeClaim)
+			v := bootstrap.NewValues("prod", fixtureNodeClass(), nodeClaim, fixtureShape)
 			Expect(v.Labels).To(HaveKey(key))
 			if kept {
 				Expect(v.NodeLabels).To(ContainSubstring(key + "=x"))
@@ -142,7 +151,7 @@ var _ = Describe("Render", func() {
 		func(name string) {
 			input, err := os.ReadFile(filepath.Join("testdata", name+".input"))
 			Expect(err).ToNot(HaveOccurred())
-			got, err := bootstrap.Render(string(input), bootstrap.NewValues("prod", fixtureNodeClass(), fixtureNodeClaim()))
+			got, err := bootstrap.Render(string(input), bootstrap.NewValues("prod", fixtureNodeClass(), fixtureNodeClaim(), fixtureShape))
 			Expect(err).ToNot(HaveOccurred())
 			golden := filepath.Join("testdata", name+".golden")
 			if *update {
@@ -167,13 +176,13 @@ var _ = Describe("Render", func() {
 	})
 	It("lets index read an optional label without failing", func() {
 		out, err := bootstrap.Render(`a={{ with index .Labels "absent" }}{{ . }}{{ else }}none{{ end }} b={{ index .Labels "team" }}`,
-			bootstrap.NewValues("prod", fixtureNodeClass(), fixtureNodeClaim()))
+			bootstrap.NewValues("prod", fixtureNodeClass(), fixtureNodeClaim(), fixtureShape))
 		Expect(err).ToNot(HaveOccurred())
 		Expect(string(out)).To(Equal("a=none b=platform"))
 	})
 	DescribeTable("template errors name spec.userData and the problem",
 		func(userData string, wantSubstrings ...string) {
-			_, err := bootstrap.Render(userData, bootstrap.NewValues("prod", fixtureNodeClass(), fixtureNodeClaim()))
+			_, err := bootstrap.Render(userData, bootstrap.NewValues("prod", fixtureNodeClass(), fixtureNodeClaim(), fixtureShape))
 			Expect(err).To(HaveOccurred())
 			var terr *bootstrap.TemplateError
 			Expect(errors.As(err, &terr)).To(BeTrue())
@@ -231,8 +240,32 @@ var _ = Describe("Encode and Generate", func() {
 	It("renders a template for a NodeClaim end to end", func() {
 		nodeClass := fixtureNodeClass()
 		nodeClass.Spec.UserData = lo.ToPtr("#!/bin/sh\necho {{ .NodeClaimName }} {{ .ProviderIDPrefix }}\n")
-		out, err := bootstrap.Generate(nodeClass, bootstrap.NewValues("prod", nodeClass, fixtureNodeClaim()), bootstrap.DefaultMaxLength)
+		out, err := bootstrap.Generate(nodeClass, bootstrap.NewValues("prod", nodeClass, fixtureNodeClaim(), fixtureShape), bootstrap.DefaultMaxLength)
 		Expect(err).ToNot(HaveOccurred())
 		Expect(decode(out)).To(Equal("#!/bin/sh\necho general-x7k2p cloudstack:///\n"))
+	})
+	Context("with spec.userDataEncoding plain", func() {
+		// An Ignition config: binary-exact JSON that must reach the VM unchanged.
+		const ignition = "{\"ignition\":{\"version\":\"3.4.0\"},\"storage\":{\"files\":[{\"path\":\"/etc/hostname\"}]}}\n"
+		It("delivers the rendered userData byte for byte, only base64-encoded", func() {
+			nodeClass := fixtureNodeClass()
+			nodeClass.Spec.UserData = lo.ToPtr(ignition)
+			nodeClass.Spec.UserDataEncoding = v1.UserDataEncodingPlain
+			out, err := bootstrap.Generate(nodeClass, bootstrap.NewValues("prod", nodeClass, fixtureNodeClaim(), fixtureShape), bootstrap.DefaultMaxLength)
+			Expect(err).ToNot(HaveOccurred())
+			Expect(out).To(Equal(base64.StdEncoding.EncodeToString([]byte(ignition))))
+		})
+		It("checks the size limit after encoding, without compression", func() {
+			// 30000 repeated bytes gzip to almost nothing but are 40000 bytes once base64'ed.
+			userData := strings.Repeat("a", 30000)
+			gz, err := bootstrap.EncodeAs([]byte(userData), "", bootstrap.DefaultMaxLength)
+			Expect(err).ToNot(HaveOccurred())
+			Expect(len(gz)).To(BeNumerically("<", 1000))
+			_, err = bootstrap.EncodeAs([]byte(userData), v1.UserDataEncodingPlain, bootstrap.DefaultMaxLength)
+			var serr *bootstrap.SizeError
+			Expect(errors.As(err, &serr)).To(BeTrue())
+			Expect(serr.Size).To(Equal(40000))
+			Expect(err.Error()).To(ContainSubstring("once base64'ed (spec.userDataEncoding: plain), above the limit of 32768 bytes"))
+		})
 	})
 })

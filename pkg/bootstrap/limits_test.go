@@ -23,7 +23,7 @@ func renderBounded(userData string) (error, uint64) {
 	go func() {
 		var before, after runtime.MemStats
 		runtime.ReadMemStats(&before)
-		_, err := bootstrap.Render(userData, bootstrap.NewValues("prod", fixtureNodeClass(), fixtureNodeClaim()))
+		_, err := bootstrap.Render(userData, bootstrap.NewValues("prod", fixtureNodeClass(), fixtureNodeClaim(), fixtureShape))
 		runtime.ReadMemStats(&after)
 		done <- result{err: err, alloc: after.TotalAlloc - before.TotalAlloc}
 	}()
@@ -112,7 +112,7 @@ var _ = Describe("Rendering bounds", func() {
 			`{{ range $k, $v := .Labels }}{{ printf "%s=%q" $k $v }} {{ end }}` +
 			`{{ range .KubeletArgsList }}{{ range $.Taints }}{{ end }}{{ indent 2 . }}{{ end }}` +
 			`{{ printf "%-20s|%5.2f" .ClusterName 1.5 }}{{ html "<a>" }}{{ js "'" }}{{ urlquery "a b" }}{{ print 1 2 }}{{ println "x" }}`
-		out, err := bootstrap.Render(in, bootstrap.NewValues("prod", fixtureNodeClass(), fixtureNodeClaim()))
+		out, err := bootstrap.Render(in, bootstrap.NewValues("prod", fixtureNodeClass(), fixtureNodeClaim(), fixtureShape))
 		Expect(err).ToNot(HaveOccurred())
 		Expect(string(out)).To(ContainSubstring("dedicated=gpu:NoSchedule"))
 		Expect(string(out)).To(ContainSubstring(`team="platform"`))

@@ -27,8 +27,10 @@ func (e *TemplateError) Error() string {
 
 func (e *TemplateError) Unwrap() error { return e.Err }
 
-// SizeError is a rendered userData whose gzip+base64 encoding exceeds the management server's limit.
+// SizeError is a rendered userData whose encoding (gzip or plain, then base64) exceeds the management server's limit.
 type SizeError struct {
+	// Encoding is spec.userDataEncoding's effective value.
+	Encoding v1.UserDataEncoding
 	// Size is the encoded length in bytes.
 	Size int
 	// Limit is the configured maximum (--userdata-max-length).
@@ -36,9 +38,13 @@ type SizeError struct {
 }
 
 func (e *SizeError) Error() string {
-	return fmt.Sprintf("spec.userData renders to %d bytes once gzip'ed and base64'ed, above the limit of %d bytes; "+
+	how := "gzip'ed and base64'ed"
+	if e.Encoding == v1.UserDataEncodingPlain {
+		how = "base64'ed (spec.userDataEncoding: plain)"
+	}
+	return fmt.Sprintf("spec.userData renders to %d bytes once %s, above the limit of %d bytes; "+
 		"shorten it, or raise vm.userdata.max.length on the management server (at most 1048576) and "+
-		"--userdata-max-length (USERDATA_MAX_LENGTH) to match", e.Size, e.Limit)
+		"--userdata-max-length (USERDATA_MAX_LENGTH) to match", e.Size, how, e.Limit)
 }
 
 // IsTemplate reports whether userData is executed as a Go template: it contains an action and is not a
@@ -89,26 +95,44 @@ func Render(userData string, values Values) ([]byte, error) {
 // Encode gzips and base64-encodes rendered userData and checks the result against maxLength (no check when
 // maxLength <= 0). Empty input encodes to "", meaning "send no userdata".
 func Encode(rendered []byte, maxLength int) (string, error) {
+	return EncodeAs(rendered, v1.UserDataEncodingGzip, maxLength)
+}
+
+// EncodeAs packs rendered userData as encoding says ("" is gzip), base64-encodes it and checks the result, the
+// bytes CloudStack counts, against maxLength (no check when maxLength <= 0). Empty input encodes to "".
+func EncodeAs(rendered []byte, encoding v1.UserDataEncoding, maxLength int) (string, error) {
 	if len(rendered) == 0 {
 		return "", nil
 	}
+	packed := rendered
+	if encoding != v1.UserDataEncodingPlain {
+		encoding = v1.UserDataEncodingGzip
+		var err error
+		if packed, err = gzipped(rendered); err != nil {
+			return "", err
+		}
+	}
+	encoded := base64.StdEncoding.EncodeToString(packed)
+	if maxLength > 0 && len(encoded) > maxLength {
+		return "", &SizeError{Encoding: encoding, Size: len(encoded), Limit: maxLength}
+	}
+	return encoded, nil
+}
+
+func gzipped(rendered []byte) ([]byte, error) {
 	var buf bytes.Buffer
 	// The gzip header carries no name or time, so equal input always gives equal output.
 	zw, err := gzip.NewWriterLevel(&buf, gzip.BestCompression)
 	if err != nil {
-		return "", fmt.Errorf("compressing userData, %w", err)
+		return nil, fmt.Errorf("compressing userData, %w", err)
 	}
 	if _, err := zw.Write(rendered); err != nil {
-		return "", fmt.Errorf("compressing userData, %w", err)
+		return nil, fmt.Errorf("compressing userData, %w", err)
 	}
 	if err := zw.Close(); err != nil {
-		return "", fmt.Errorf("compressing userData, %w", err)
+		return nil, fmt.Errorf("compressing userData, %w", err)
 	}
-	encoded := base64.StdEncoding.EncodeToString(buf.Bytes())
-	if maxLength > 0 && len(encoded) > maxLength {
-		return "", &SizeError{Size: len(encoded), Limit: maxLength}
-	}
-	return encoded, nil
+	return buf.Bytes(), nil
 }
 
 // Generate renders and encodes the NodeClass's userData; a NodeClass without userData gives "".
@@ -120,5 +144,5 @@ func Generate(nodeClass *v1.CloudStackNodeClass, values Values, maxLength int) (
 	if err != nil {
 		return "", err
 	}
-	return Encode(rendered, maxLength)
+	return EncodeAs(rendered, nodeClass.Spec.UserDataEncoding, maxLength)
 }

@@ -2,7 +2,6 @@ package bootstrap
 
 import (
 	"fmt"
-	"sort"
 	"strings"
 
 	"github.com/samber/lo"
@@ -10,11 +9,12 @@ import (
 	karpv1 "sigs.k8s.io/karpenter/pkg/apis/v1"
 
 	v1 "github.com/cloudstack/karpenter-provider-cloudstack/pkg/apis/v1"
+	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/instancetype/kubelet"
 )
 
 // DefaultMaxPods is the kubelet's own default, used when spec.kubelet.maxPods is unset so that the rendered
 // --max-pods always matches what the instance type provider assumed for pod capacity.
-const DefaultMaxPods int32 = 110
+const DefaultMaxPods = kubelet.DefaultMaxPods
 
 // Values are the variables a userData template sees. docs/bootstrap.md documents each of them; keep the two in step.
 type Values struct {
@@ -39,11 +39,13 @@ type Values struct {
 	NodeLabels string
 	// MaxPods is spec.kubelet.maxPods, or 110.
 	MaxPods int32
-	// KubeReserved is spec.kubelet.kubeReserved as key=value pairs joined by commas; empty when unset.
+	// KubeReserved is the kube-reserved of the VM's size (docs/capacity.md) with spec.kubelet.kubeReserved over
+	// it, as key=value pairs joined by commas: exactly what Karpenter subtracted when it predicted allocatable.
 	KubeReserved string
 	// SystemReserved is spec.kubelet.systemReserved as key=value pairs joined by commas; empty when unset.
 	SystemReserved string
-	// EvictionHard is spec.kubelet.evictionHard as signal<quantity pairs joined by commas; empty when unset.
+	// EvictionHard is the kubelet's hard-eviction defaults with spec.kubelet.evictionHard over them, as
+	// signal<threshold pairs joined by commas. Every signal is listed, so no kubelet version's merge rules matter.
 	EvictionHard string
 	// KubeletArgsList is every kubelet flag above, one --flag=value per element, unquoted.
 	KubeletArgsList []string
@@ -54,8 +56,9 @@ type Values struct {
 	ProviderIDPrefix string
 }
 
-// NewValues builds the template variables for one NodeClaim of a NodeClass.
-func NewValues(clusterName string, nodeClass *v1.CloudStackNodeClass, nodeClaim *karpv1.NodeClaim) Values {
+// NewValues builds the template variables for one NodeClaim of a NodeClass launched as a VM of that shape (its
+// vCPUs and memory decide the default reservations).
+func NewValues(clusterName string, nodeClass *v1.CloudStackNodeClass, nodeClaim *karpv1.NodeClaim, shape kubelet.Shape) Values {
 	labels := map[string]string{}
 	// Single-valued In requirements are labels the node will certainly get, e.g. a NodePool pinned to one zone.
 	for _, req := range nodeClaim.Spec.Requirements {
@@ -75,20 +78,16 @@ func NewValues(clusterName string, nodeClass *v1.CloudStackNodeClass, nodeClaim 
 		NodeClassName:    nodeClass.Name,
 		Labels:           labels,
 		Taints:           taints,
-		MaxPods:          DefaultMaxPods,
 		ProviderIDPrefix: v1.ProviderIDPrefix,
 	}
 	if v.NodePoolName == "" {
 		v.NodePoolName = labels[karpv1.NodePoolLabelKey]
 	}
-	if k := nodeClass.Spec.Kubelet; k != nil {
-		if k.MaxPods != nil {
-			v.MaxPods = *k.MaxPods
-		}
-		v.KubeReserved = joinMap(k.KubeReserved, "=")
-		v.SystemReserved = joinMap(k.SystemReserved, "=")
-		v.EvictionHard = joinMap(k.EvictionHard, "<")
-	}
+	settings := kubelet.For(shape, nodeClass.Spec.Kubelet)
+	v.MaxPods = settings.MaxPods
+	v.KubeReserved = kubelet.Join(settings.KubeReserved, "=")
+	v.SystemReserved = kubelet.Join(settings.SystemReserved, "=")
+	v.EvictionHard = kubelet.Join(settings.EvictionHard, "<")
 	v.RegisterWithTaints = strings.Join(lo.Map(taints, func(t corev1.Taint, _ int) string { return formatTaint(t) }), ",")
 	v.NodeLabels = joinMap(lo.PickBy(labels, func(k, _ string) bool { return kubeletMaySet(k) }), "=")
 	v.KubeletArgsList = []string{
@@ -116,9 +115,7 @@ func formatTaint(t corev1.Taint) string {
 
 // joinMap renders a map in key order so that the same NodeClass always renders the same bytes.
 func joinMap(m map[string]string, sep string) string {
-	keys := lo.Keys(m)
-	sort.Strings(keys)
-	return strings.Join(lo.Map(keys, func(k string, _ int) string { return k + sep + m[k] }), ",")
+	return kubelet.Join(m, sep)
 }
 
 // kubeletAllowedLabels are the kubernetes.io labels the NodeRestriction admission plugin lets a kubelet set.
@@ -151,6 +148,10 @@ func kubeletMaySet(key string) bool {
 		domain == "node.kubernetes.io" || strings.HasSuffix(domain, ".node.kubernetes.io")
 }
 
+// placeholderShape is a large VM, whose reservations render with the most digits, so the size check errs on the
+// safe side.
+var placeholderShape = kubelet.Shape{CPU: 1024, MemoryMiB: 16 * 1024 * 1024}
+
 // PlaceholderValues are the variables the NodeClass controller validates a template with before any NodeClaim
 // exists. They carry the labels every real NodeClaim gets, with realistic lengths, so that the size check is close
 // to what launches will see.
@@ -167,5 +168,5 @@ func PlaceholderValues(clusterName string, nodeClass *v1.CloudStackNodeClass) Va
 		v1.LabelServiceOfferingID:      "00000000-0000-0000-0000-000000000000",
 		v1.LabelZoneID:                 "00000000-0000-0000-0000-000000000000",
 	}
-	return NewValues(clusterName, nodeClass, nodeClaim)
+	return NewValues(clusterName, nodeClass, nodeClaim, placeholderShape)
 }

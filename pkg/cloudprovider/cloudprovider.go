@@ -18,7 +18,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	karpv1 "sigs.k8s.io/karpenter/pkg/apis/v1"
 	"sigs.k8s.io/karpenter/pkg/cloudprovider"
+	"sigs.k8s.io/karpenter/pkg/controllers/nodeoverlay"
 	"sigs.k8s.io/karpenter/pkg/events"
+	coreoptions "sigs.k8s.io/karpenter/pkg/operator/options"
 	"sigs.k8s.io/karpenter/pkg/scheduling"
 	"sigs.k8s.io/karpenter/pkg/utils/resources"
 
@@ -48,18 +50,34 @@ type CloudProvider struct {
 	instanceTypeProvider instancetype.Provider
 	instanceProvider     instance.Provider
 	zoneProvider         zone.Provider
+	// instanceTypeStore holds the NodeOverlays Karpenter core resolved per NodePool; nil when not wired.
+	instanceTypeStore *nodeoverlay.InstanceTypeStore
+}
+
+// Option configures a CloudProvider.
+type Option func(*CloudProvider)
+
+// WithInstanceTypeStore makes Create launch from the instance types with the NodePool's NodeOverlays applied (when
+// the NodeOverlay feature gate is on), the ones the scheduler chose from: without them a pod requesting an extended
+// resource an overlay adds fits no instance type, and price overlays do not steer the launch.
+func WithInstanceTypeStore(store *nodeoverlay.InstanceTypeStore) Option {
+	return func(c *CloudProvider) { c.instanceTypeStore = store }
 }
 
 // New returns a CloudProvider backed by the given providers.
 func New(kubeClient client.Client, recorder events.Recorder, instanceTypeProvider instancetype.Provider, instanceProvider instance.Provider,
-	zoneProvider zone.Provider) *CloudProvider {
-	return &CloudProvider{
+	zoneProvider zone.Provider, opts ...Option) *CloudProvider {
+	c := &CloudProvider{
 		kubeClient:           kubeClient,
 		recorder:             recorder,
 		instanceTypeProvider: instanceTypeProvider,
 		instanceProvider:     instanceProvider,
 		zoneProvider:         zoneProvider,
 	}
+	for _, o := range opts {
+		o(c)
+	}
+	return c
 }
 
 // Create launches a VM for the NodeClaim. It is safe to call again for the same NodeClaim: the instance provider
@@ -82,12 +100,7 @@ func (c *CloudProvider) Create(ctx context.Context, nodeClaim *karpv1.NodeClaim)
 	if len(instanceTypes) == 0 {
 		return nil, cloudprovider.NewInsufficientCapacityError(fmt.Errorf("no instance type of CloudStackNodeClass %q satisfies the NodeClaim's requirements and resource requests", nodeClass.Name))
 	}
-	opts := options.FromContext(ctx)
-	userData, err := bootstrap.Generate(nodeClass, bootstrap.NewValues(opts.ClusterName, nodeClass, nodeClaim), opts.UserDataMaxLength)
-	if err != nil {
-		return nil, cloudprovider.NewCreateError(fmt.Errorf("rendering userData, %w", err), "UserDataRenderFailed", err.Error())
-	}
-	inst, err := c.instanceProvider.Create(ctx, nodeClass, nodeClaim, instanceTypes, userData)
+	inst, err := c.instanceProvider.Create(ctx, nodeClass, nodeClaim, instanceTypes, userDataFor(ctx, nodeClass, nodeClaim))
 	if err != nil {
 		return nil, fmt.Errorf("creating instance, %w", err)
 	}
@@ -124,6 +137,19 @@ func nodeClassReadiness(nodeClass *v1.CloudStackNodeClass) error {
 		}
 		return cloudprovider.NewCreateError(fmt.Errorf("CloudStackNodeClass %q is Ready=Unknown: %s", nodeClass.Name, msg),
 			"NodeClassReadinessUnknown", "CloudStackNodeClass readiness is not known yet")
+	}
+}
+
+// userDataFor renders the NodeClass's userData for a VM of each instance type: the kubelet reservations in it are
+// the ones the instance type's allocatable was computed with.
+func userDataFor(ctx context.Context, nodeClass *v1.CloudStackNodeClass, nodeClaim *karpv1.NodeClaim) instance.UserData {
+	opts := options.FromContext(ctx)
+	return func(it *cloudprovider.InstanceType) (string, error) {
+		shape, ok := instancetype.ShapeOf(it)
+		if !ok {
+			return "", fmt.Errorf("instance type %q has no %s/%s labels", it.Name, v1.LabelInstanceCPU, v1.LabelInstanceMemory)
+		}
+		return bootstrap.Generate(nodeClass, bootstrap.NewValues(opts.ClusterName, nodeClass, nodeClaim, shape), opts.UserDataMaxLength)
 	}
 }
 
@@ -261,6 +287,12 @@ func (c *CloudProvider) resolveInstanceTypes(ctx context.Context, nodeClaim *kar
 	if err != nil {
 		return nil, err
 	}
+	// As Karpenter core's overlay decorator does for GetInstanceTypes and the AWS provider does in Create.
+	if coreoptions.FromContext(ctx).FeatureGates.NodeOverlay && c.instanceTypeStore != nil {
+		if instanceTypes, err = c.instanceTypeStore.ApplyAll(nodeClaim.Labels[karpv1.NodePoolLabelKey], instanceTypes); err != nil {
+			return nil, fmt.Errorf("applying nodeoverlays, %w", err)
+		}
+	}
 	reqs := scheduling.NewNodeSelectorRequirementsWithMinValues(nodeClaim.Spec.Requirements...)
 	return lo.Filter(instanceTypes, func(it *cloudprovider.InstanceType, _ int) bool {
 		return reqs.IsCompatible(it.Requirements, scheduling.AllowUndefinedWellKnownLabels) &&
@@ -318,6 +350,8 @@ func (c *CloudProvider) instanceToNodeClaim(inst *instance.Instance, instanceTyp
 	}
 	labels[corev1.LabelTopologyZone] = v1.ZoneLabelValue(inst.ZoneName)
 	labels[v1.LabelZoneID] = inst.ZoneID
+	// The VM's architecture is its template's; a mixed NodeClass's instance types list several.
+	labels[corev1.LabelArchStable] = inst.Arch
 	labels[karpv1.CapacityTypeLabelKey] = karpv1.CapacityTypeOnDemand
 	labels[v1.LabelServiceOfferingID] = inst.ServiceOfferingID
 	if np, ok := inst.Tags[v1.TagKeyNodePool]; ok {

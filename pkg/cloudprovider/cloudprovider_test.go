@@ -107,7 +107,8 @@ var _ = Describe("Provisioning", func() {
 		Expect(nodeClaim.Annotations).To(HaveKeyWithValue(v1.AnnotationNodeClassHash, nodeClass.Hash()))
 		Expect(nodeClaim.Annotations).To(HaveKeyWithValue(v1.AnnotationNodeClassHashVersion, v1.NodeClassHashVersion))
 		Expect(nodeClaim.Status.Capacity.Cpu().String()).To(Equal("2"))
-		Expect(nodeClaim.Status.Capacity.Memory().Value()).To(Equal(int64(4096) * 1024 * 1024))
+		// The guest sees 95% of the offering's 4096 MiB (the default VM memory overhead), rounded down to a MiB.
+		Expect(nodeClaim.Status.Capacity.Memory().Value()).To(Equal(int64(3891) * 1024 * 1024))
 		Expect(nodeClaim.Status.Allocatable.Cpu().Cmp(*nodeClaim.Status.Capacity.Cpu())).To(Equal(-1), "allocatable must leave room for overhead")
 	})
 
@@ -346,6 +347,19 @@ var _ = Describe("Drift", func() {
 		// template swap looks like this.
 		stored := nodeClass.DeepCopy()
 		nodeClass.Status.Templates[0].ID = "7f1d7d39-0000-4000-8000-000000000001"
+		Expect(env.Client.Status().Patch(ctx, nodeClass, client.MergeFrom(stored))).To(Succeed())
+		Expect(cloudProvider.IsDrifted(ctx, nodeClaim)).To(Equal(cloudprovider.TemplateDrift))
+	})
+	It("compares the template of the VM's architecture only", func() {
+		// An arm64 template joins the zone (sorted first): the amd64 VM's own template is unchanged, so no drift.
+		stored := nodeClass.DeepCopy()
+		nodeClass.Status.Templates = append([]v1.Template{{ID: "7f1d7d39-0000-4000-8000-000000000002", Name: "arm", ZoneID: nodeClass.Status.Templates[0].ZoneID,
+			Architecture: "arm64"}}, nodeClass.Status.Templates...)
+		Expect(env.Client.Status().Patch(ctx, nodeClass, client.MergeFrom(stored))).To(Succeed())
+		Expect(cloudProvider.IsDrifted(ctx, nodeClaim)).To(BeEmpty())
+		// Without an amd64 template the VM's architecture is no longer served.
+		stored = nodeClass.DeepCopy()
+		nodeClass.Status.Templates = nodeClass.Status.Templates[:1]
 		Expect(env.Client.Status().Patch(ctx, nodeClass, client.MergeFrom(stored))).To(Succeed())
 		Expect(cloudProvider.IsDrifted(ctx, nodeClaim)).To(Equal(cloudprovider.TemplateDrift))
 	})

@@ -12,6 +12,7 @@ import (
 
 	v1 "github.com/cloudstack/karpenter-provider-cloudstack/pkg/apis/v1"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/instance"
+	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/template"
 )
 
 // Drift reasons of this provider. Core adds its own (NodePool, requirements, instance type).
@@ -92,8 +93,12 @@ func dynamicDrift(inst *instance.Instance, nodeClass *v1.CloudStackNodeClass) cl
 	if len(st.Zones) > 0 && !lo.ContainsBy(st.Zones, func(z v1.Zone) bool { return z.ID == inst.ZoneID }) {
 		return ZoneDrift
 	}
-	if tmpl, ok := lo.Find(st.Templates, func(t v1.Template) bool { return t.ZoneID == inst.ZoneID }); ok && tmpl.ID != inst.TemplateID {
-		return TemplateDrift
+	// A zone has one template per architecture: the VM drifts when its architecture's template changed or is gone.
+	if zoneTemplates := lo.Filter(st.Templates, func(t v1.Template, _ int) bool { return t.ZoneID == inst.ZoneID }); len(zoneTemplates) > 0 {
+		tmpl, ok := lo.Find(zoneTemplates, func(t v1.Template) bool { return template.Architecture(t.Architecture) == inst.Arch })
+		if !ok || tmpl.ID != inst.TemplateID {
+			return TemplateDrift
+		}
 	}
 	zoneNetworks := lo.Filter(st.Networks, func(n v1.Network, _ int) bool { return n.ZoneID == inst.ZoneID })
 	if len(zoneNetworks) > 0 && len(inst.NetworkIDs) > 0 && zoneNetworks[0].ID != inst.NetworkIDs[0] {

@@ -111,7 +111,8 @@ const clusterIDTimeout = time.Minute
 func New(op *coreoperator.Operator, api cloudstack.API, opts *options.Options) *Operator {
 	unavailable := cache.NewUnavailableOfferingsWithTTL(opts.UnavailableOfferingsTTL, cache.UnavailableOfferingsCleanupInterval)
 	instanceTypes := instancetype.NewDefaultProvider(api, unavailable, opts.OfferingPrices,
-		instancetype.WithServiceOfferingsTTL(opts.ServiceOfferingsCacheTTL), instancetype.WithInstanceTypesTTL(opts.InstanceTypesCacheTTL))
+		instancetype.WithServiceOfferingsTTL(opts.ServiceOfferingsCacheTTL), instancetype.WithInstanceTypesTTL(opts.InstanceTypesCacheTTL),
+		instancetype.WithVMMemoryOverheadPercent(opts.VMMemoryOverheadPercent))
 	return &Operator{
 		Operator:              op,
 		CloudStack:            api,

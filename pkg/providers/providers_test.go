@@ -2,6 +2,7 @@ package providers_test
 
 import (
 	"context"
+	"k8s.io/apimachinery/pkg/api/resource"
 
 	csgo "github.com/apache/cloudstack-go/v2/cloudstack"
 	. "github.com/onsi/ginkgo/v2"
@@ -166,8 +167,9 @@ var _ = Describe("template provider", func() {
 				Expect(got).To(BeNil())
 				return
 			}
-			// Every catalog template is 10 GiB.
-			Expect(got).To(Equal(&v1.Template{ID: simulator.StableID("template", wantName), Name: wantName, ZoneID: e.zoneID(zoneName), Architecture: wantArch, Size: 10 << 30}))
+			// The catalog's templates are 10 GiB: the root disk a VM gets from them.
+			Expect(got).To(Equal(&v1.Template{ID: simulator.StableID("template", wantName), Name: wantName, ZoneID: e.zoneID(zoneName), Architecture: wantArch,
+				Size: resource.NewQuantity(10<<30, resource.BinarySI)}))
 		},
 		Entry("by name", "zone-a", []v1.SelectorTerm{{Name: "ubuntu-24.04-kube-v1.36-amd64"}}, "ubuntu-24.04-kube-v1.36-amd64", "amd64"),
 		Entry("by ID", "zone-b", []v1.SelectorTerm{{ID: simulator.StableID("template", "ubuntu-24.04-kube-v1.36-arm64")}}, "ubuntu-24.04-kube-v1.36-arm64", "arm64"),

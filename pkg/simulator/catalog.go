@@ -56,6 +56,10 @@ type Settings struct {
 	// APILimitInterval and APILimitMax are reported by listCapabilities (api.throttling.interval/max).
 	APILimitInterval int `json:"apiLimitInterval,omitempty"`
 	APILimitMax      int `json:"apiLimitMax,omitempty"`
+	// GuestMemoryOverheadPercent is the share of a VM's memory its guest OS does not see (MemTotal is smaller than
+	// the offering: kernel reservations, crashkernel, firmware). It is not an API setting; the node agent reads it
+	// through VM.GuestMemoryKiB to report the memory capacity a real kubelet would. Default 0.
+	GuestMemoryOverheadPercent float64 `json:"guestMemoryOverheadPercent,omitempty"`
 }
 
 // Account is a CloudStack account with one user whose API keys sign requests.
@@ -270,6 +274,9 @@ func (c *Catalog) complete() error {
 	if s.APILimitMax == 0 {
 		s.APILimitMax = 25
 	}
+	if s.GuestMemoryOverheadPercent < 0 || s.GuestMemoryOverheadPercent >= 100 {
+		return fmt.Errorf("settings.guestMemoryOverheadPercent must be in [0, 100), not %v", s.GuestMemoryOverheadPercent)
+	}
 	if len(c.Accounts) == 0 {
 		return fmt.Errorf("catalog needs at least one account")
 	}
@@ -400,10 +407,19 @@ func (c *Catalog) complete() error {
 	}
 	for i := range c.ServiceOfferings {
 		o := &c.ServiceOfferings[i]
-		if err = unique("serviceoffering", o.Name); err != nil {
+		// CloudStack does not make offering names unique: operators often define one offering per zone under the
+		// same name. A repeated name must then be limited to zones, and its derived ID includes them.
+		key := o.Name
+		for n := 1; seen["serviceoffering/"+key] && len(o.Zones) > 0; n++ {
+			key = o.Name + "@" + strings.Join(o.Zones, ",")
+			if n > 1 {
+				key += fmt.Sprintf("#%d", n)
+			}
+		}
+		if err = unique("serviceoffering", key); err != nil {
 			return err
 		}
-		defaultID(&o.ID, "serviceoffering", o.Name)
+		defaultID(&o.ID, "serviceoffering", key)
 		if !o.Customized && (o.CPUNumber == 0 || o.MemoryMiB == 0) {
 			return fmt.Errorf("service offering %q is not customized, so it needs cpuNumber and memoryMiB", o.Name)
 		}

@@ -3,6 +3,7 @@ package simulator
 import (
 	"fmt"
 	"maps"
+	"math"
 	"strings"
 	"time"
 )
@@ -35,11 +36,17 @@ type VM struct {
 	NetworkIDs          []string
 	IPAddresses         []string
 	// UserData is the userdata parameter as received (base64).
-	UserData         string
-	Tags             map[string]string
-	CPUNumber        int
-	CPUSpeed         int
-	MemoryMiB        int
+	UserData  string
+	Tags      map[string]string
+	CPUNumber int
+	CPUSpeed  int
+	MemoryMiB int
+	// GuestMemoryKiB is the memory the guest sees (MemTotal): MemoryMiB less Settings.GuestMemoryOverheadPercent.
+	GuestMemoryKiB int64
+	// GPUCount is the number of GPUs passed through to the VM (its offering's).
+	GPUCount int
+	// Arch is the VM's architecture as CloudStack reports it (its template's: x86_64 or aarch64).
+	Arch             string
 	Created          time.Time
 	KeyPairs         []string
 	AffinityGroupIDs []string
@@ -184,7 +191,8 @@ func (st *cloud) snapshot(v *vm) VM {
 		State: v.state, ZoneID: v.zone.ID, ZoneName: v.zone.Name, ServiceOfferingID: v.offering.ID, ServiceOfferingName: v.offering.Name,
 		TemplateID: v.template.ID, UserData: v.userData, Tags: map[string]string{}, CPUNumber: v.cpu, CPUSpeed: v.speed, MemoryMiB: v.memory,
 		Created: v.created, KeyPairs: append([]string(nil), v.keyPairs...), RootDiskSizeGiB: v.rootDiskGiB, Details: maps.Clone(v.details),
-		Reboots: v.reboots}
+		Reboots: v.reboots, Arch: v.template.Arch, GPUCount: v.offering.GPUCount,
+		GuestMemoryKiB: int64(math.Floor(float64(v.memory) * 1024 * (1 - st.settings.GuestMemoryOverheadPercent/100)))}
 	for _, n := range v.nics {
 		out.NetworkIDs = append(out.NetworkIDs, n.network.ID)
 		out.IPAddresses = append(out.IPAddresses, n.ip)

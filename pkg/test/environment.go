@@ -14,6 +14,7 @@ import (
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/operator"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/operator/options"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/instance"
+	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/instancetype"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/simulator"
 	"github.com/cloudstack/karpenter-provider-cloudstack/test/catalog"
 )
@@ -99,6 +100,7 @@ func Options() *options.Options {
 		UnavailableOfferingsTTL:  3 * time.Minute,
 		UserDataMaxLength:        32768,
 		GCGracePeriod:            30 * time.Second,
+		VMMemoryOverheadPercent:  instancetype.DefaultVMMemoryOverheadPercent,
 	}
 }
 

@@ -29,6 +29,7 @@ var (
 		"settings.logLevel":                       "debug",
 		"settings.cloudstack.apiQPS":              "50",
 		"settings.cloudstack.apiBurst":            "100",
+		"settings.featureGates":                   "NodeOverlay=true",
 	}
 )
 

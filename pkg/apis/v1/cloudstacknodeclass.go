@@ -54,11 +54,17 @@ type CloudStackNodeClassSpec struct {
 	// +optional
 	AffinityGroupSelectorTerms []SelectorTerm `json:"affinityGroupSelectorTerms,omitempty"`
 	// UserData is the cloud-init user data (or shell script) passed to every VM. The provider appends nothing to it;
-	// it is sent gzip-compressed and base64-encoded, and its encoded size must fit the management server's
+	// it is sent compressed as userDataEncoding says and base64-encoded, and its encoded size must fit the management server's
 	// vm.userdata.max.length (32768 bytes by default): the NodeClass reports UserDataReady=False when it does not.
 	// +kubebuilder:validation:MaxLength=1048576
 	// +optional
 	UserData *string `json:"userData,omitempty"`
+	// UserDataEncoding is how the rendered userData is packed before CloudStack's base64: gzip (the default), which
+	// cloud-init detects and decompresses, or plain, for images whose agent reads userData as is: Ignition (Flatcar,
+	// Fedora CoreOS), Talos and cloudbase-init. vm.userdata.max.length applies to the result.
+	// +kubebuilder:validation:Enum=gzip;plain
+	// +optional
+	UserDataEncoding UserDataEncoding `json:"userDataEncoding,omitempty"`
 	// Tags are CloudStack resource tags applied to every VM, in addition to the tags the provider uses to track ownership.
 	// CloudStack compares tag keys case-insensitively and trims them, so the reserved prefixes below are refused in
 	// any letter case and with leading or trailing blanks.
@@ -87,6 +93,16 @@ type CloudStackNodeClassSpec struct {
 	// +optional
 	Kubelet *KubeletConfiguration `json:"kubelet,omitempty"`
 }
+
+// UserDataEncoding is how userData is packed before it is base64-encoded.
+type UserDataEncoding string
+
+const (
+	// UserDataEncodingGzip compresses userData with gzip, which cloud-init decompresses on its own.
+	UserDataEncodingGzip UserDataEncoding = "gzip"
+	// UserDataEncodingPlain sends userData as is (only base64-encoded, as the API requires).
+	UserDataEncodingPlain UserDataEncoding = "plain"
+)
 
 // SelectorTerm selects CloudStack resources. Within one term every set field must match; a resource matches the
 // list of terms when it matches any term.

@@ -15,22 +15,25 @@ const NodeClassHashVersion = "v1"
 // terms are not hashed: their resolved results are compared instead (dynamic drift).
 func (in *CloudStackNodeClass) Hash() string {
 	return fmt.Sprint(lo.Must(hashstructure.Hash(hashedSpec{
-		UserData:     lo.FromPtr(in.Spec.UserData),
-		Tags:         nilIfEmpty(in.Spec.Tags),
-		SSHKeyPair:   lo.FromPtr(in.Spec.SSHKeyPair),
-		RootDiskSize: rootDiskSizeString(in),
-		Kubelet:      hashedKubeletOf(in.Spec.Kubelet),
+		UserData: lo.FromPtr(in.Spec.UserData),
+		// gzip is the default: spelling it out must not make nodes drift.
+		UserDataEncoding: string(lo.Ternary(in.Spec.UserDataEncoding == UserDataEncodingGzip, "", in.Spec.UserDataEncoding)),
+		Tags:             nilIfEmpty(in.Spec.Tags),
+		SSHKeyPair:       lo.FromPtr(in.Spec.SSHKeyPair),
+		RootDiskSize:     rootDiskSizeString(in),
+		Kubelet:          hashedKubeletOf(in.Spec.Kubelet),
 	}, hashstructure.FormatV2, &hashstructure.HashOptions{SlicesAsSets: true, IgnoreZeroValue: true, ZeroNil: true})))
 }
 
 // hashedSpec holds the drift-relevant fields in a normal form: the apiserver drops empty maps and strings
 // (omitempty), so a NodeClass read back from it must hash like the object that was written.
 type hashedSpec struct {
-	UserData     string
-	Tags         map[string]string
-	SSHKeyPair   string
-	RootDiskSize string
-	Kubelet      hashedKubelet
+	UserData         string
+	UserDataEncoding string
+	Tags             map[string]string
+	SSHKeyPair       string
+	RootDiskSize     string
+	Kubelet          hashedKubelet
 }
 
 type hashedKubelet struct {

@@ -73,6 +73,8 @@ var _ = Describe("Hash", func() {
 			s.Kubelet = &v1.KubeletConfiguration{KubeReserved: map[string]string{}, EvictionHard: map[string]string{}}
 		}),
 		Entry("userData", func(s *v1.CloudStackNodeClassSpec) { s.UserData = nil }, func(s *v1.CloudStackNodeClassSpec) { s.UserData = lo.ToPtr("") }),
+		Entry("userDataEncoding gzip is the default", func(s *v1.CloudStackNodeClassSpec) { s.UserDataEncoding = "" },
+			func(s *v1.CloudStackNodeClassSpec) { s.UserDataEncoding = v1.UserDataEncodingGzip }),
 	)
 
 	DescribeTable("changes for every hashed field",
@@ -83,6 +85,7 @@ var _ = Describe("Hash", func() {
 			Expect(nc.Hash()).NotTo(Equal(before))
 		},
 		Entry("userData", func(nc *v1.CloudStackNodeClass) { nc.Spec.UserData = lo.ToPtr("#!/bin/sh\n") }),
+		Entry("userDataEncoding", func(nc *v1.CloudStackNodeClass) { nc.Spec.UserDataEncoding = v1.UserDataEncodingPlain }),
 		Entry("a tag value", func(nc *v1.CloudStackNodeClass) { nc.Spec.Tags["env"] = "dev" }),
 		Entry("sshKeyPair", func(nc *v1.CloudStackNodeClass) { nc.Spec.SSHKeyPair = lo.ToPtr("other") }),
 		Entry("rootDiskSize", func(nc *v1.CloudStackNodeClass) { nc.Spec.RootDiskSize = quantity("41Gi") }),

@@ -2,6 +2,7 @@ package v1
 
 import (
 	"github.com/awslabs/operatorpkg/status"
+	"k8s.io/apimachinery/pkg/api/resource"
 )
 
 // Condition types of a CloudStackNodeClass. Ready is true when all of them are.
@@ -23,7 +24,7 @@ type CloudStackNodeClassStatus struct {
 	// Networks are the networks VMs are attached to, per zone. The first network of a zone is the default NIC.
 	// +optional
 	Networks []Network `json:"networks,omitempty"`
-	// Templates are the templates VMs boot from, one per zone.
+	// Templates are the templates VMs boot from: in each zone, the newest matching template of each architecture.
 	// +optional
 	Templates []Template `json:"templates,omitempty"`
 	// ServiceOfferings are the service offerings that became instance types.
@@ -68,9 +69,10 @@ type Template struct {
 	ZoneID string `json:"zoneID"`
 	// Architecture is the Kubernetes architecture (amd64 or arm64) of the template.
 	Architecture string `json:"architecture"`
-	// Size is the template's size in bytes: the smallest root disk CloudStack deploys it on.
+	// Size is the template's virtual size: the root disk, and so the ephemeral-storage capacity, of a VM deployed
+	// without spec.rootDiskSize from an offering that sets no root disk size. Absent when CloudStack reports none.
 	// +optional
-	Size int64 `json:"size,omitempty"`
+	Size *resource.Quantity `json:"size,omitempty"`
 }
 
 // ServiceOffering is a resolved CloudStack service offering.

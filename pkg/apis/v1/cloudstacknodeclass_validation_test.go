@@ -98,6 +98,8 @@ var _ = Describe("CloudStackNodeClass validation", func() {
 			s.Zone = ""
 			s.Tags = map[string]string{"team/karpenter.sh/x": "y"}
 		}),
+		Entry("plain userData", func(s *v1.CloudStackNodeClassSpec) { s.UserDataEncoding = v1.UserDataEncodingPlain }),
+		Entry("gzip'ed userData spelled out", func(s *v1.CloudStackNodeClassSpec) { s.UserDataEncoding = v1.UserDataEncodingGzip }),
 		Entry("tag keys and values of 255 characters", func(s *v1.CloudStackNodeClassSpec) {
 			s.Tags = map[string]string{strings.Repeat("k", 255): strings.Repeat("v", 255)}
 		}),
@@ -110,6 +112,8 @@ var _ = Describe("CloudStackNodeClass validation", func() {
 			Expect(err.Error()).To(ContainSubstring(message))
 		},
 		// spec: exactly one of zone and zoneSelectorTerms.
+		Entry("an unknown userDataEncoding", func(s *v1.CloudStackNodeClassSpec) { s.UserDataEncoding = "base64" },
+			`spec.userDataEncoding: Unsupported value: "base64": supported values: "gzip", "plain"`),
 		Entry("neither zone nor zoneSelectorTerms", func(s *v1.CloudStackNodeClassSpec) { s.Zone = "" },
 			"set exactly one of spec.zone or spec.zoneSelectorTerms"),
 		Entry("both zone and zoneSelectorTerms", func(s *v1.CloudStackNodeClassSpec) {

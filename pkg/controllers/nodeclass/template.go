@@ -22,8 +22,8 @@ const (
 
 type templates struct{ provider template.Provider }
 
-// reconcile resolves one template per zone: templates are zone-scoped copies in CloudStack, and a template that is
-// still downloading in one zone must not be used there.
+// reconcile resolves the templates of each zone, the newest per architecture: templates are zone-scoped copies in
+// CloudStack, and a template that is still downloading in one zone must not be used there.
 func (t *templates) reconcile(ctx context.Context, nodeClass *v1.CloudStackNodeClass, conds status.ConditionSet) error {
 	if len(nodeClass.Status.Zones) == 0 {
 		nodeClass.Status.Templates = nil
@@ -33,15 +33,15 @@ func (t *templates) reconcile(ctx context.Context, nodeClass *v1.CloudStackNodeC
 	var resolved []v1.Template
 	var missing []string
 	for _, z := range nodeClass.Status.Zones {
-		found, err := t.provider.Resolve(ctx, z.ID, nodeClass.Spec.TemplateSelectorTerms)
+		found, err := t.provider.ResolvePerArchitecture(ctx, z.ID, nodeClass.Spec.TemplateSelectorTerms)
 		if err != nil {
 			return fmt.Errorf("resolving templates in zone %q, %w", z.Name, err)
 		}
-		if found == nil {
+		if len(found) == 0 {
 			missing = append(missing, z.Name)
 			continue
 		}
-		resolved = append(resolved, *found)
+		resolved = append(resolved, found...)
 	}
 	nodeClass.Status.Templates = resolved
 	if len(missing) > 0 {
@@ -67,9 +67,9 @@ func rootDiskTooSmall(nodeClass *v1.CloudStackNodeClass, resolved []v1.Template)
 	var largest *v1.Template
 	var small []string
 	for i := range resolved {
-		if gib<<30 < resolved[i].Size {
-			small = append(small, fmt.Sprintf("%q (%d GiB)", resolved[i].Name, gibCeil(resolved[i].Size)))
-			if largest == nil || resolved[i].Size > largest.Size {
+		if size := templateBytes(resolved[i]); gib<<30 < size {
+			small = append(small, fmt.Sprintf("%q (%d GiB)", resolved[i].Name, gibCeil(size)))
+			if largest == nil || size > templateBytes(*largest) {
 				largest = &resolved[i]
 			}
 		}
@@ -79,7 +79,15 @@ func rootDiskTooSmall(nodeClass *v1.CloudStackNodeClass, resolved []v1.Template)
 	}
 	return fmt.Sprintf("spec.rootDiskSize (%s, sent as %d GiB) is smaller than template(s) %s; CloudStack refuses to deploy "+
 		"a root disk smaller than its template: set spec.rootDiskSize to at least %dGi, or remove it to use the template's size",
-		nodeClass.Spec.RootDiskSize.String(), gib, strings.Join(lo.Uniq(small), ", "), gibCeil(largest.Size))
+		nodeClass.Spec.RootDiskSize.String(), gib, strings.Join(lo.Uniq(small), ", "), gibCeil(templateBytes(*largest)))
 }
 
 func gibCeil(bytes int64) int64 { return (bytes + 1<<30 - 1) >> 30 }
+
+// templateBytes is the template's size in bytes, 0 when CloudStack reported none.
+func templateBytes(t v1.Template) int64 {
+	if t.Size == nil {
+		return 0
+	}
+	return t.Size.Value()
+}

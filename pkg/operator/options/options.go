@@ -19,6 +19,7 @@ import (
 
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/bootstrap"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/cache"
+	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/instancetype"
 )
 
 func init() {
@@ -82,6 +83,9 @@ type Options struct {
 	UserDataMaxLength int
 	// GCGracePeriod is how old an owned VM without a NodeClaim must be before the garbage collector destroys it.
 	GCGracePeriod time.Duration
+	// VMMemoryOverheadPercent is the share of an offering's memory a VM's guest does not see, left out of the
+	// predicted memory capacity (docs/capacity.md).
+	VMMemoryOverheadPercent float64
 
 	offeringPricesRaw string
 	parseErrs         []error
@@ -119,6 +123,9 @@ func (o *Options) AddFlags(fs *coreoptions.FlagSet) {
 		"The management server's vm.userdata.max.length: the longest gzip+base64 userData it accepts")
 	o.register(fs, durationVar(&o.GCGracePeriod), "gc-grace-period", "GC_GRACE_PERIOD", DefaultGCGracePeriod.String(),
 		"Age an owned VM without a NodeClaim must reach before it is destroyed")
+	o.register(fs, floatVar(&o.VMMemoryOverheadPercent), "vm-memory-overhead-percent", "VM_MEMORY_OVERHEAD_PERCENT",
+		strconv.FormatFloat(instancetype.DefaultVMMemoryOverheadPercent, 'g', -1, 64),
+		"Share of an offering's memory (in percent) the VM's guest does not see; left out of predicted memory capacity")
 }
 
 type ttl struct {
@@ -294,11 +301,11 @@ func (o *Options) String() string {
 	return fmt.Sprintf("{APIURL:%s APIKey:%s SecretKey:%s CredentialsDir:%s VerifySSL:%t CABundlePath:%s ClusterName:%s "+
 		"APIQPS:%g APIBurst:%d HTTPTimeout:%s ZonesCacheTTL:%s NetworksCacheTTL:%s TemplatesCacheTTL:%s ServiceOfferingsCacheTTL:%s "+
 		"InstanceTypesCacheTTL:%s UnavailableOfferingsTTL:%s OfferingPrices:%v "+
-		"UserDataMaxLength:%d GCGracePeriod:%s}",
+		"UserDataMaxLength:%d GCGracePeriod:%s VMMemoryOverheadPercent:%g}",
 		o.APIURL, redact(o.APIKey), redact(o.SecretKey), o.CredentialsDir, o.VerifySSL, o.CABundlePath, o.ClusterName,
 		o.APIQPS, o.APIBurst, o.HTTPTimeout, o.ZonesCacheTTL, o.NetworksCacheTTL, o.TemplatesCacheTTL, o.ServiceOfferingsCacheTTL,
 		o.InstanceTypesCacheTTL, o.UnavailableOfferingsTTL, names,
-		o.UserDataMaxLength, o.GCGracePeriod)
+		o.UserDataMaxLength, o.GCGracePeriod, o.VMMemoryOverheadPercent)
 }
 
 // GoString keeps %#v from printing the secrets.

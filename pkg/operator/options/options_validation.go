@@ -62,6 +62,9 @@ func (o *Options) Validate() error {
 		add("--userdata-max-length (USERDATA_MAX_LENGTH) must be between 1 and %d (CloudStack's ceiling for vm.userdata.max.length), got %d",
 			MaxUserDataLength, o.UserDataMaxLength)
 	}
+	if math.IsNaN(o.VMMemoryOverheadPercent) || o.VMMemoryOverheadPercent < 0 || o.VMMemoryOverheadPercent >= 100 {
+		add("--vm-memory-overhead-percent (VM_MEMORY_OVERHEAD_PERCENT) must be at least 0 and below 100, got %v", o.VMMemoryOverheadPercent)
+	}
 	names := make([]string, 0, len(o.OfferingPrices))
 	for n := range o.OfferingPrices {
 		names = append(names, n)

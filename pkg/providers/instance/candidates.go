@@ -4,11 +4,13 @@ import (
 	"sort"
 	"strconv"
 
+	corev1 "k8s.io/api/core/v1"
 	karpv1 "sigs.k8s.io/karpenter/pkg/apis/v1"
 	"sigs.k8s.io/karpenter/pkg/cloudprovider"
 	"sigs.k8s.io/karpenter/pkg/scheduling"
 
 	v1 "github.com/cloudstack/karpenter-provider-cloudstack/pkg/apis/v1"
+	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/template"
 )
 
 // candidate is one (instance type, zone) a NodeClaim may launch as, with everything deploy needs.
@@ -35,10 +37,12 @@ func (p *DefaultProvider) candidates(nodeClass *v1.CloudStackNodeClass, nodeClai
 	for _, z := range nodeClass.Status.Zones {
 		zones[v1.ZoneLabelValue(z.Name)] = z
 	}
+	// A zone may have one template per architecture; the candidate boots from the one of its instance type's.
 	templates := map[string]v1.Template{}
 	for _, t := range nodeClass.Status.Templates {
-		if _, ok := templates[t.ZoneID]; !ok {
-			templates[t.ZoneID] = t
+		key := t.ZoneID + "/" + template.Architecture(t.Architecture)
+		if _, ok := templates[key]; !ok {
+			templates[key] = t
 		}
 	}
 	networks := map[string][]string{}
@@ -50,10 +54,9 @@ func (p *DefaultProvider) candidates(nodeClass *v1.CloudStackNodeClass, nodeClai
 		if reqs.Compatible(it.Requirements, scheduling.AllowUndefinedWellKnownLabels) != nil {
 			continue
 		}
-		offeringID := it.Requirements.Get(v1.LabelServiceOfferingID).Any()
 		cpu, errCPU := strconv.Atoi(it.Requirements.Get(v1.LabelInstanceCPU).Any())
 		mem, errMem := strconv.Atoi(it.Requirements.Get(v1.LabelInstanceMemory).Any())
-		if offeringID == "" || errCPU != nil || errMem != nil {
+		if errCPU != nil || errMem != nil {
 			continue
 		}
 		for _, o := range it.Offerings {
@@ -65,7 +68,13 @@ func (p *DefaultProvider) candidates(nodeClass *v1.CloudStackNodeClass, nodeClai
 			if !ok || p.unavailable.IsUnavailable(it.Name, zone.Name) {
 				continue
 			}
-			tmpl, hasTemplate := templates[zone.ID]
+			// Same-named offerings limited to different zones share an instance type; each offering names its own.
+			offeringID := offeringRequirement(o.Requirements, it.Requirements, v1.LabelServiceOfferingID)
+			arch := offeringRequirement(o.Requirements, it.Requirements, corev1.LabelArchStable)
+			if offeringID == "" || !reqs.Get(corev1.LabelArchStable).Has(arch) {
+				continue
+			}
+			tmpl, hasTemplate := templates[zone.ID+"/"+arch]
 			if !hasTemplate || len(networks[zone.ID]) == 0 {
 				continue
 			}
@@ -73,6 +82,18 @@ func (p *DefaultProvider) candidates(nodeClass *v1.CloudStackNodeClass, nodeClai
 				networkIDs: networks[zone.ID], offeringID: offeringID, cpu: cpu, memoryMiB: mem})
 		}
 	}
+	return sortCandidates(out)
+}
+
+// offeringRequirement is the offering's value of a label when it pins one, else the instance type's.
+func offeringRequirement(offering, instanceType scheduling.Requirements, key string) string {
+	if offering.Has(key) {
+		return offering.Get(key).Any()
+	}
+	return instanceType.Get(key).Any()
+}
+
+func sortCandidates(out []candidate) []candidate {
 	sort.SliceStable(out, func(i, j int) bool {
 		if out[i].price != out[j].price {
 			return out[i].price < out[j].price

@@ -41,13 +41,22 @@ const (
 	reasonZoneDisabled         = "ZoneDisabled"
 )
 
+// UserData returns the gzip'ed (or plain) and base64-encoded userData of a VM of the instance type: the kubelet
+// reservations it carries depend on the VM's size.
+type UserData func(it *cloudprovider.InstanceType) (string, error)
+
+// StaticUserData is userData that does not depend on the instance type.
+func StaticUserData(encoded string) UserData {
+	return func(*cloudprovider.InstanceType) (string, error) { return encoded, nil }
+}
+
 // errRedeploy asks Create to deploy the same candidate again: the VM found under the NodeClaim's name was in Error
 // and has been destroyed.
 var errRedeploy = errors.New("existing VM was in Error and has been destroyed")
 
 // Create implements Provider.
 func (p *DefaultProvider) Create(ctx context.Context, nodeClass *v1.CloudStackNodeClass, nodeClaim *karpv1.NodeClaim,
-	instanceTypes []*cloudprovider.InstanceType, userData string) (*Instance, error) {
+	instanceTypes []*cloudprovider.InstanceType, userData UserData) (*Instance, error) {
 	candidates := p.candidates(nodeClass, nodeClaim, instanceTypes)
 	if len(candidates) == 0 {
 		return nil, cloudprovider.NewInsufficientCapacityError(fmt.Errorf("no available offering of %d instance types is compatible with the requirements of nodeclaim %q",
@@ -73,7 +82,11 @@ func (p *DefaultProvider) Create(ctx context.Context, nodeClass *v1.CloudStackNo
 	var capacityErrs error
 	for attempt := 0; attempt < len(candidates) && attempt < maxLaunchAttempts; attempt++ {
 		c := candidates[attempt]
-		inst, err := p.launch(ctx, nodeClass, nodeClaim, c, userData)
+		encoded, err := userData(c.instanceType)
+		if err != nil {
+			return nil, cloudprovider.NewCreateError(fmt.Errorf("rendering userData for %s, %w", c.instanceType.Name, err), "UserDataRenderFailed", err.Error())
+		}
+		inst, err := p.launch(ctx, nodeClass, nodeClaim, c, encoded)
 		if errors.Is(err, errRedeploy) && !redeployed {
 			redeployed = true
 			attempt--

@@ -28,8 +28,8 @@ type Provider interface {
 	// Create launches a VM for the NodeClaim on the cheapest available (instance type, zone) that its requirements
 	// allow, or adopts the VM a previous Create already launched for it. Capacity failures mark the offering
 	// unavailable and fall back to the next candidate; when none is left it returns an InsufficientCapacityError.
-	// userData is already gzip'ed and base64-encoded.
-	Create(ctx context.Context, nodeClass *v1.CloudStackNodeClass, nodeClaim *karpv1.NodeClaim, instanceTypes []*cloudprovider.InstanceType, userData string) (*Instance, error)
+	// userData renders the encoded userData of each candidate instance type.
+	Create(ctx context.Context, nodeClass *v1.CloudStackNodeClass, nodeClaim *karpv1.NodeClaim, instanceTypes []*cloudprovider.InstanceType, userData UserData) (*Instance, error)
 	// Get returns a VM; NodeClaimNotFoundError when it is gone or in Error, Destroyed, Expunging or Expunged.
 	Get(ctx context.Context, id string) (*Instance, error)
 	// List returns the VMs this cluster owns (see Owner) that are not gone, tagged or not.

@@ -20,7 +20,10 @@ import (
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/simulator"
 )
 
-var userData = base64.StdEncoding.EncodeToString([]byte("#!/bin/sh\necho hello\n"))
+var (
+	encodedUserData = base64.StdEncoding.EncodeToString([]byte("#!/bin/sh\necho hello\n"))
+	userData        = instance.StaticUserData(encodedUserData)
+)
 
 var _ = Describe("Create", func() {
 	It("deploys the cheapest compatible offering with the NodeClass's resources and tags the VM", func() {
@@ -37,7 +40,7 @@ var _ = Describe("Create", func() {
 		Expect(vm.ZoneName).To(Equal("zone-a"), "ties in price go to the first zone by name")
 		Expect(vm.TemplateID).To(Equal(id("template", "ubuntu")))
 		Expect(vm.NetworkIDs).To(Equal([]string{id("network", "net-a2"), id("network", "net-a")}), "status order, default NIC first")
-		Expect(vm.UserData).To(Equal(userData))
+		Expect(vm.UserData).To(Equal(encodedUserData))
 		Expect(vm.KeyPairs).To(ConsistOf("ops"))
 		Expect(vm.AffinityGroupIDs).To(ConsistOf(id("affinitygroup", "spread")))
 		Expect(vm.RootDiskSizeGiB).To(BeEquivalentTo(30))

@@ -7,6 +7,7 @@ import (
 	csgo "github.com/apache/cloudstack-go/v2/cloudstack"
 
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/cloudstack"
+	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/template"
 )
 
 // VM states this package acts on (CloudStack's VirtualMachine.State).
@@ -35,6 +36,9 @@ type Instance struct {
 	ServiceOfferingID   string
 	ServiceOfferingName string
 	TemplateID          string
+	// Arch is the Kubernetes architecture of the VM (CloudStack 4.20 reports the template's; older servers none,
+	// and they only run amd64).
+	Arch string
 	// NetworkIDs are the VM's networks, default NIC first.
 	NetworkIDs []string
 	CPU        int
@@ -56,6 +60,7 @@ func NewInstance(vm *csgo.VirtualMachine) *Instance {
 		ServiceOfferingID:   vm.Serviceofferingid,
 		ServiceOfferingName: vm.Serviceofferingname,
 		TemplateID:          vm.Templateid,
+		Arch:                template.Architecture(vm.Arch),
 		CPU:                 vm.Cpunumber,
 		MemoryMiB:           vm.Memory,
 		Tags:                cloudstack.TagMap(vm.Tags),

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -45,7 +46,9 @@ type DefaultProvider struct {
 	catalogTTL  time.Duration
 	// instanceTypesTTL is only read at construction, to size the instanceTypes cache.
 	instanceTypesTTL time.Duration
-	clock            func() time.Time
+	// memoryOverheadPercent is the share of an offering's memory the guest does not see.
+	memoryOverheadPercent float64
+	clock                 func() time.Time
 
 	mu  sync.RWMutex // guards cat
 	cat *catalog
@@ -60,12 +63,13 @@ var _ Provider = (*DefaultProvider)(nil)
 // hourly price (the operator's price option; nil for none), see price.
 func NewDefaultProvider(api cloudstack.API, unavailable *cache.UnavailableOfferings, prices map[string]float64, opts ...Option) *DefaultProvider {
 	p := &DefaultProvider{
-		api:         api,
-		unavailable: unavailable,
-		prices:      prices,
-		catalogTTL:  cache.ServiceOfferingsTTL,
-		clock:       time.Now,
-		seed:        maphash.MakeSeed(),
+		api:                   api,
+		unavailable:           unavailable,
+		prices:                prices,
+		catalogTTL:            cache.ServiceOfferingsTTL,
+		memoryOverheadPercent: DefaultVMMemoryOverheadPercent,
+		clock:                 time.Now,
+		seed:                  maphash.MakeSeed(),
 	}
 	instanceTypesTTL := cache.InstanceTypesTTL
 	for _, o := range opts {
@@ -93,6 +97,16 @@ func WithServiceOfferingsTTL(ttl time.Duration) Option {
 // WithInstanceTypesTTL sets how long computed instance types are reused.
 func WithInstanceTypesTTL(ttl time.Duration) Option {
 	return func(p *DefaultProvider) { p.instanceTypesTTL = ttl }
+}
+
+// WithVMMemoryOverheadPercent sets the share of an offering's memory the guest does not see (0 <= percent < 100;
+// other values keep DefaultVMMemoryOverheadPercent).
+func WithVMMemoryOverheadPercent(percent float64) Option {
+	return func(p *DefaultProvider) {
+		if percent >= 0 && percent < 100 {
+			p.memoryOverheadPercent = percent
+		}
+	}
 }
 
 // UpdateServiceOfferings re-reads the catalog now, whatever its age.
@@ -180,6 +194,9 @@ func cacheKey(seed maphash.Seed, nc *v1.CloudStackNodeClass, generation, seqNum 
 	for _, t := range nc.Status.Templates {
 		add(t.ZoneID)
 		add(t.Architecture)
+		if t.Size != nil {
+			add(t.Size.String())
+		}
 	}
 	_ = h.WriteByte(1)
 	for _, n := range nc.Status.Networks {
@@ -188,18 +205,20 @@ func cacheKey(seed maphash.Seed, nc *v1.CloudStackNodeClass, generation, seqNum 
 	return strconv.FormatUint(h.Sum64(), 36)
 }
 
-// zoneInfo is a resolved zone a VM can actually be launched in: it has a template and at least one network.
+// zoneInfo is a resolved zone a VM can actually be launched in: it has at least one template and one network.
 type zoneInfo struct {
 	v1.Zone
-	arch string
+	// archs are the architectures of the zone's templates, in status order.
+	archs []string
 }
 
 // launchableZones are the NodeClass's zones with a template and a network, in status order.
 func launchableZones(nc *v1.CloudStackNodeClass) []zoneInfo {
-	arch := map[string]string{}
+	archs := map[string][]string{}
 	for _, t := range nc.Status.Templates {
-		if _, ok := arch[t.ZoneID]; !ok {
-			arch[t.ZoneID] = t.Architecture
+		a := lo.Ternary(t.Architecture == "", defaultArch, t.Architecture)
+		if !slices.Contains(archs[t.ZoneID], a) {
+			archs[t.ZoneID] = append(archs[t.ZoneID], a)
 		}
 	}
 	hasNetwork := map[string]bool{}
@@ -208,67 +227,119 @@ func launchableZones(nc *v1.CloudStackNodeClass) []zoneInfo {
 	}
 	var out []zoneInfo
 	for _, z := range nc.Status.Zones {
-		a, ok := arch[z.ID]
-		if !ok || !hasNetwork[z.ID] {
+		if len(archs[z.ID]) == 0 || !hasNetwork[z.ID] {
 			continue
 		}
-		if a == "" {
-			a = defaultArch
-		}
-		out = append(out, zoneInfo{Zone: z, arch: a})
+		out = append(out, zoneInfo{Zone: z, archs: archs[z.ID]})
 	}
 	return out
 }
 
+// member is one service offering behind an instance type, in the zones it may launch in.
+type member struct {
+	offering *csgo.ServiceOffering
+	zones    []zoneInfo
+}
+
+// group is one instance type before it is built: a shape and the offerings that provide it. CloudStack offerings
+// limited to zones (zoneid) are often defined once per zone under the same name; those with the same shape become
+// one instance type whose offerings each carry their own service offering, as an AWS instance type is one type in
+// every availability zone.
+type group struct {
+	size    size
+	gpus    int
+	members []member
+}
+
 func (p *DefaultProvider) build(ctx context.Context, nc *v1.CloudStackNodeClass, c *catalog) []*cloudprovider.InstanceType {
 	zones := launchableZones(nc)
-	maxPods := int64(DefaultMaxPods)
-	var kubelet *v1.KubeletConfiguration
-	if nc.Spec.Kubelet != nil {
-		kubelet = nc.Spec.Kubelet
-		if kubelet.MaxPods != nil {
-			maxPods = int64(*kubelet.MaxPods)
-		}
-	}
-	var out []*cloudprovider.InstanceType
-	seen := map[string]string{}
+	ephemeral := templateEphemeralStorage(nc)
+	var groups []*group
+	byName := map[string][]*group{} // plain name -> its groups, the first of which keeps the plain name
 	for _, ref := range nc.Status.ServiceOfferings {
 		o, ok := c.byID[ref.ID]
 		if !ok {
 			continue
 		}
-		var offered []zoneInfo
-		for _, z := range zones {
-			if offeredIn(o, z.ID) {
-				offered = append(offered, z)
-			}
-		}
+		offered := lo.Filter(zones, func(z zoneInfo, _ int) bool { return offeredIn(o, z.ID) })
 		if len(offered) == 0 {
 			continue
 		}
-		ephemeral := ephemeralStorage(nc, o)
 		for _, s := range sizes(o) {
-			if prev, dup := seen[s.name]; dup {
-				// Two offerings whose names sanitize alike: the first in status order wins, deterministically.
-				log.FromContext(ctx).V(1).Info("skipping service offering with a duplicate instance type name",
-					"instance-type", s.name, "service-offering-id", o.Id, "kept-service-offering-id", prev)
+			m := member{offering: o, zones: offered}
+			same, found := lo.Find(byName[s.name], func(g *group) bool {
+				return g.size.cpu == s.cpu && g.size.memoryMiB == s.memoryMiB && g.gpus == o.Gpucount &&
+					g.members[0].offering.Rootdisksize == o.Rootdisksize && !overlaps(g, offered)
+			})
+			if found {
+				same.members = append(same.members, m)
 				continue
 			}
-			seen[s.name] = o.Id
-			out = append(out, p.newInstanceType(o, s, offered, c.tags[o.Id], maxPods, ephemeral, kubelet))
+			g := &group{size: s, gpus: o.Gpucount, members: []member{m}}
+			if len(byName[s.name]) > 0 {
+				// Same name, another shape or the same zones: another instance type, named after its offering too.
+				g.size.name = distinctName(s.name, o.Id)
+				log.FromContext(ctx).V(1).Info("service offerings share a name but not a shape; naming apart",
+					"instance-type", g.size.name, "service-offering-id", o.Id)
+			}
+			byName[s.name] = append(byName[s.name], g)
+			groups = append(groups, g)
 		}
+	}
+	out := make([]*cloudprovider.InstanceType, 0, len(groups))
+	for _, g := range groups {
+		out = append(out, p.newInstanceType(nc, g, c.tags, ephemeralStorage(nc, g.members[0].offering, ephemeral)))
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
 }
 
-// ephemeralStorage is spec.rootDiskSize, else the offering's root disk size, else DefaultEphemeralStorage.
-func ephemeralStorage(nc *v1.CloudStackNodeClass, o *csgo.ServiceOffering) resource.Quantity {
+func overlaps(g *group, zones []zoneInfo) bool {
+	for _, m := range g.members {
+		for _, z := range m.zones {
+			if lo.ContainsBy(zones, func(o zoneInfo) bool { return o.ID == z.ID }) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// distinctName suffixes an instance type name with the start of the offering's UUID, within the label value limit.
+func distinctName(name, offeringID string) string {
+	suffix := "-" + strings.ReplaceAll(offeringID, "-", "")
+	if len(suffix) > 9 {
+		suffix = suffix[:9]
+	}
+	if limit := maxLabelValueLength - len(suffix); len(name) > limit {
+		name = strings.TrimRight(name[:limit], "-_.")
+	}
+	return name + suffix
+}
+
+// templateEphemeralStorage is the smallest size among the NodeClass's templates (a VM may boot from any of them),
+// or DefaultEphemeralStorage when none reports a size.
+func templateEphemeralStorage(nc *v1.CloudStackNodeClass) resource.Quantity {
+	var smallest *resource.Quantity
+	for _, t := range nc.Status.Templates {
+		if t.Size != nil && t.Size.Sign() > 0 && (smallest == nil || t.Size.Cmp(*smallest) < 0) {
+			smallest = t.Size
+		}
+	}
+	if smallest == nil {
+		return DefaultEphemeralStorage.DeepCopy()
+	}
+	return smallest.DeepCopy()
+}
+
+// ephemeralStorage is the root disk of a VM of the offering: spec.rootDiskSize, else the offering's root disk size,
+// else the template's size (fromTemplate).
+func ephemeralStorage(nc *v1.CloudStackNodeClass, o *csgo.ServiceOffering, fromTemplate resource.Quantity) resource.Quantity {
 	if nc.Spec.RootDiskSize != nil {
 		return nc.Spec.RootDiskSize.DeepCopy()
 	}
 	if o.Rootdisksize > 0 {
 		return *resource.NewQuantity(o.Rootdisksize*1024*1024*1024, resource.BinarySI)
 	}
-	return DefaultEphemeralStorage.DeepCopy()
+	return fromTemplate
 }

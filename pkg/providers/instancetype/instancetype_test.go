@@ -6,6 +6,7 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	"github.com/samber/lo"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/utils/ptr"
@@ -14,6 +15,7 @@ import (
 
 	v1 "github.com/cloudstack/karpenter-provider-cloudstack/pkg/apis/v1"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/instancetype"
+	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/simulator"
 )
 
 var allOfferings = []v1.SelectorTerm{{Name: "small"}, {Name: "Medium Instance"}, {Name: "large"}, {Name: "gpu"}, {Name: "zoned"}, {Name: "custom"}, {Name: "system"}}
@@ -223,16 +225,94 @@ var _ = Describe("List", func() {
 			Expect(q(it.Overhead.EvictionThreshold, corev1.ResourceMemory)).To(Equal(evictMem))
 			Expect(q(it.Overhead.EvictionThreshold, corev1.ResourceEphemeralStorage)).To(Equal(evictDisk))
 		},
-		// 4 cores: 60m + 10m + 2*5m = 80m; memory 255Mi + 11Mi*110 = 1465Mi; the offering's 50 GiB root disk.
-		Entry("defaults", nil, "", int64(110), "50Gi", "80m", "1465Mi", "0", "100Mi", "5Gi"),
-		Entry("maxPods drives pods and memory", &v1.KubeletConfiguration{MaxPods: ptr.To[int32](20)}, "", int64(20), "50Gi", "80m", "475Mi", "0", "100Mi", "5Gi"),
-		Entry("spec.rootDiskSize wins over the offering", nil, "100Gi", int64(110), "100Gi", "80m", "1465Mi", "0", "100Mi", "10Gi"),
+		// 4 cores: 60m + 10m + 2*5m = 80m; 8 GiB: 25% of 4 GiB + 20% of 4 GiB = 1843.2 -> 1844Mi, whatever maxPods;
+		// the offering's 50 GiB root disk, 10% of it for nodefs eviction.
+		Entry("defaults", nil, "", int64(110), "50Gi", "80m", "1844Mi", "0", "100Mi", "5Gi"),
+		Entry("maxPods drives pods only", &v1.KubeletConfiguration{MaxPods: ptr.To[int32](20)}, "", int64(20), "50Gi", "80m", "1844Mi", "0", "100Mi", "5Gi"),
+		Entry("spec.rootDiskSize wins over the offering", nil, "100Gi", int64(110), "100Gi", "80m", "1844Mi", "0", "100Mi", "10Gi"),
 		Entry("kubelet reservations and eviction override key by key", &v1.KubeletConfiguration{
 			KubeReserved:   map[string]string{"cpu": "250m"},
 			SystemReserved: map[string]string{"memory": "300Mi", "pid": "100"},
 			EvictionHard:   map[string]string{"memory.available": "5%", "nodefs.available": "1Gi"},
-		}, "", int64(110), "50Gi", "250m", "1465Mi", "300Mi", "429496730", "1Gi"),
+		}, "", int64(110), "50Gi", "250m", "1844Mi", "300Mi", "429496730", "1Gi"),
 	)
+
+	// Allocatable memory with the default VM memory overhead (5%) and reservations: guest memory, less kube-reserved
+	// (GKE's tiers), less the 100Mi eviction threshold. docs/capacity.md carries the same numbers.
+	DescribeTable("keeps small offerings usable and large ones efficient",
+		func(offering string, wantCapacityMiB, wantAllocatableMiB int64) {
+			p := instancetype.NewDefaultProvider(api, unavailable, nil)
+			its, err := p.List(ctx, nodeClass([]string{"zone-a", "zone-b"}, v1.SelectorTerm{Name: offering}))
+			Expect(err).NotTo(HaveOccurred())
+			Expect(its).NotTo(BeEmpty())
+			it := its[0]
+			Expect(it.Capacity.Memory().Value()).To(Equal(wantCapacityMiB << 20))
+			allocatable := it.Allocatable()
+			Expect(allocatable.Memory().Value()).To(Equal(wantAllocatableMiB << 20))
+		},
+		// 1024Mi * 95% = 972.8 -> 972Mi; kube-reserved 25% of 1024Mi = 256Mi; 972 - 256 - 100 = 616Mi.
+		Entry("1 GiB", "small", int64(972), int64(616)),
+		// 2048Mi * 95% = 1945.6 -> 1945Mi; 512Mi reserved; 1945 - 512 - 100 = 1333Mi.
+		Entry("2 GiB", "zoned", int64(1945), int64(1333)),
+		// 32 GiB: 31129Mi; 1024 + 819.2 + 819.2 + 6% of 16 GiB (983.04) = 3645.44 -> 3646Mi; 31129 - 3646 - 100.
+		Entry("32 GiB", "gpu", int64(31129), int64(27383)),
+	)
+
+	It("subtracts the configured VM memory overhead from memory capacity", func() {
+		for _, percent := range []float64{0, 2.5, 10} {
+			p := instancetype.NewDefaultProvider(api, unavailable, nil, instancetype.WithVMMemoryOverheadPercent(percent))
+			its, err := p.List(ctx, nodeClass([]string{"zone-a"}, v1.SelectorTerm{Name: "large"}))
+			Expect(err).NotTo(HaveOccurred())
+			Expect(its[0].Capacity.Memory().Value()).To(Equal(int64(8192*(100-percent)/100) << 20))
+		}
+	})
+
+	It("sizes ephemeral storage from the smallest template when neither the NodeClass nor the offering does", func() {
+		nc := nodeClass([]string{"zone-a", "zone-b"}, v1.SelectorTerm{Name: "small"}, v1.SelectorTerm{Name: "large"})
+		nc.Status.Templates[0].Size = resource.NewQuantity(30<<30, resource.BinarySI)
+		nc.Status.Templates[1].Size = resource.NewQuantity(25<<30, resource.BinarySI)
+		m := byName(lo.Must(provider.List(ctx, nc)))
+		Expect(m["small"].Capacity.StorageEphemeral().Value()).To(BeEquivalentTo(int64(25) << 30))
+		Expect(m["large"].Capacity.StorageEphemeral().Value()).To(BeEquivalentTo(int64(50)<<30), "the offering's root disk size wins")
+		nc.Spec.RootDiskSize = ptr.To(resource.MustParse("40Gi"))
+		m = byName(lo.Must(provider.List(ctx, nc)))
+		Expect(m["small"].Capacity.StorageEphemeral().Value()).To(BeEquivalentTo(int64(40) << 30))
+		Expect(m["large"].Capacity.StorageEphemeral().Value()).To(BeEquivalentTo(int64(40)<<30), "spec.rootDiskSize wins")
+	})
+
+	It("keeps same-named offerings of different zones as one instance type, each zone on its own offering", func() {
+		its, err := provider.List(ctx, nodeClass([]string{"zone-a", "zone-b"}, v1.SelectorTerm{Name: "zonal"}))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(its).To(HaveLen(2), "the 2c/2GiB pair merges; the 4c/4GiB offering of the same name is another type")
+		zonal, bigger := its[0], its[1]
+		if zonal.Capacity.Cpu().Value() != 2 {
+			zonal, bigger = bigger, zonal
+		}
+		Expect([]string{zonal.Name, bigger.Name}).To(ContainElement("zonal"), "one of them keeps the plain name")
+		idA, idB := offeringID("zonal"), simulator.StableID("serviceoffering", "zonal@zone-b")
+		Expect(zonal.Requirements.Get(v1.LabelServiceOfferingID).Values()).To(ConsistOf(idA, idB))
+		Expect(zonesOf(zonal)).To(ConsistOf("zone-a", "zone-b"))
+		for _, o := range zonal.Offerings {
+			want := map[string]string{"zone-a": idA, "zone-b": idB}[o.Zone()]
+			Expect(o.Requirements.Get(v1.LabelServiceOfferingID).Values()).To(ConsistOf(want))
+			Expect(o.Price).To(Equal(lo.Ternary(o.Zone() == "zone-b", 0.07, instancetype.FormulaPrice(2, 2048, 0))), "each offering keeps its own price")
+		}
+		Expect(bigger.Name).To(HavePrefix("zonal"))
+		Expect(bigger.Capacity.Cpu().Value()).To(BeEquivalentTo(4))
+		Expect(zonesOf(bigger)).To(ConsistOf("zone-b"))
+	})
+
+	It("offers both architectures in a zone with an amd64 and an arm64 template", func() {
+		nc := nodeClass([]string{"zone-a", "zone-b"}, v1.SelectorTerm{Name: "small"})
+		nc.Status.Templates = append(nc.Status.Templates, v1.Template{ID: "tmpl-arm", Name: "ubuntu-arm", ZoneID: zones["zone-b"].ID, Architecture: "arm64"})
+		its, err := provider.List(ctx, nc)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(its[0].Requirements.Get(corev1.LabelArchStable).Values()).To(ConsistOf("amd64", "arm64"))
+		got := lo.Map(its[0].Offerings, func(o *cloudprovider.Offering, _ int) string {
+			return o.Zone() + "/" + o.Requirements.Get(corev1.LabelArchStable).Any()
+		})
+		Expect(got).To(ConsistOf("zone-a/amd64", "zone-b/amd64", "zone-b/arm64"))
+	})
 
 	It("defaults ephemeral storage when neither the NodeClass nor the offering sizes the root disk", func() {
 		its, err := provider.List(ctx, nodeClass([]string{"zone-a"}, v1.SelectorTerm{Name: "small"}))

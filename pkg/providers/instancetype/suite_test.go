@@ -66,6 +66,22 @@ serviceOfferings:
   cpuSpeed: 2000
   memoryMiB: 2048
   zones: [zone-a]
+- name: zonal
+  cpuNumber: 2
+  cpuSpeed: 2000
+  memoryMiB: 2048
+  zones: [zone-a]
+- name: zonal
+  cpuNumber: 2
+  cpuSpeed: 2000
+  memoryMiB: 2048
+  zones: [zone-b]
+  tags: {karpenter.k8s.cloudstack/price: "0.07"}
+- name: zonal
+  cpuNumber: 4
+  cpuSpeed: 2000
+  memoryMiB: 4096
+  zones: [zone-b]
 - name: custom
   customized: true
   minCpu: 2
@@ -117,7 +133,9 @@ var _ = AfterSuite(func() {
 
 var _ = BeforeEach(func() {
 	unavailable = cache.NewUnavailableOfferings()
-	provider = instancetype.NewDefaultProvider(api, unavailable, map[string]float64{"small": 0.011, "custom-4c16g": 1.5})
+	// No VM memory overhead, so that capacity reads as the offering's; the specs of the overhead set their own.
+	provider = instancetype.NewDefaultProvider(api, unavailable, map[string]float64{"small": 0.011, "custom-4c16g": 1.5},
+		instancetype.WithVMMemoryOverheadPercent(0))
 	sim.ResetCounts()
 })
 

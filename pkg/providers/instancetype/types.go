@@ -1,6 +1,7 @@
 package instancetype
 
 import (
+	"slices"
 	"strconv"
 
 	csgo "github.com/apache/cloudstack-go/v2/cloudstack"
@@ -18,55 +19,62 @@ import (
 // only ran x86_64 hypervisors.
 const defaultArch = karpv1.ArchitectureAmd64
 
-func (p *DefaultProvider) newInstanceType(o *csgo.ServiceOffering, s size, zones []zoneInfo, tags map[string]string,
-	maxPods int64, ephemeral resource.Quantity, kubelet *v1.KubeletConfiguration) *cloudprovider.InstanceType {
-	gpus := o.Gpucount
-	capacity := capacity(s.cpu, s.memoryMiB, gpus, maxPods, ephemeral)
-	price := p.price(o, s, gpus, tags)
+func (p *DefaultProvider) newInstanceType(nc *v1.CloudStackNodeClass, g *group, tags map[string]map[string]string,
+	ephemeral resource.Quantity) *cloudprovider.InstanceType {
+	s := g.size
+	settings := settingsFor(s, nc)
+	capacity := capacity(s.cpu, s.memoryMiB, g.gpus, settings.MaxPods, ephemeral, p.memoryOverheadPercent)
 
-	archs := map[string]bool{}
-	zoneNames := make([]string, 0, len(zones))
-	zoneIDs := make([]string, 0, len(zones))
-	for _, z := range zones {
-		archs[z.arch] = true
-		zoneNames = append(zoneNames, v1.ZoneLabelValue(z.Name))
-		zoneIDs = append(zoneIDs, z.ID)
-	}
-	// When the zones' templates differ in architecture each offering pins its zone's arch, so a NodeClaim that asks
-	// for one arch only lands in zones whose template runs it.
-	mixedArch := len(archs) > 1
-	offerings := make(cloudprovider.Offerings, 0, len(zones))
-	for _, z := range zones {
-		reqs := scheduling.NewRequirements(
-			scheduling.NewRequirement(karpv1.CapacityTypeLabelKey, corev1.NodeSelectorOpIn, karpv1.CapacityTypeOnDemand),
-			scheduling.NewRequirement(corev1.LabelTopologyZone, corev1.NodeSelectorOpIn, v1.ZoneLabelValue(z.Name)),
-			scheduling.NewRequirement(v1.LabelZoneID, corev1.NodeSelectorOpIn, z.ID),
-		)
-		if mixedArch {
-			reqs.Add(scheduling.NewRequirement(corev1.LabelArchStable, corev1.NodeSelectorOpIn, z.arch))
+	var archs, zoneNames, zoneIDs, offeringIDs []string
+	for _, m := range g.members {
+		offeringIDs = append(offeringIDs, m.offering.Id)
+		for _, z := range m.zones {
+			zoneNames = append(zoneNames, v1.ZoneLabelValue(z.Name))
+			zoneIDs = append(zoneIDs, z.ID)
+			for _, a := range z.archs {
+				if !slices.Contains(archs, a) {
+					archs = append(archs, a)
+				}
+			}
 		}
-		offerings = append(offerings, &cloudprovider.Offering{
-			Requirements: reqs,
-			Price:        price,
-			Available:    !p.unavailable.IsUnavailable(s.name, z.Name),
-		})
 	}
-	archList := make([]string, 0, len(archs))
-	for a := range archs {
-		archList = append(archList, a)
+	// Each offering pins its architecture when the NodeClass serves several, so a NodeClaim that asks for one
+	// architecture only launches where a template of it exists, and the template is chosen by the offering's arch.
+	mixedArch := len(archs) > 1
+	offerings := make(cloudprovider.Offerings, 0, len(zoneIDs))
+	for _, m := range g.members {
+		price := p.price(m.offering, s, g.gpus, tags[m.offering.Id])
+		for _, z := range m.zones {
+			for _, a := range z.archs {
+				reqs := scheduling.NewRequirements(
+					scheduling.NewRequirement(karpv1.CapacityTypeLabelKey, corev1.NodeSelectorOpIn, karpv1.CapacityTypeOnDemand),
+					scheduling.NewRequirement(corev1.LabelTopologyZone, corev1.NodeSelectorOpIn, v1.ZoneLabelValue(z.Name)),
+					scheduling.NewRequirement(v1.LabelZoneID, corev1.NodeSelectorOpIn, z.ID),
+					scheduling.NewRequirement(v1.LabelServiceOfferingID, corev1.NodeSelectorOpIn, m.offering.Id),
+				)
+				if mixedArch {
+					reqs.Add(scheduling.NewRequirement(corev1.LabelArchStable, corev1.NodeSelectorOpIn, a))
+				}
+				offerings = append(offerings, &cloudprovider.Offering{
+					Requirements: reqs,
+					Price:        price,
+					Available:    !p.unavailable.IsUnavailable(s.name, z.Name),
+				})
+			}
+		}
 	}
 	return &cloudprovider.InstanceType{
 		Name:         s.name,
-		Requirements: requirements(o, s, archList, zoneNames, zoneIDs),
+		Requirements: requirements(g.members[0].offering, s, archs, zoneNames, zoneIDs, offeringIDs),
 		Offerings:    offerings,
 		Capacity:     capacity,
-		Overhead:     overhead(capacity, maxPods, kubelet),
+		Overhead:     overhead(capacity, settings),
 	}
 }
 
 // requirements define every well-known label: the standard ones Karpenter needs and the provider labels, the latter
 // with DoesNotExist when the offering has no such property so NodePools can select on their absence.
-func requirements(o *csgo.ServiceOffering, s size, archs, zoneNames, zoneIDs []string) scheduling.Requirements {
+func requirements(o *csgo.ServiceOffering, s size, archs, zoneNames, zoneIDs, offeringIDs []string) scheduling.Requirements {
 	reqs := scheduling.NewRequirements(
 		scheduling.NewRequirement(corev1.LabelInstanceTypeStable, corev1.NodeSelectorOpIn, s.name),
 		scheduling.NewRequirement(corev1.LabelArchStable, corev1.NodeSelectorOpIn, archs...),
@@ -74,7 +82,7 @@ func requirements(o *csgo.ServiceOffering, s size, archs, zoneNames, zoneIDs []s
 		scheduling.NewRequirement(corev1.LabelTopologyZone, corev1.NodeSelectorOpIn, zoneNames...),
 		scheduling.NewRequirement(v1.LabelZoneID, corev1.NodeSelectorOpIn, zoneIDs...),
 		scheduling.NewRequirement(karpv1.CapacityTypeLabelKey, corev1.NodeSelectorOpIn, karpv1.CapacityTypeOnDemand),
-		scheduling.NewRequirement(v1.LabelServiceOfferingID, corev1.NodeSelectorOpIn, o.Id),
+		scheduling.NewRequirement(v1.LabelServiceOfferingID, corev1.NodeSelectorOpIn, offeringIDs...),
 		scheduling.NewRequirement(v1.LabelInstanceCPU, corev1.NodeSelectorOpIn, strconv.Itoa(s.cpu)),
 		scheduling.NewRequirement(v1.LabelInstanceMemory, corev1.NodeSelectorOpIn, strconv.Itoa(s.memoryMiB)),
 		optional(v1.LabelInstanceGPUName, gpuName(o)),

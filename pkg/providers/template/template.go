@@ -3,12 +3,15 @@ package template
 import (
 	"context"
 	"fmt"
+	"sort"
 	"strings"
 	"sync"
 	"time"
 
 	csgo "github.com/apache/cloudstack-go/v2/cloudstack"
 	gocache "github.com/patrickmn/go-cache"
+	"github.com/samber/lo"
+	"k8s.io/apimachinery/pkg/api/resource"
 	karpv1 "sigs.k8s.io/karpenter/pkg/apis/v1"
 
 	v1 "github.com/cloudstack/karpenter-provider-cloudstack/pkg/apis/v1"
@@ -25,6 +28,10 @@ type Provider interface {
 	// Resolve returns the one template VMs of the zone boot from: among the ready executable templates of the zone
 	// that match any term, the newest; nil when none matches.
 	Resolve(ctx context.Context, zoneID string, terms []v1.SelectorTerm) (*v1.Template, error)
+	// ResolvePerArchitecture returns, for each architecture among the matching ready executable templates of the
+	// zone, the newest one, ordered by architecture: a NodeClass with an x86_64 and an aarch64 template serves both
+	// architectures. Empty when none matches.
+	ResolvePerArchitecture(ctx context.Context, zoneID string, terms []v1.SelectorTerm) ([]v1.Template, error)
 }
 
 // DefaultProvider implements Provider with one cached listTemplates call per zone.
@@ -52,7 +59,40 @@ func (p *DefaultProvider) Resolve(ctx context.Context, zoneID string, terms []v1
 	if best == nil {
 		return nil, nil
 	}
-	return &v1.Template{ID: best.Id, Name: best.Name, ZoneID: best.Zoneid, Architecture: Architecture(best.Arch), Size: best.Size}, nil
+	t := toStatus(best)
+	return &t, nil
+}
+
+// ResolvePerArchitecture implements Provider.
+func (p *DefaultProvider) ResolvePerArchitecture(ctx context.Context, zoneID string, terms []v1.SelectorTerm) ([]v1.Template, error) {
+	templates, err := p.list(ctx, zoneID)
+	if err != nil {
+		return nil, err
+	}
+	byArch := map[string][]*csgo.Template{}
+	for _, t := range templates {
+		a := Architecture(t.Arch)
+		byArch[a] = append(byArch[a], t)
+	}
+	archs := lo.Keys(byArch)
+	sort.Strings(archs)
+	var out []v1.Template
+	for _, a := range archs {
+		if best := Select(byArch[a], zoneID, terms); best != nil {
+			out = append(out, toStatus(best))
+		}
+	}
+	return out, nil
+}
+
+// toStatus is the NodeClass status entry of a template. CloudStack reports the template's virtual size in bytes;
+// it is the root disk a VM gets unless spec.rootDiskSize or the offering overrides it.
+func toStatus(t *csgo.Template) v1.Template {
+	out := v1.Template{ID: t.Id, Name: t.Name, ZoneID: t.Zoneid, Architecture: Architecture(t.Arch)}
+	if t.Size > 0 {
+		out.Size = resource.NewQuantity(t.Size, resource.BinarySI)
+	}
+	return out
 }
 
 // Select picks the template of the zone among the ready ones that match a term: the newest by created date, then

@@ -44,6 +44,7 @@ var ChartOptionalSettings = [][2]string{
 	{"settings.gcGracePeriod", "GC_GRACE_PERIOD"},
 	{"settings.userDataMaxLength", "USERDATA_MAX_LENGTH"},
 	{"settings.offeringPrices", "OFFERING_PRICES"},
+	{"settings.vmMemoryOverheadPercent", "VM_MEMORY_OVERHEAD_PERCENT"},
 	{"settings.cloudstack.apiQPS", "CLOUDSTACK_API_QPS"},
 	{"settings.cloudstack.apiBurst", "CLOUDSTACK_API_BURST"},
 	{"settings.cloudstack.httpTimeout", "CLOUDSTACK_HTTP_TIMEOUT"},

@@ -16,6 +16,7 @@ import (
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/cloudstack"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/operator"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/operator/options"
+	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/instance"
 )
 
 // LaunchLeak launches a VM exactly as the controller launches one (the provider's own instance provider, with the
@@ -47,7 +48,7 @@ func (e *Environment) LaunchLeak(ctx context.Context, clusterName string, nodeCl
 			Requirements: []karpv1.NodeSelectorRequirementWithMinValues{{Key: corev1.LabelInstanceTypeStable, Operator: corev1.NodeSelectorOpIn, Values: []string{offering}}},
 		},
 	}
-	inst, err := op.InstanceProvider.Create(ctx, nodeClass, nodeClaim, its, "")
+	inst, err := op.InstanceProvider.Create(ctx, nodeClass, nodeClaim, its, instance.StaticUserData(""))
 	if err != nil {
 		return "", fmt.Errorf("launching a VM for NodeClaim %s of cluster %s, %w", nodeClaimName, clusterName, err)
 	}

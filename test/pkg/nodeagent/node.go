@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	v1 "github.com/cloudstack/karpenter-provider-cloudstack/pkg/apis/v1"
+	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/template"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/simulator"
 )
 
@@ -27,6 +28,11 @@ const defaultEphemeralGiB = 20
 // Instance type, zone and region labels are not the kubelet's: Karpenter copies them from the NodeClaim, and a
 // cloud-controller-manager adds them from the VM (see CCM).
 func NewNode(vm simulator.VM, cfg *KubeletConfig, reg Registration, now time.Time) *corev1.Node {
+	// The kubelet labels its node with the architecture it runs on: the VM's (its template's), whatever the
+	// userData's --node-labels or the NodeClaim say.
+	if vm.Arch != "" {
+		reg.Labels[corev1.LabelArchStable] = template.Architecture(vm.Arch)
+	}
 	capacity := Capacity(vm, cfg)
 	ip := ""
 	if len(vm.IPAddresses) > 0 {
@@ -62,27 +68,41 @@ func ReadyCondition(now time.Time) corev1.NodeCondition {
 		Message: "kubelet is posting ready status", LastHeartbeatTime: metav1.NewTime(now), LastTransitionTime: metav1.NewTime(now)}
 }
 
-// Capacity is what the kubelet reports for the VM: its vCPUs and memory, --max-pods, the root disk and, for GPU
-// offerings, the GPUs the device plugin would advertise (known from the offering's label).
+// Capacity is what the kubelet reports for the VM: its vCPUs, the memory its guest sees (MemTotal, less than the
+// offering's by the hypervisor's and kernel's overhead), --max-pods, the root disk and, for GPU offerings, the GPUs
+// the device plugin would advertise (known from the offering's label).
 func Capacity(vm simulator.VM, cfg *KubeletConfig) corev1.ResourceList {
 	disk := vm.RootDiskSizeGiB
 	if disk <= 0 {
 		disk = defaultEphemeralGiB
 	}
+	memory := vm.GuestMemoryKiB * 1024
+	if memory <= 0 {
+		memory = int64(vm.MemoryMiB) * 1024 * 1024
+	}
 	out := corev1.ResourceList{
 		corev1.ResourceCPU:              *resource.NewQuantity(int64(vm.CPUNumber), resource.DecimalSI),
-		corev1.ResourceMemory:           *resource.NewQuantity(int64(vm.MemoryMiB)*1024*1024, resource.BinarySI),
+		corev1.ResourceMemory:           *resource.NewQuantity(memory, resource.BinarySI),
 		corev1.ResourcePods:             *resource.NewQuantity(cfg.MaxPods, resource.DecimalSI),
 		corev1.ResourceEphemeralStorage: *resource.NewQuantity(disk*1024*1024*1024, resource.BinarySI),
 	}
-	if n, err := strconv.ParseInt(cfg.Labels[v1.LabelInstanceGPUCount], 10, 64); err == nil && n > 0 {
+	if vm.GPUCount > 0 {
+		out["nvidia.com/gpu"] = *resource.NewQuantity(int64(vm.GPUCount), resource.DecimalSI)
+	} else if n, err := strconv.ParseInt(cfg.Labels[v1.LabelInstanceGPUCount], 10, 64); err == nil && n > 0 {
 		out["nvidia.com/gpu"] = *resource.NewQuantity(n, resource.DecimalSI)
 	}
 	return out
 }
 
-// Allocatable subtracts --kube-reserved, --system-reserved and the hard eviction thresholds from the capacity,
-// as the kubelet does.
+// kubeletDefaultEvictionHard is the kubelet's --eviction-hard default on Linux. A kubelet given the flag uses only
+// the signals it lists (the config API replaces the default map rather than merging into it).
+var kubeletDefaultEvictionHard = map[string]string{
+	"memory.available": "100Mi", "nodefs.available": "10%", "nodefs.inodesFree": "5%", "imagefs.available": "15%",
+}
+
+// Allocatable subtracts --kube-reserved, --system-reserved and the hard eviction thresholds of memory.available
+// and nodefs.available from the capacity, as the kubelet's container manager does (GetNodeAllocatableReservation),
+// clamping at zero. Other resources (pods, GPUs) are allocatable in full.
 func Allocatable(capacity corev1.ResourceList, cfg *KubeletConfig) corev1.ResourceList {
 	out := capacity.DeepCopy()
 	subtract := func(name corev1.ResourceName, q resource.Quantity) {
@@ -99,7 +119,11 @@ func Allocatable(capacity corev1.ResourceList, cfg *KubeletConfig) corev1.Resour
 			subtract(name, q)
 		}
 	}
-	for signal, threshold := range cfg.EvictionHard {
+	eviction := cfg.EvictionHard
+	if !cfg.EvictionHardSet {
+		eviction = kubeletDefaultEvictionHard
+	}
+	for signal, threshold := range eviction {
 		name := map[string]corev1.ResourceName{"memory.available": corev1.ResourceMemory, "nodefs.available": corev1.ResourceEphemeralStorage}[signal]
 		if name == "" {
 			continue
@@ -110,6 +134,7 @@ func Allocatable(capacity corev1.ResourceList, cfg *KubeletConfig) corev1.Resour
 				continue
 			}
 			total := capacity[name]
+			// The kubelet truncates (eviction.GetThresholdQuantity).
 			subtract(name, *resource.NewQuantity(int64(float64(total.Value())*f/100), resource.BinarySI))
 			continue
 		}

@@ -16,6 +16,7 @@ import (
 
 	v1 "github.com/cloudstack/karpenter-provider-cloudstack/pkg/apis/v1"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/bootstrap"
+	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/instancetype/kubelet"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/simulator"
 	"github.com/cloudstack/karpenter-provider-cloudstack/test/pkg/nodeagent"
 )
@@ -69,7 +70,7 @@ var _ = Describe("userData", func() {
 				StartupTaints: []corev1.Taint{{Key: "cni", Effect: corev1.TaintEffectNoExecute}},
 			},
 		}
-		encoded, err := bootstrap.Generate(nodeClass, bootstrap.NewValues("e2e", nodeClass, nodeClaim), 32768)
+		encoded, err := bootstrap.Generate(nodeClass, bootstrap.NewValues("e2e", nodeClass, nodeClaim, kubelet.Shape{CPU: 2, MemoryMiB: 4096}), 32768)
 		Expect(err).NotTo(HaveOccurred())
 		text, err := nodeagent.DecodeUserData(encoded)
 		Expect(err).NotTo(HaveOccurred())

@@ -34,6 +34,8 @@ type KubeletConfig struct {
 	HostnameOverride string
 	// CloudProvider is --cloud-provider; "external" makes the kubelet wait for a cloud-controller-manager.
 	CloudProvider string
+	// EvictionHardSet tells whether the userData passed --eviction-hard; without it the kubelet's defaults apply.
+	EvictionHardSet bool
 }
 
 // defaultMaxPods is the kubelet's own default.
@@ -86,6 +88,7 @@ func ParseKubeletConfig(userData string) (*KubeletConfig, error) {
 		case "system-reserved":
 			cfg.SystemReserved, err = parseResources(value)
 		case "eviction-hard":
+			cfg.EvictionHardSet = true
 			err = parsePairs(value, "<", func(k, v string) { cfg.EvictionHard[k] = v })
 		case "provider-id":
 			cfg.ProviderID = value
