@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"io"
+	"strings"
 	"time"
 
 	csgo "github.com/apache/cloudstack-go/v2/cloudstack"
@@ -686,4 +687,29 @@ var _ = Describe("Garbage collection of launches in flight", func() {
 		ids := lo.Map(liveVMs(), func(vm simulator.VM, _ int) string { return v1.ProviderID(vm.ID) })
 		Expect(ids).To(ConsistOf(created.Status.ProviderID), "the launching NodeClaim's VM stays, the leak %s goes", leaked.Status.ProviderID)
 	})
+})
+
+var _ = Describe("NodePool names", func() {
+	DescribeTable("launch VMs with valid hostnames for NodePools whose names are DNS subdomains, and find them again",
+		func(nodePoolName string) {
+			nodeClass := expectNodeClassReconciled(newNodeClass())
+			nodePool := nodePoolFor(nodeClass)
+			nodePool.Name = nodePoolName
+			ExpectApplied(ctx, env.Client, nodePool)
+			ExpectProvisioned(ctx, env.Client, cluster, cloudProvider, prov, pendingPod("1"))
+			nodeClaim := ExpectNodeClaims(ctx, env.Client)[0]
+			Expect(nodeClaim.Status.ProviderID).NotTo(BeEmpty())
+			vm := liveVMs()[0]
+			Expect(vm.Name).To(Equal(instance.Hostname(nodeClaim.Name)))
+			Expect(vm.Name).To(MatchRegexp(`^[a-zA-Z]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$`))
+			Expect(vm.DisplayName).To(Equal(nodeClaim.Name))
+			Expect(vm.Tags).To(HaveKeyWithValue(karpv1.NodePoolLabelKey, nodePoolName))
+			got, err := cloudProvider.Get(ctx, nodeClaim.Status.ProviderID)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(got.Labels).To(HaveKeyWithValue(karpv1.NodePoolLabelKey, nodePoolName))
+		},
+		Entry("with a dot", "gpu.v1"),
+		Entry("with a leading digit", "1st-pool"),
+		Entry("of 63 characters", "pool-"+strings.Repeat("x", 58)),
+	)
 })

@@ -109,6 +109,10 @@ const clusterIDTimeout = time.Minute
 
 // New wires the providers around a CloudStack client; tests use it with a client of the simulator.
 func New(op *coreoperator.Operator, api cloudstack.API, opts *options.Options) *Operator {
+	if opts.ClusterID == "" {
+		// Without it no VM could be proven this cluster's: List would be empty and core would collect every NodeClaim.
+		panic("operator.New needs options.ClusterID, the UID of the kube-system namespace")
+	}
 	unavailable := cache.NewUnavailableOfferingsWithTTL(opts.UnavailableOfferingsTTL, cache.UnavailableOfferingsCleanupInterval)
 	instanceTypes := instancetype.NewDefaultProvider(api, unavailable, opts.OfferingPrices,
 		instancetype.WithServiceOfferingsTTL(opts.ServiceOfferingsCacheTTL), instancetype.WithInstanceTypesTTL(opts.InstanceTypesCacheTTL),
