@@ -60,8 +60,8 @@ type demo struct {
 	// serve only brings the cluster up (no demo scenario) and writes the kubeconfig path to kubeconfigOut.
 	serve         bool
 	kubeconfigOut string
-	env      *environment.Environment
-	last     string
+	env           *environment.Environment
+	last          string
 }
 
 func (d *demo) say(format string, args ...any) {
