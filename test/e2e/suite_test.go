@@ -28,7 +28,6 @@ var (
 		"settings.logLevel":                       "debug",
 		"settings.cloudstack.apiQPS":              "50",
 		"settings.cloudstack.apiBurst":            "100",
-		"settings.featureGates":                   "NodeOverlay=true",
 	}
 )
 
