@@ -97,51 +97,6 @@ var _ = Describe("Capacity", func() {
 		GinkgoWriter.Printf("%d offerings launched and checked in %s\n", len(its), elapsed(start))
 	})
 
-	It("launches a pod requesting an extended resource that a NodeOverlay adds on the overlaid offering", func() {
-		nc := createNodeClass(nodeClass("overlay", []string{"zone-a"}, "k8s.small", "k8s.medium", "k8s.large"))
-		np := nodePool("overlay", nc.Name)
-		overlay := &v1alpha1.NodeOverlay{
-			ObjectMeta: metav1.ObjectMeta{Name: "widgets-on-large"},
-			Spec: v1alpha1.NodeOverlaySpec{
-				Requirements: []v1alpha1.NodeSelectorRequirement{{Key: corev1.LabelInstanceTypeStable, Operator: corev1.NodeSelectorOpIn, Values: []string{"k8s.large"}}},
-				Capacity:     corev1.ResourceList{"example.com/widget": resource.MustParse("4")},
-			},
-		}
-		dep := deployment("overlay", np.Name, 1, "100m", func(s *corev1.PodSpec) {
-			s.Containers[0].Resources.Requests["example.com/widget"] = resource.MustParse("1")
-			s.Containers[0].Resources.Limits = corev1.ResourceList{"example.com/widget": resource.MustParse("1")}
-		})
-		DeferCleanup(func() { cleanup(dep, overlay, np, nc) })
-		// Karpenter's overlay controller evaluates a NodePool's instance types when an overlay or the NodePool
-		// changes, not when the NodeClass's status does: create the overlay once the NodeClass resolved.
-		expectReady(nc)
-		create(np, overlay, dep)
-		claim := expectInitialized(np.Name, 1)[0]
-		Expect(claim.Labels).To(HaveKeyWithValue(corev1.LabelInstanceTypeStable, "k8s.large"))
-		widgets := claim.Status.Capacity["example.com/widget"]
-		Expect(widgets.Value()).To(BeEquivalentTo(4))
-	})
-
-	It("launches the offering a price NodeOverlay made the cheapest", func() {
-		nc := createNodeClass(nodeClass("price", []string{"zone-a"}, "k8s.small", "k8s.medium", "k8s.large"))
-		np := nodePool("price", nc.Name)
-		overlay := &v1alpha1.NodeOverlay{
-			ObjectMeta: metav1.ObjectMeta{Name: "medium-is-cheap"},
-			Spec: v1alpha1.NodeOverlaySpec{
-				Requirements: []v1alpha1.NodeSelectorRequirement{{Key: corev1.LabelInstanceTypeStable, Operator: corev1.NodeSelectorOpIn, Values: []string{"k8s.medium"}}},
-				Price:        lo.ToPtr("0.00001"),
-			},
-		}
-		dep := deployment("price", np.Name, 1, "500m")
-		DeferCleanup(func() { cleanup(dep, overlay, np, nc) })
-		// Karpenter's overlay controller evaluates a NodePool's instance types when an overlay or the NodePool
-		// changes, not when the NodeClass's status does: create the overlay once the NodeClass resolved.
-		expectReady(nc)
-		create(np, overlay, dep)
-		claim := expectInitialized(np.Name, 1)[0]
-		Expect(claim.Labels).To(HaveKeyWithValue(corev1.LabelInstanceTypeStable, "k8s.medium"), "k8s.small is cheaper without the overlay")
-	})
-
 	It("serves an arm64 and an amd64 NodePool from one NodeClass with both templates", func() {
 		nc := nodeClass("mixed", []string{"zone-b"}, "k8s.small")
 		nc.Spec.TemplateSelectorTerms = []v1.SelectorTerm{{Name: template}, {Name: "ubuntu-24.04-kube-v1.36-arm64"}}
@@ -205,6 +160,69 @@ var _ = Describe("Capacity", func() {
 		Expect(err).NotTo(HaveOccurred())
 		Expect(string(raw)).To(Equal(plain))
 	})
+})
+
+// NodeOverlays need Karpenter's NodeOverlay feature gate, which the suite's chart values leave off: these specs run
+// the controller with it on, and restore the chart's environment afterwards.
+var _ = Describe("NodeOverlay", Ordered, func() {
+	restart := func(gates string) {
+		GinkgoHelper()
+		Expect(env.KillController()).To(Succeed())
+		restore := env.SetControllerEnv("FEATURE_GATES", gates)
+		Expect(env.StartController(ctx)).To(Succeed())
+		DeferCleanup(func() {
+			Expect(env.KillController()).To(Succeed())
+			restore()
+			Expect(env.StartController(ctx)).To(Succeed())
+		})
+	}
+	BeforeAll(func() { restart("NodeOverlay=true") })
+
+	It("launches a pod requesting an extended resource that a NodeOverlay adds on the overlaid offering", func() {
+		nc := createNodeClass(nodeClass("overlay", []string{"zone-a"}, "k8s.small", "k8s.medium", "k8s.large"))
+		np := nodePool("overlay", nc.Name)
+		overlay := &v1alpha1.NodeOverlay{
+			ObjectMeta: metav1.ObjectMeta{Name: "widgets-on-large"},
+			Spec: v1alpha1.NodeOverlaySpec{
+				Requirements: []v1alpha1.NodeSelectorRequirement{{Key: corev1.LabelInstanceTypeStable, Operator: corev1.NodeSelectorOpIn, Values: []string{"k8s.large"}}},
+				Capacity:     corev1.ResourceList{"example.com/widget": resource.MustParse("4")},
+			},
+		}
+		dep := deployment("overlay", np.Name, 1, "100m", func(s *corev1.PodSpec) {
+			s.Containers[0].Resources.Requests["example.com/widget"] = resource.MustParse("1")
+			s.Containers[0].Resources.Limits = corev1.ResourceList{"example.com/widget": resource.MustParse("1")}
+		})
+		DeferCleanup(func() { cleanup(dep, overlay, np, nc) })
+		// Karpenter's overlay controller evaluates a NodePool's instance types when an overlay or the NodePool
+		// changes, not when the NodeClass's status does: create the overlay once the NodeClass resolved.
+		expectReady(nc)
+		create(np, overlay, dep)
+		claim := expectInitialized(np.Name, 1)[0]
+		Expect(claim.Labels).To(HaveKeyWithValue(corev1.LabelInstanceTypeStable, "k8s.large"))
+		widgets := claim.Status.Capacity["example.com/widget"]
+		Expect(widgets.Value()).To(BeEquivalentTo(4))
+	})
+
+	It("launches the offering a price NodeOverlay made the cheapest", func() {
+		nc := createNodeClass(nodeClass("price", []string{"zone-a"}, "k8s.small", "k8s.medium", "k8s.large"))
+		np := nodePool("price", nc.Name)
+		overlay := &v1alpha1.NodeOverlay{
+			ObjectMeta: metav1.ObjectMeta{Name: "medium-is-cheap"},
+			Spec: v1alpha1.NodeOverlaySpec{
+				Requirements: []v1alpha1.NodeSelectorRequirement{{Key: corev1.LabelInstanceTypeStable, Operator: corev1.NodeSelectorOpIn, Values: []string{"k8s.medium"}}},
+				Price:        lo.ToPtr("0.00001"),
+			},
+		}
+		dep := deployment("price", np.Name, 1, "500m")
+		DeferCleanup(func() { cleanup(dep, overlay, np, nc) })
+		// Karpenter's overlay controller evaluates a NodePool's instance types when an overlay or the NodePool
+		// changes, not when the NodeClass's status does: create the overlay once the NodeClass resolved.
+		expectReady(nc)
+		create(np, overlay, dep)
+		claim := expectInitialized(np.Name, 1)[0]
+		Expect(claim.Labels).To(HaveKeyWithValue(corev1.LabelInstanceTypeStable, "k8s.medium"), "k8s.small is cheaper without the overlay")
+	})
+
 })
 
 func createNodeClass(nc *v1.CloudStackNodeClass) *v1.CloudStackNodeClass {

@@ -29,7 +29,6 @@ var (
 		"settings.logLevel":                       "debug",
 		"settings.cloudstack.apiQPS":              "50",
 		"settings.cloudstack.apiBurst":            "100",
-		"settings.featureGates":                   "NodeOverlay=true",
 	}
 )
 

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/samber/lo"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -461,6 +462,21 @@ func (e *Environment) KillController() error {
 	}
 	e.controller.kill()
 	return nil
+}
+
+// SetControllerEnv sets one variable of the controller's environment for its next start (StartController), so a
+// scenario can run the controller with, for example, a feature gate the chart's values leave off. restore puts the
+// environment back as it was, for the start after that.
+func (e *Environment) SetControllerEnv(key, value string) (restore func()) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	saved := append([]string{}, e.controllerEnv...)
+	e.controllerEnv = append(lo.Reject(e.controllerEnv, func(kv string, _ int) bool { return strings.HasPrefix(kv, key+"=") }), key+"="+value)
+	return func() {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		e.controllerEnv = saved
+	}
 }
 
 // ControllerEnv is the controller's environment (without the secret key, which only ever sits in a file).
