@@ -26,6 +26,8 @@ required=(
   --set credentials.apiURL=https://cloudstack.example.com/client/api
   --set credentials.apiKey=key
   --set credentials.secretKey=secret
+  --set image.repository=registry.example.com/karpenter-provider-cloudstack
+  --set image.tag=v0.0.0-chart-check
 )
 value_sets=("required values")
 for f in "${chart}"/ci/*.yaml; do value_sets+=("${f}"); done

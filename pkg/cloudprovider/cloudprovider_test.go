@@ -201,9 +201,12 @@ var _ = Describe("Provisioning", func() {
 
 		// A stopped VM cannot be rebooted (431): retrying cannot help.
 		id := lo.Must(v1.ParseProviderID(nodeClaim.Status.ProviderID))
-		sdk := csgo.NewClient(csEnv.Simulator.URL(), "sim-user-api-key", "sim-user-secret-key", false)
+		// An operator stops it with their own key: the provider's role does not allow stopVirtualMachine.
+		sdk := csgo.NewClient(csEnv.Simulator.URL(), "sim-admin-api-key", "sim-admin-secret-key", false)
 		stopped := lo.Must(sdk.VirtualMachine.StopVirtualMachine(sdk.VirtualMachine.NewStopVirtualMachineParams(id)))
-		lo.Must(csEnv.API.WaitForJob(ctx, stopped.JobID))
+		Eventually(func() int {
+			return lo.Must(sdk.Asyncjob.QueryAsyncJobResult(sdk.Asyncjob.NewQueryAsyncJobResultParams(stopped.JobID))).Jobstatus
+		}).Should(Equal(1))
 		err := cloudProvider.Reboot(ctx, nodeClaim, "op-2")
 		Expect(corecloudprovider.IsNodeRebootFailedError(err)).To(BeTrue(), "%v", err)
 	})

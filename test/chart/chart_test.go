@@ -29,6 +29,8 @@ var (
 		"--set", "credentials.apiURL=https://cloudstack.example.com/client/api",
 		"--set", "credentials.apiKey=test-api-key",
 		"--set", "credentials.secretKey=test-secret-key",
+		"--set", "image.repository=registry.example.com/karpenter-provider-cloudstack",
+		"--set", "image.tag=v0.0.0-test",
 	}}
 	defaultFullname = "karpenter-karpenter-cloudstack"
 	// ciRelease switches every optional branch on (an existing Secret, a CA bundle, a ServiceMonitor, feature gates).
@@ -72,7 +74,8 @@ var _ = Describe("Chart", func() {
 			Expect(err).To(HaveOccurred())
 			Expect(err.Error()).To(ContainSubstring(message))
 		},
-		Entry("cluster name", []string{"--set", "credentials.existingSecret=s"}, "settings.clusterName is required"),
+		Entry("cluster name", []string{"--set", "credentials.existingSecret=s", "--set", "image.repository=r", "--set", "image.tag=t"},
+			"settings.clusterName is required"),
 		Entry("API URL", []string{"--set", "settings.clusterName=c", "--set", "credentials.apiKey=k", "--set", "credentials.secretKey=s"},
 			"credentials.apiURL is required"),
 		Entry("secret key", []string{"--set", "settings.clusterName=c", "--set", "credentials.apiURL=u", "--set", "credentials.apiKey=k"},

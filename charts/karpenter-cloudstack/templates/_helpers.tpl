@@ -63,12 +63,21 @@ are none. Include it right after the labels with {{- include ... }}.
 {{- end }}
 
 {{- define "karpenter-cloudstack.image" -}}
-{{- $tag := default (printf "v%s" .Chart.AppVersion) .Values.image.tag }}
-{{- if .Values.image.digest }}
-{{- printf "%s:%s@%s" .Values.image.repository $tag .Values.image.digest }}
-{{- else }}
-{{- printf "%s:%s" .Values.image.repository $tag }}
+{{- $how := "no release publishes the controller image yet: build and push it from a clone (docker buildx build --platform linux/amd64,linux/arm64 --build-arg VERSION=<tag> -t <registry>/karpenter-provider-cloudstack:<tag> --push .), then install with --set image.repository=<registry>/karpenter-provider-cloudstack --set image.tag=<tag> (INSTALLATION.md, Get a controller image)" }}
+{{- if not .Values.image.repository }}
+{{- fail (printf "image.repository is required: %s" $how) }}
 {{- end }}
+{{- if not (or .Values.image.tag .Values.image.digest) }}
+{{- fail (printf "image.tag (or image.digest) is required: %s" $how) }}
+{{- end }}
+{{- $ref := .Values.image.repository }}
+{{- if .Values.image.tag }}
+{{- $ref = printf "%s:%s" $ref .Values.image.tag }}
+{{- end }}
+{{- if .Values.image.digest }}
+{{- $ref = printf "%s@%s" $ref .Values.image.digest }}
+{{- end }}
+{{- $ref }}
 {{- end }}
 
 {{/*
@@ -97,4 +106,47 @@ Used to grant the RBAC a gated controller needs only when it runs.
 {{- $gate := index . 1 }}
 {{- $gates := splitList "," (nospace $root.Values.settings.featureGates) }}
 {{- if has (printf "%s=true" $gate) $gates }}true{{ end }}
+{{- end }}
+
+{{/*
+Affinity of the controller pods: the affinity value, with karpenter.sh/nodepool DoesNotExist (and, with
+controlPlane.enabled, node-role.kubernetes.io/control-plane Exists) added to every required node selector term, so
+no value can place the controller on a node Karpenter manages.
+*/}}
+{{- define "karpenter-cloudstack.affinity" -}}
+{{- $aff := deepCopy (default (dict) .Values.affinity) }}
+{{- $na := default (dict) (get $aff "nodeAffinity") }}
+{{- $req := default (dict) (get $na "requiredDuringSchedulingIgnoredDuringExecution") }}
+{{- $terms := default (list (dict)) (get $req "nodeSelectorTerms") }}
+{{- $extra := list (dict "key" "karpenter.sh/nodepool" "operator" "DoesNotExist") }}
+{{- if .Values.controlPlane.enabled }}
+{{- $extra = append $extra (dict "key" "node-role.kubernetes.io/control-plane" "operator" "Exists") }}
+{{- end }}
+{{- $out := list }}
+{{- range $terms }}
+{{- $t := deepCopy . }}
+{{- $exprs := default (list) (get $t "matchExpressions") }}
+{{- range $extra }}
+{{- $exprs = append $exprs . }}
+{{- end }}
+{{- $_ := set $t "matchExpressions" $exprs }}
+{{- $out = append $out $t }}
+{{- end }}
+{{- $_ := set $req "nodeSelectorTerms" $out }}
+{{- $_ := set $na "requiredDuringSchedulingIgnoredDuringExecution" $req }}
+{{- $_ := set $aff "nodeAffinity" $na }}
+{{- toYaml $aff }}
+{{- end }}
+
+{{/*
+Tolerations of the controller pods: the tolerations value, plus the control-plane taint with controlPlane.enabled.
+*/}}
+{{- define "karpenter-cloudstack.tolerations" -}}
+{{- $tol := default (list) .Values.tolerations }}
+{{- if .Values.controlPlane.enabled }}
+{{- $tol = append $tol (dict "key" "node-role.kubernetes.io/control-plane" "operator" "Exists" "effect" "NoSchedule") }}
+{{- end }}
+{{- if $tol }}
+{{- toYaml $tol }}
+{{- end }}
 {{- end }}
