@@ -205,7 +205,7 @@ var _ = Describe("NodeClass controller", func() {
 			}),
 		Entry("kubelet reservations larger than every offering", v1.ConditionTypeServiceOfferingsReady, nodeclass.ReasonKubeletReservationsExceedOfferings,
 			`spec.kubelet: kubeReserved, systemReserved and evictionHard leave no CPU or memory to pods on any of the 2 instance types `+
-				`of the selected service offerings; the largest, "medium", has cpu=2 memory=4Gi and would reserve cpu=1500m memory=4196Mi; `+
+				`of the selected service offerings; the largest, "medium", has cpu=2 memory=3891Mi and would reserve cpu=1500m memory=4196Mi; `+
 				`lower the reservations or select larger offerings`,
 			func(nc *v1.CloudStackNodeClass) {
 				// Every reservation explicit, so that the message does not depend on the default formulas.
