@@ -22,6 +22,9 @@ import (
 // The real helm commands, as a user runs them, against a kube-apiserver of their own (so that the CRDs are installed
 // by helm, not by another spec): install, upgrade with changed values and a CRD change following docs/VERSIONING.md,
 // uninstall.
+// testImage is any image reference: the chart requires one (no release publishes an image yet), and nothing pulls it.
+const testImage = "registry.example.com/karpenter-provider-cloudstack"
+
 var _ = Describe("helm install, upgrade and uninstall", Ordered, func() {
 	const (
 		namespace  = "karpenter"
@@ -93,8 +96,8 @@ var _ = Describe("helm install, upgrade and uninstall", Ordered, func() {
 		})).To(Succeed())
 	})
 
-	It("installs with only the cluster name and an existing Secret, CRDs included", func() {
-		helmKube("install", release, oldChart, "--namespace", namespace,
+	It("installs with only the cluster name, an image and an existing Secret, CRDs included", func() {
+		helmKube("install", release, oldChart, "--namespace", namespace, "--set", "image.repository="+testImage, "--set", "image.tag=v0.0.0-test",
 			"--set", "settings.clusterName=helm-test", "--set", "credentials.existingSecret="+secretName)
 
 		dep := &appsv1.Deployment{}
@@ -115,7 +118,7 @@ var _ = Describe("helm install, upgrade and uninstall", Ordered, func() {
 	})
 
 	It("upgrades with changed values, and the CRD only through the documented kubectl step", func() {
-		helmKube("upgrade", release, chart, "--namespace", namespace,
+		helmKube("upgrade", release, chart, "--namespace", namespace, "--set", "image.repository="+testImage, "--set", "image.tag=v0.0.0-test",
 			"--set", "settings.clusterName=helm-test", "--set", "credentials.existingSecret="+secretName,
 			"--set", "replicas=1", "--set", "settings.logLevel=debug")
 		dep := &appsv1.Deployment{}
@@ -153,7 +156,7 @@ var _ = Describe("helm install, upgrade and uninstall", Ordered, func() {
 	It("removes the Secret it created itself on uninstall", func() {
 		const ns = "karpenter-own-secret"
 		Expect(kc.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})).To(Succeed())
-		helmKube("install", release, chart, "--namespace", ns, "--set", "settings.clusterName=helm-test",
+		helmKube("install", release, chart, "--namespace", ns, "--set", "image.repository="+testImage, "--set", "image.tag=v0.0.0-test", "--set", "settings.clusterName=helm-test",
 			"--set", "credentials.apiURL=https://cloudstack.example.com/client/api", "--set", "credentials.apiKey=key",
 			"--set", "credentials.secretKey=secret")
 		secrets := &corev1.SecretList{}
