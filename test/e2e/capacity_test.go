@@ -1,9 +1,11 @@
 package e2e_test
 
 import (
+	"cmp"
 	"encoding/base64"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -52,6 +54,16 @@ func predicted(nc *v1.CloudStackNodeClass) []*cloudprovider.InstanceType {
 	return its
 }
 
+// offeringZones are the zones the instance type is offered in, sorted.
+func offeringZones(it *cloudprovider.InstanceType) []string {
+	var zones []string
+	for _, o := range it.Offerings {
+		zones = append(zones, o.Requirements.Get(corev1.LabelTopologyZone).Values()...)
+	}
+	slices.Sort(zones)
+	return slices.Compact(zones)
+}
+
 // pinnedPool is a NodePool that launches only the instance type.
 func pinnedPool(name, nodeClassName, instanceType string) *karpv1.NodePool {
 	return nodePool(name, nodeClassName, requirement(corev1.LabelInstanceTypeStable, instanceType))
@@ -65,8 +77,27 @@ var _ = Describe("Capacity", func() {
 		Expect(len(its)).To(BeNumerically(">", 25), "fixed offerings, every customized rung and the GPU offering")
 		var objs []client.Object
 		pools := map[string]*cloudprovider.InstanceType{}
+		// Place each node in a zone with room for it: all of them together need more cores than zone-a alone has,
+		// and offerings of zone-a only (the GPU one) must not find it filled by offerings that fit elsewhere.
+		room := map[string]int64{"zone-a": 128, "zone-b": 96}
+		zoneOf := map[string]string{}
+		bySize := slices.SortedFunc(slices.Values(its), func(a, b *cloudprovider.InstanceType) int {
+			return cmp.Or(len(offeringZones(a))-len(offeringZones(b)), b.Capacity.Cpu().Cmp(*a.Capacity.Cpu()))
+		})
+		for _, it := range bySize {
+			zones := offeringZones(it)
+			best := zones[0]
+			for _, z := range zones {
+				if room[z] > room[best] {
+					best = z
+				}
+			}
+			room[best] -= it.Capacity.Cpu().Value()
+			zoneOf[it.Name] = best
+		}
 		for i, it := range its {
 			np := pinnedPool(fmt.Sprintf("cap-%d", i), nc.Name, it.Name)
+			np.Spec.Template.Spec.Requirements = append(np.Spec.Template.Spec.Requirements, requirement(corev1.LabelTopologyZone, zoneOf[it.Name]))
 			dep := deployment(np.Name, np.Name, 1, "100m", func(s *corev1.PodSpec) {
 				s.Containers[0].Resources.Requests[corev1.ResourceMemory] = resource.MustParse("64Mi")
 			})
