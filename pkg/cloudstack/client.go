@@ -9,10 +9,12 @@ import (
 	"net"
 	"net/http"
 	"net/http/cookiejar"
+	"sync/atomic"
 	"time"
 
 	csgo "github.com/apache/cloudstack-go/v2/cloudstack"
 	"golang.org/x/time/rate"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	cserrors "github.com/cloudstack/karpenter-provider-cloudstack/pkg/errors"
 )
@@ -23,6 +25,8 @@ type Client struct {
 	opts    Options
 	limiter *rate.Limiter
 	metrics *metrics
+	// pageSize starts at Options.PageSize and drops to the server's default.page.size when the server refuses it.
+	pageSize atomic.Int64
 }
 
 var _ API = (*Client)(nil)
@@ -42,13 +46,15 @@ func New(o Options) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("registering CloudStack API metrics: %w", err)
 	}
-	return &Client{
+	c := &Client{
 		// The non-blocking client: async calls return their job ID at once and our poller waits with a context.
 		sdk:     csgo.NewClient(o.APIURL, o.APIKey, o.SecretKey, o.VerifySSL, csgo.WithHTTPClient(hc)),
 		opts:    o,
 		limiter: rate.NewLimiter(rate.Limit(o.QPS), o.Burst),
 		metrics: m,
-	}, nil
+	}
+	c.pageSize.Store(int64(o.PageSize))
+	return c, nil
 }
 
 func httpClient(o Options) (*http.Client, error) {
@@ -174,12 +180,21 @@ type page[T any] struct {
 }
 
 // listAll fetches every page of a list call. CloudStack's count is the total, so paging stops once count items
-// arrived, or earlier when a page comes back short (the set shrank while we paged).
+// arrived, or earlier when a page comes back short (the set shrank while we paged). A server whose default.page.size
+// is below the configured page size refuses the size with 431 and names its limit; the listing then restarts with
+// that limit, which every later list call of the client uses.
 func listAll[T any](ctx context.Context, c *Client, command string, fetch func(pageNo, pageSize int) (page[T], error)) ([]T, error) {
 	var out []T
-	size := c.opts.PageSize
+	size := int(c.pageSize.Load())
 	for n := 1; ; n++ {
 		p, err := read(ctx, c, command, func() (page[T], error) { return fetch(n, size) })
+		if limit := cserrors.PageSizeLimit(err); limit > 0 && limit < size {
+			log.FromContext(ctx).Info("the management server refused the page size; using its default.page.size",
+				"command", command, "pageSize", size, "serverLimit", limit)
+			c.pageSize.CompareAndSwap(int64(size), int64(limit))
+			out, size, n = nil, limit, 0
+			continue
+		}
 		if err != nil {
 			return nil, err
 		}

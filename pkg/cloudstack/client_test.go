@@ -8,6 +8,7 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/cloudstack"
 	cserrors "github.com/cloudstack/karpenter-provider-cloudstack/pkg/errors"
@@ -140,6 +141,27 @@ var _ = Describe("Client", func() {
 			Entry("one short page", 3, 10, 1),
 			Entry("nothing", 0, 10, 1),
 		)
+
+		It("falls back to the server's default.page.size when it refuses the page size, and keeps it", func() {
+			c := loadCatalog()
+			c.Settings.MaxPageSize = 4
+			e := newEnv(c) // the client asks for 500
+			for i := range 9 {
+				e.deploy(ctx, fmt.Sprintf("small-page-%d", i))
+			}
+			fresh, err := cloudstack.New(testOptions(e.sim, prometheus.NewRegistry()))
+			Expect(err).NotTo(HaveOccurred())
+			e.sim.ResetCounts()
+			got, err := fresh.ListVMs(ctx, "", nil)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(got).To(HaveLen(9))
+			Expect(e.sim.Counts()["listVirtualMachines"]).To(BeEquivalentTo(1+3), "one refused request, then 3 pages of 4")
+			e.sim.ResetCounts()
+			zones, err := fresh.ListZones(ctx)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(zones).NotTo(BeEmpty())
+			Expect(e.sim.Counts()["listZones"]).To(BeEquivalentTo(1), "later listings use the server's limit at once")
+		})
 	})
 
 	Describe("errors from the simulator", func() {
