@@ -21,7 +21,9 @@ import (
 
 // Client is the CloudStack API client of the provider. It is safe for concurrent use.
 type Client struct {
-	sdk     *csgo.CloudStackClient
+	// sdk signs with the current keys; SetCredentials swaps it, so a rotated key applies to the next request.
+	sdk     atomic.Pointer[csgo.CloudStackClient]
+	http    *http.Client
 	opts    Options
 	limiter *rate.Limiter
 	metrics *metrics
@@ -47,14 +49,30 @@ func New(o Options) (*Client, error) {
 		return nil, fmt.Errorf("registering CloudStack API metrics: %w", err)
 	}
 	c := &Client{
-		// The non-blocking client: async calls return their job ID at once and our poller waits with a context.
-		sdk:     csgo.NewClient(o.APIURL, o.APIKey, o.SecretKey, o.VerifySSL, csgo.WithHTTPClient(hc)),
+		http:    hc,
 		opts:    o,
 		limiter: rate.NewLimiter(rate.Limit(o.QPS), o.Burst),
 		metrics: m,
 	}
+	c.sdk.Store(c.newSDK(o.APIKey, o.SecretKey))
 	c.pageSize.Store(int64(o.PageSize))
 	return c, nil
+}
+
+// newSDK is the non-blocking SDK client: async calls return their job ID at once and our poller waits with a
+// context. Every SDK client of this Client shares one HTTP client, so a key rotation keeps the connections.
+func (c *Client) newSDK(apiKey, secretKey string) *csgo.CloudStackClient {
+	return csgo.NewClient(c.opts.APIURL, apiKey, secretKey, c.opts.VerifySSL, csgo.WithHTTPClient(c.http))
+}
+
+// SetCredentials makes later requests sign with a new API key and secret key, for a key rotated in the mounted
+// credentials Secret. Requests already sent finish with the old key.
+func (c *Client) SetCredentials(apiKey, secretKey string) error {
+	if apiKey == "" || secretKey == "" {
+		return fmt.Errorf("setting CloudStack credentials: the API key and the secret key are required")
+	}
+	c.sdk.Store(c.newSDK(apiKey, secretKey))
+	return nil
 }
 
 func httpClient(o Options) (*http.Client, error) {

@@ -34,7 +34,7 @@ func (c *Client) WaitForJob(ctx context.Context, jobID string) (json.RawMessage,
 		r, err := read(ctx, c, "queryAsyncJobResult", func() (*csgo.QueryAsyncJobResultResponse, error) {
 			p := &csgo.QueryAsyncJobResultParams{}
 			p.SetJobID(jobID)
-			return c.sdk.Asyncjob.QueryAsyncJobResult(p)
+			return c.sdk.Load().Asyncjob.QueryAsyncJobResult(p)
 		})
 		if err != nil {
 			return nil, fmt.Errorf("polling async job %s: %w", jobID, err)
