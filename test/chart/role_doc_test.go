@@ -27,3 +27,23 @@ var _ = Describe("INSTALLATION.md", func() {
 			"INSTALLATION.md's API role is stale: run make generate")
 	})
 })
+
+var _ = Describe("docs/reference.md", func() {
+	It("lists every variable the chart sets whatever the values", func() {
+		doc, err := os.ReadFile(filepath.Join(repoRoot, "docs", "reference.md"))
+		Expect(err).NotTo(HaveOccurred())
+		before, _, found := strings.Cut(string(doc), "<!-- BEGIN GENERATED")
+		Expect(found).To(BeTrue())
+		_, always, found := strings.Cut(before, "These exceptions the chart\nalways sets")
+		Expect(found).To(BeTrue(), "docs/reference.md lost its list of the variables the chart always sets")
+		d := deployment(render(defaultRelease), defaultFullname)
+		var names []string
+		for _, e := range d.Spec.Template.Spec.Containers[0].Env {
+			names = append(names, e.Name)
+		}
+		Expect(names).NotTo(BeEmpty())
+		for _, n := range names {
+			Expect(always).To(ContainSubstring("`"+n+"`"), "docs/reference.md must say the chart always sets %s", n)
+		}
+	})
+})
