@@ -169,6 +169,7 @@ func (c *Client) DeployVM(ctx context.Context, p *csgo.DeployVirtualMachineParam
 	if err != nil {
 		return "", "", err
 	}
+	c.startedJob("deployVirtualMachine", r.JobID)
 	return r.Id, r.JobID, nil
 }
 
@@ -258,6 +259,7 @@ func (c *Client) DestroyVM(ctx context.Context, id string, expunge bool) error {
 	if err != nil {
 		return err
 	}
+	c.startedJob("destroyVirtualMachine", r.JobID)
 	if _, err := c.WaitForJob(ctx, r.JobID); err != nil {
 		return fmt.Errorf("destroying virtual machine %s: %w", id, err)
 	}
@@ -274,6 +276,7 @@ func (c *Client) RebootVM(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
+	c.startedJob("rebootVirtualMachine", r.JobID)
 	if _, err := c.WaitForJob(ctx, r.JobID); err != nil {
 		return fmt.Errorf("rebooting virtual machine %s: %w", id, err)
 	}
@@ -292,6 +295,7 @@ func (c *Client) CreateTags(ctx context.Context, resourceIDs []string, resourceT
 	if err != nil {
 		return err
 	}
+	c.startedJob("createTags", r.JobID)
 	if _, err := c.WaitForJob(ctx, r.JobID); err != nil {
 		return fmt.Errorf("tagging %s %v: %w", resourceType, resourceIDs, err)
 	}
@@ -312,6 +316,7 @@ func (c *Client) DeleteTags(ctx context.Context, resourceIDs []string, resourceT
 	if err != nil {
 		return err
 	}
+	c.startedJob("deleteTags", r.JobID)
 	if _, err := c.WaitForJob(ctx, r.JobID); err != nil {
 		return fmt.Errorf("removing tags from %s %v: %w", resourceType, resourceIDs, err)
 	}

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/cookiejar"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -27,6 +28,8 @@ type Client struct {
 	opts    Options
 	limiter *rate.Limiter
 	metrics *metrics
+	// jobs maps the ID of each job an async command started to that command, until WaitForJob sees the job end.
+	jobs sync.Map
 	// pageSize starts at Options.PageSize and drops to the server's default.page.size when the server refuses it.
 	pageSize atomic.Int64
 }
@@ -128,12 +131,17 @@ func do[T any](ctx context.Context, c *Client, command string, fn func() (T, err
 	case r := <-done:
 		c.metrics.requests.WithLabelValues(command, resultCode(r.err, false)).Inc()
 		c.metrics.duration.WithLabelValues(command).Observe(time.Since(start).Seconds())
+		if r.err != nil || !asyncCommands[command] {
+			// An accepted async command has no result yet: WaitForJob records it.
+			c.metrics.results.WithLabelValues(command, resultCode(r.err, false)).Inc()
+		}
 		if r.err != nil {
 			return zero, fmt.Errorf("calling %s: %w", command, r.err)
 		}
 		return r.v, nil
 	case <-ctx.Done():
 		c.metrics.requests.WithLabelValues(command, resultCode(nil, true)).Inc()
+		c.metrics.results.WithLabelValues(command, resultCode(nil, true)).Inc()
 		return zero, fmt.Errorf("calling %s: %w", command, context.Cause(ctx))
 	}
 }

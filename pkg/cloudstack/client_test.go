@@ -348,5 +348,32 @@ var _ = Describe("Client", func() {
 			Expect(err).NotTo(HaveOccurred())
 			Expect(families).To(ContainElement(HaveField("Name", HaveValue(Equal("karpenter_cloudstack_api_request_duration_seconds")))))
 		})
+
+		It("counts an async command's result under the command, whichever request carried it", func() {
+			e := newEnv(nil)
+			results := func(command, code string) float64 {
+				return counter(e, "karpenter_cloudstack_api_results_total", command, code)
+			}
+			// A capacity failure arrives in queryAsyncJobResult, whose request succeeded.
+			e.sim.FailNextDeploys(1, "zone-a", "small")
+			_, jobID, err := e.client.DeployVM(ctx, e.deployParams(ctx, "no-room"))
+			Expect(err).NotTo(HaveOccurred())
+			_, err = e.client.WaitForJob(ctx, jobID)
+			Expect(cserrors.Code(err)).To(Equal(533))
+			Expect(results("deployVirtualMachine", "533")).To(BeEquivalentTo(1))
+			Expect(requests(e, "deployVirtualMachine", "533")).To(BeZero(), "no request answered 533")
+			Expect(results("deployVirtualMachine", "200")).To(BeZero(), "an accepted deploy is no result yet")
+
+			id := e.deploy(ctx, "fits")
+			Expect(results("deployVirtualMachine", "200")).To(BeEquivalentTo(1))
+			Expect(e.client.DestroyVM(ctx, id, true)).To(Succeed())
+			Expect(results("destroyVirtualMachine", "200")).To(BeEquivalentTo(1))
+			// A refusal before any job counts at once; sync commands count like their requests.
+			_, _, err = e.client.DeployVM(ctx, e.deployParams(ctx, "bad name!"))
+			Expect(cserrors.Code(err)).To(Equal(431))
+			Expect(results("deployVirtualMachine", "431")).To(BeEquivalentTo(1))
+			Expect(results("listZones", "200")).To(Equal(requests(e, "listZones", "200")))
+			Expect(results("queryAsyncJobResult", "200")).To(Equal(requests(e, "queryAsyncJobResult", "200")))
+		})
 	})
 })

@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -25,6 +26,20 @@ var _ = Describe("INSTALLATION.md", func() {
 		Expect(found).To(BeTrue(), "INSTALLATION.md lost its generated role table")
 		Expect(strings.TrimSpace(region)).To(Equal(strings.TrimSpace(string(want))),
 			"INSTALLATION.md's API role is stale: run make generate")
+	})
+
+	It("queries only metrics the provider registers", func() {
+		cmd := exec.Command("go", "run", "./hack/docgen")
+		cmd.Dir = repoRoot
+		generated, err := cmd.Output()
+		Expect(err).NotTo(HaveOccurred())
+		doc, err := os.ReadFile(filepath.Join(repoRoot, "INSTALLATION.md"))
+		Expect(err).NotTo(HaveOccurred())
+		names := regexp.MustCompile(`karpenter_cloudstack_[a-z_]+`).FindAllString(string(doc), -1)
+		Expect(names).NotTo(BeEmpty())
+		for _, n := range names {
+			Expect(string(generated)).To(ContainSubstring("`"+n+"`"), "INSTALLATION.md uses %s, which the provider does not register", n)
+		}
 	})
 })
 
