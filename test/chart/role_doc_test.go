@@ -11,21 +11,28 @@ import (
 	. "github.com/onsi/gomega"
 )
 
+// generatedRegion is the text between a generated region's begin marker (up to its "-->") and its end marker in a
+// file of the repository, trimmed.
+func generatedRegion(file, begin, end string) string {
+	GinkgoHelper()
+	doc, err := os.ReadFile(filepath.Join(repoRoot, file))
+	Expect(err).NotTo(HaveOccurred())
+	_, rest, found := strings.Cut(string(doc), begin)
+	Expect(found).To(BeTrue(), "%s lost its generated region %q", file, begin)
+	_, region, _ := strings.Cut(rest, "-->")
+	region, _, found = strings.Cut(region, end)
+	Expect(found).To(BeTrue(), "%s lost the end of its generated region %q", file, begin)
+	return strings.TrimSpace(region)
+}
+
 var _ = Describe("INSTALLATION.md", func() {
 	It("documents exactly the API role the code needs (cloudstack.RequiredCommands)", func() {
 		cmd := exec.Command("go", "run", "./hack/docgen", "-role")
 		cmd.Dir = repoRoot
 		want, err := cmd.Output()
 		Expect(err).NotTo(HaveOccurred())
-		doc, err := os.ReadFile(filepath.Join(repoRoot, "INSTALLATION.md"))
-		Expect(err).NotTo(HaveOccurred())
-		_, rest, found := strings.Cut(string(doc), "<!-- BEGIN GENERATED role")
-		Expect(found).To(BeTrue(), "INSTALLATION.md lost its generated role table")
-		_, region, _ := strings.Cut(rest, "-->")
-		region, _, found = strings.Cut(region, "<!-- END GENERATED role -->")
-		Expect(found).To(BeTrue(), "INSTALLATION.md lost its generated role table")
-		Expect(strings.TrimSpace(region)).To(Equal(strings.TrimSpace(string(want))),
-			"INSTALLATION.md's API role is stale: run make generate")
+		region := generatedRegion("INSTALLATION.md", "<!-- BEGIN GENERATED role", "<!-- END GENERATED role -->")
+		Expect(region).To(Equal(strings.TrimSpace(string(want))), "INSTALLATION.md's API role is stale: run make generate")
 	})
 
 	It("queries only metrics the provider registers", func() {
