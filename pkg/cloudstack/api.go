@@ -63,7 +63,7 @@ func (c *Client) ListZones(ctx context.Context) ([]*csgo.Zone, error) {
 		p := &csgo.ListZonesParams{}
 		p.SetPage(n)
 		p.SetPagesize(size)
-		r, err := c.sdk.Zone.ListZones(p)
+		r, err := c.sdk.Load().Zone.ListZones(p)
 		if err != nil {
 			return page[*csgo.Zone]{}, err
 		}
@@ -78,7 +78,7 @@ func (c *Client) ListNetworks(ctx context.Context, zoneID string) ([]*csgo.Netwo
 		p.SetZoneid(zoneID)
 		p.SetPage(n)
 		p.SetPagesize(size)
-		r, err := c.sdk.Network.ListNetworks(p)
+		r, err := c.sdk.Load().Network.ListNetworks(p)
 		if err != nil {
 			return page[*csgo.Network]{}, err
 		}
@@ -94,7 +94,7 @@ func (c *Client) ListTemplates(ctx context.Context, zoneID string) ([]*csgo.Temp
 		p.SetZoneid(zoneID)
 		p.SetPage(n)
 		p.SetPagesize(size)
-		r, err := c.sdk.Template.ListTemplates(p)
+		r, err := c.sdk.Load().Template.ListTemplates(p)
 		if err != nil {
 			return page[*csgo.Template]{}, err
 		}
@@ -109,7 +109,7 @@ func (c *Client) ListServiceOfferings(ctx context.Context) ([]*csgo.ServiceOffer
 		p.SetIssystem(false)
 		p.SetPage(n)
 		p.SetPagesize(size)
-		r, err := c.sdk.ServiceOffering.ListServiceOfferings(p)
+		r, err := c.sdk.Load().ServiceOffering.ListServiceOfferings(p)
 		if err != nil {
 			return page[*csgo.ServiceOffering]{}, err
 		}
@@ -125,7 +125,7 @@ func (c *Client) ListTags(ctx context.Context, resourceType string) ([]*csgo.Tag
 		p.SetListall(true)
 		p.SetPage(n)
 		p.SetPagesize(size)
-		r, err := c.sdk.Resourcetags.ListTags(p)
+		r, err := c.sdk.Load().Resourcetags.ListTags(p)
 		if err != nil {
 			return page[*csgo.Tag]{}, err
 		}
@@ -139,7 +139,7 @@ func (c *Client) ListAffinityGroups(ctx context.Context) ([]*csgo.AffinityGroup,
 		p := &csgo.ListAffinityGroupsParams{}
 		p.SetPage(n)
 		p.SetPagesize(size)
-		r, err := c.sdk.AffinityGroup.ListAffinityGroups(p)
+		r, err := c.sdk.Load().AffinityGroup.ListAffinityGroups(p)
 		if err != nil {
 			return page[*csgo.AffinityGroup]{}, err
 		}
@@ -153,7 +153,7 @@ func (c *Client) ListSSHKeyPairs(ctx context.Context) ([]*csgo.SSHKeyPair, error
 		p := &csgo.ListSSHKeyPairsParams{}
 		p.SetPage(n)
 		p.SetPagesize(size)
-		r, err := c.sdk.SSH.ListSSHKeyPairs(p)
+		r, err := c.sdk.Load().SSH.ListSSHKeyPairs(p)
 		if err != nil {
 			return page[*csgo.SSHKeyPair]{}, err
 		}
@@ -164,11 +164,12 @@ func (c *Client) ListSSHKeyPairs(ctx context.Context) ([]*csgo.SSHKeyPair, error
 // DeployVM implements API.
 func (c *Client) DeployVM(ctx context.Context, p *csgo.DeployVirtualMachineParams) (string, string, error) {
 	r, err := do(ctx, c, "deployVirtualMachine", func() (*csgo.DeployVirtualMachineResponse, error) {
-		return c.sdk.VirtualMachine.DeployVirtualMachine(p)
+		return c.sdk.Load().VirtualMachine.DeployVirtualMachine(p)
 	})
 	if err != nil {
 		return "", "", err
 	}
+	c.startedJob("deployVirtualMachine", r.JobID)
 	return r.Id, r.JobID, nil
 }
 
@@ -177,7 +178,7 @@ func (c *Client) GetVM(ctx context.Context, id string) (*csgo.VirtualMachine, er
 	r, err := read(ctx, c, "listVirtualMachines", func() (*csgo.ListVirtualMachinesResponse, error) {
 		p := &csgo.ListVirtualMachinesParams{}
 		p.SetId(id)
-		return c.sdk.VirtualMachine.ListVirtualMachines(p)
+		return c.sdk.Load().VirtualMachine.ListVirtualMachines(p)
 	})
 	if err != nil {
 		return nil, err
@@ -204,7 +205,7 @@ func (c *Client) ListVMs(ctx context.Context, name string, tags map[string]strin
 		}
 		p.SetPage(n)
 		p.SetPagesize(size)
-		r, err := c.sdk.VirtualMachine.ListVirtualMachines(p)
+		r, err := c.sdk.Load().VirtualMachine.ListVirtualMachines(p)
 		if err != nil {
 			return page[*csgo.VirtualMachine]{}, err
 		}
@@ -253,11 +254,12 @@ func (c *Client) DestroyVM(ctx context.Context, id string, expunge bool) error {
 		p := &csgo.DestroyVirtualMachineParams{}
 		p.SetId(id)
 		p.SetExpunge(expunge)
-		return c.sdk.VirtualMachine.DestroyVirtualMachine(p)
+		return c.sdk.Load().VirtualMachine.DestroyVirtualMachine(p)
 	})
 	if err != nil {
 		return err
 	}
+	c.startedJob("destroyVirtualMachine", r.JobID)
 	if _, err := c.WaitForJob(ctx, r.JobID); err != nil {
 		return fmt.Errorf("destroying virtual machine %s: %w", id, err)
 	}
@@ -269,11 +271,12 @@ func (c *Client) RebootVM(ctx context.Context, id string) error {
 	r, err := do(ctx, c, "rebootVirtualMachine", func() (*csgo.RebootVirtualMachineResponse, error) {
 		p := &csgo.RebootVirtualMachineParams{}
 		p.SetId(id)
-		return c.sdk.VirtualMachine.RebootVirtualMachine(p)
+		return c.sdk.Load().VirtualMachine.RebootVirtualMachine(p)
 	})
 	if err != nil {
 		return err
 	}
+	c.startedJob("rebootVirtualMachine", r.JobID)
 	if _, err := c.WaitForJob(ctx, r.JobID); err != nil {
 		return fmt.Errorf("rebooting virtual machine %s: %w", id, err)
 	}
@@ -287,11 +290,12 @@ func (c *Client) CreateTags(ctx context.Context, resourceIDs []string, resourceT
 		p.SetResourceids(resourceIDs)
 		p.SetResourcetype(resourceType)
 		p.SetTags(tags)
-		return c.sdk.Resourcetags.CreateTags(p)
+		return c.sdk.Load().Resourcetags.CreateTags(p)
 	})
 	if err != nil {
 		return err
 	}
+	c.startedJob("createTags", r.JobID)
 	if _, err := c.WaitForJob(ctx, r.JobID); err != nil {
 		return fmt.Errorf("tagging %s %v: %w", resourceType, resourceIDs, err)
 	}
@@ -307,11 +311,12 @@ func (c *Client) DeleteTags(ctx context.Context, resourceIDs []string, resourceT
 		if len(tags) > 0 {
 			p.SetTags(tags)
 		}
-		return c.sdk.Resourcetags.DeleteTags(p)
+		return c.sdk.Load().Resourcetags.DeleteTags(p)
 	})
 	if err != nil {
 		return err
 	}
+	c.startedJob("deleteTags", r.JobID)
 	if _, err := c.WaitForJob(ctx, r.JobID); err != nil {
 		return fmt.Errorf("removing tags from %s %v: %w", resourceType, resourceIDs, err)
 	}
@@ -321,7 +326,7 @@ func (c *Client) DeleteTags(ctx context.Context, resourceIDs []string, resourceT
 // Capabilities implements API.
 func (c *Client) Capabilities(ctx context.Context) (*csgo.Capability, error) {
 	r, err := read(ctx, c, "listCapabilities", func() (*csgo.ListCapabilitiesResponse, error) {
-		return c.sdk.Configuration.ListCapabilities(&csgo.ListCapabilitiesParams{})
+		return c.sdk.Load().Configuration.ListCapabilities(&csgo.ListCapabilitiesParams{})
 	})
 	if err != nil {
 		return nil, err

@@ -9,20 +9,29 @@ import (
 	"net"
 	"net/http"
 	"net/http/cookiejar"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	csgo "github.com/apache/cloudstack-go/v2/cloudstack"
 	"golang.org/x/time/rate"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	cserrors "github.com/cloudstack/karpenter-provider-cloudstack/pkg/errors"
 )
 
 // Client is the CloudStack API client of the provider. It is safe for concurrent use.
 type Client struct {
-	sdk     *csgo.CloudStackClient
+	// sdk signs with the current keys; SetCredentials swaps it, so a rotated key applies to the next request.
+	sdk     atomic.Pointer[csgo.CloudStackClient]
+	http    *http.Client
 	opts    Options
 	limiter *rate.Limiter
 	metrics *metrics
+	// jobs maps the ID of each job an async command started to that command, until WaitForJob sees the job end.
+	jobs sync.Map
+	// pageSize starts at Options.PageSize and drops to the server's default.page.size when the server refuses it.
+	pageSize atomic.Int64
 }
 
 var _ API = (*Client)(nil)
@@ -42,13 +51,31 @@ func New(o Options) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("registering CloudStack API metrics: %w", err)
 	}
-	return &Client{
-		// The non-blocking client: async calls return their job ID at once and our poller waits with a context.
-		sdk:     csgo.NewClient(o.APIURL, o.APIKey, o.SecretKey, o.VerifySSL, csgo.WithHTTPClient(hc)),
+	c := &Client{
+		http:    hc,
 		opts:    o,
 		limiter: rate.NewLimiter(rate.Limit(o.QPS), o.Burst),
 		metrics: m,
-	}, nil
+	}
+	c.sdk.Store(c.newSDK(o.APIKey, o.SecretKey))
+	c.pageSize.Store(int64(o.PageSize))
+	return c, nil
+}
+
+// newSDK is the non-blocking SDK client: async calls return their job ID at once and our poller waits with a
+// context. Every SDK client of this Client shares one HTTP client, so a key rotation keeps the connections.
+func (c *Client) newSDK(apiKey, secretKey string) *csgo.CloudStackClient {
+	return csgo.NewClient(c.opts.APIURL, apiKey, secretKey, c.opts.VerifySSL, csgo.WithHTTPClient(c.http))
+}
+
+// SetCredentials makes later requests sign with a new API key and secret key, for a key rotated in the mounted
+// credentials Secret. Requests already sent finish with the old key.
+func (c *Client) SetCredentials(apiKey, secretKey string) error {
+	if apiKey == "" || secretKey == "" {
+		return fmt.Errorf("setting CloudStack credentials: the API key and the secret key are required")
+	}
+	c.sdk.Store(c.newSDK(apiKey, secretKey))
+	return nil
 }
 
 func httpClient(o Options) (*http.Client, error) {
@@ -104,12 +131,17 @@ func do[T any](ctx context.Context, c *Client, command string, fn func() (T, err
 	case r := <-done:
 		c.metrics.requests.WithLabelValues(command, resultCode(r.err, false)).Inc()
 		c.metrics.duration.WithLabelValues(command).Observe(time.Since(start).Seconds())
+		if r.err != nil || !asyncCommands[command] {
+			// An accepted async command has no result yet: WaitForJob records it.
+			c.metrics.results.WithLabelValues(command, resultCode(r.err, false)).Inc()
+		}
 		if r.err != nil {
 			return zero, fmt.Errorf("calling %s: %w", command, r.err)
 		}
 		return r.v, nil
 	case <-ctx.Done():
 		c.metrics.requests.WithLabelValues(command, resultCode(nil, true)).Inc()
+		c.metrics.results.WithLabelValues(command, resultCode(nil, true)).Inc()
 		return zero, fmt.Errorf("calling %s: %w", command, context.Cause(ctx))
 	}
 }
@@ -174,12 +206,21 @@ type page[T any] struct {
 }
 
 // listAll fetches every page of a list call. CloudStack's count is the total, so paging stops once count items
-// arrived, or earlier when a page comes back short (the set shrank while we paged).
+// arrived, or earlier when a page comes back short (the set shrank while we paged). A server whose default.page.size
+// is below the configured page size refuses the size with 431 and names its limit; the listing then restarts with
+// that limit, which every later list call of the client uses.
 func listAll[T any](ctx context.Context, c *Client, command string, fetch func(pageNo, pageSize int) (page[T], error)) ([]T, error) {
 	var out []T
-	size := c.opts.PageSize
+	size := int(c.pageSize.Load())
 	for n := 1; ; n++ {
 		p, err := read(ctx, c, command, func() (page[T], error) { return fetch(n, size) })
+		if limit := cserrors.PageSizeLimit(err); limit > 0 && limit < size {
+			log.FromContext(ctx).Info("the management server refused the page size; using its default.page.size",
+				"command", command, "pageSize", size, "serverLimit", limit)
+			c.pageSize.CompareAndSwap(int64(size), int64(limit))
+			out, size, n = nil, limit, 0
+			continue
+		}
 		if err != nil {
 			return nil, err
 		}

@@ -8,6 +8,7 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/cloudstack"
 	cserrors "github.com/cloudstack/karpenter-provider-cloudstack/pkg/errors"
@@ -140,6 +141,27 @@ var _ = Describe("Client", func() {
 			Entry("one short page", 3, 10, 1),
 			Entry("nothing", 0, 10, 1),
 		)
+
+		It("falls back to the server's default.page.size when it refuses the page size, and keeps it", func() {
+			c := loadCatalog()
+			c.Settings.MaxPageSize = 4
+			e := newEnv(c) // the client asks for 500
+			for i := range 9 {
+				e.deploy(ctx, fmt.Sprintf("small-page-%d", i))
+			}
+			fresh, err := cloudstack.New(testOptions(e.sim, prometheus.NewRegistry()))
+			Expect(err).NotTo(HaveOccurred())
+			e.sim.ResetCounts()
+			got, err := fresh.ListVMs(ctx, "", nil)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(got).To(HaveLen(9))
+			Expect(e.sim.Counts()["listVirtualMachines"]).To(BeEquivalentTo(1+3), "one refused request, then 3 pages of 4")
+			e.sim.ResetCounts()
+			zones, err := fresh.ListZones(ctx)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(zones).NotTo(BeEmpty())
+			Expect(e.sim.Counts()["listZones"]).To(BeEquivalentTo(1), "later listings use the server's limit at once")
+		})
 	})
 
 	Describe("errors from the simulator", func() {
@@ -325,6 +347,33 @@ var _ = Describe("Client", func() {
 			families, err := e.registry.Gather()
 			Expect(err).NotTo(HaveOccurred())
 			Expect(families).To(ContainElement(HaveField("Name", HaveValue(Equal("karpenter_cloudstack_api_request_duration_seconds")))))
+		})
+
+		It("counts an async command's result under the command, whichever request carried it", func() {
+			e := newEnv(nil)
+			results := func(command, code string) float64 {
+				return counter(e, "karpenter_cloudstack_api_results_total", command, code)
+			}
+			// A capacity failure arrives in queryAsyncJobResult, whose request succeeded.
+			e.sim.FailNextDeploys(1, "zone-a", "small")
+			_, jobID, err := e.client.DeployVM(ctx, e.deployParams(ctx, "no-room"))
+			Expect(err).NotTo(HaveOccurred())
+			_, err = e.client.WaitForJob(ctx, jobID)
+			Expect(cserrors.Code(err)).To(Equal(533))
+			Expect(results("deployVirtualMachine", "533")).To(BeEquivalentTo(1))
+			Expect(requests(e, "deployVirtualMachine", "533")).To(BeZero(), "no request answered 533")
+			Expect(results("deployVirtualMachine", "200")).To(BeZero(), "an accepted deploy is no result yet")
+
+			id := e.deploy(ctx, "fits")
+			Expect(results("deployVirtualMachine", "200")).To(BeEquivalentTo(1))
+			Expect(e.client.DestroyVM(ctx, id, true)).To(Succeed())
+			Expect(results("destroyVirtualMachine", "200")).To(BeEquivalentTo(1))
+			// A refusal before any job counts at once; sync commands count like their requests.
+			_, _, err = e.client.DeployVM(ctx, e.deployParams(ctx, "bad name!"))
+			Expect(cserrors.Code(err)).To(Equal(431))
+			Expect(results("deployVirtualMachine", "431")).To(BeEquivalentTo(1))
+			Expect(results("listZones", "200")).To(Equal(requests(e, "listZones", "200")))
+			Expect(results("queryAsyncJobResult", "200")).To(Equal(requests(e, "queryAsyncJobResult", "200")))
 		})
 	})
 })

@@ -10,6 +10,24 @@ import (
 	cserrors "github.com/cloudstack/karpenter-provider-cloudstack/pkg/errors"
 )
 
+// asyncCommands are the async commands the client sends; their result is their job's.
+var asyncCommands = map[string]bool{"deployVirtualMachine": true, "destroyVirtualMachine": true, "rebootVirtualMachine": true,
+	"createTags": true, "deleteTags": true}
+
+// startedJob remembers which command started a job, so that the job's result is counted under that command.
+func (c *Client) startedJob(command, jobID string) {
+	if jobID != "" {
+		c.jobs.Store(jobID, command)
+	}
+}
+
+// jobEnded counts a job's result under the command that started it (jobs started elsewhere are not counted).
+func (c *Client) jobEnded(jobID string, err error, canceled bool) {
+	if command, ok := c.jobs.LoadAndDelete(jobID); ok {
+		c.metrics.results.WithLabelValues(command.(string), resultCode(err, canceled)).Inc()
+	}
+}
+
 // Job states of queryAsyncJobResult.
 const (
 	jobPending   = 0
@@ -29,21 +47,26 @@ func (c *Client) WaitForJob(ctx context.Context, jobID string) (json.RawMessage,
 	interval := c.opts.JobPollInterval
 	for {
 		if err := sleep(ctx, interval); err != nil {
+			c.jobEnded(jobID, nil, true)
 			return nil, fmt.Errorf("waiting for async job %s: %w", jobID, context.Cause(ctx))
 		}
 		r, err := read(ctx, c, "queryAsyncJobResult", func() (*csgo.QueryAsyncJobResultResponse, error) {
 			p := &csgo.QueryAsyncJobResultParams{}
 			p.SetJobID(jobID)
-			return c.sdk.Asyncjob.QueryAsyncJobResult(p)
+			return c.sdk.Load().Asyncjob.QueryAsyncJobResult(p)
 		})
 		if err != nil {
+			c.jobEnded(jobID, err, false)
 			return nil, fmt.Errorf("polling async job %s: %w", jobID, err)
 		}
 		switch r.Jobstatus {
 		case jobSucceeded:
+			c.jobEnded(jobID, nil, false)
 			return r.Jobresult, nil
 		case jobFailed:
-			return nil, fmt.Errorf("async job %s failed: %w", jobID, cserrors.FromJobResult(r.Jobresulttype, r.Jobresult))
+			jobErr := cserrors.FromJobResult(r.Jobresulttype, r.Jobresult)
+			c.jobEnded(jobID, jobErr, false)
+			return nil, fmt.Errorf("async job %s failed: %w", jobID, jobErr)
 		case jobPending:
 		default:
 			return nil, fmt.Errorf("async job %s has unknown status %d", jobID, r.Jobstatus)

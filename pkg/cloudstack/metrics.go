@@ -16,6 +16,9 @@ const metricsNamespace = "karpenter_cloudstack"
 type metrics struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
+	// results count outcomes rather than requests: an async command's result is its job's, which arrives in a
+	// queryAsyncJobResult response (a 533 capacity error among them), yet is labelled with the command itself.
+	results *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -29,6 +32,12 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help:    "Duration of CloudStack API requests by command.",
 			Buckets: []float64{0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30},
 		}, []string{"command"}),
+		results: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: metricsNamespace, Subsystem: "api", Name: "results_total",
+			Help: "Outcomes of CloudStack API operations by command and result code. For async commands (deployVirtualMachine, " +
+				"destroyVirtualMachine, rebootVirtualMachine, createTags, deleteTags) the code is the job's result, whichever " +
+				"request carried it: a deploy refused at once and a deploy whose job failed with 533 both count under deployVirtualMachine.",
+		}, []string{"command", "code"}),
 	}
 	if reg == nil {
 		return m, nil
@@ -38,6 +47,9 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		return nil, err
 	}
 	if m.duration, err = register(reg, m.duration); err != nil {
+		return nil, err
+	}
+	if m.results, err = register(reg, m.results); err != nil {
 		return nil, err
 	}
 	return m, nil

@@ -124,10 +124,15 @@ func (e *env) deploy(ctx context.Context, name string) string {
 
 // requests reads karpenter_cloudstack_api_requests_total{command,code} from the client's registry.
 func requests(e *env, command, code string) float64 {
+	return counter(e, "karpenter_cloudstack_api_requests_total", command, code)
+}
+
+// counter is the value of a {command, code} counter of the client's registry, 0 when absent.
+func counter(e *env, name, command, code string) float64 {
 	families, err := e.registry.Gather()
 	Expect(err).NotTo(HaveOccurred())
 	for _, f := range families {
-		if f.GetName() != "karpenter_cloudstack_api_requests_total" {
+		if f.GetName() != name {
 			continue
 		}
 		for _, m := range f.GetMetric() {

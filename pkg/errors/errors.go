@@ -208,6 +208,27 @@ func IsUnauthorized(err error) bool {
 	return ok && (e.HTTPCode == CodeUnauthorized || e.HTTPCode == CodeAccountError || e.HTTPCode == CodeUnsupportedAction)
 }
 
+// pageSizeLimitRE is BaseListCmd.getPageSize's refusal of a pagesize above default.page.size.
+var pageSizeLimitRE = regexp.MustCompile(`Page size can't exceed max allowed page size value: (\d+)`)
+
+// PageSizeLimit returns the server's largest page size when err is a list call refused for asking more (431), and 0
+// otherwise.
+func PageSizeLimit(err error) int {
+	e, ok := asAPIError(err)
+	if !ok || e.HTTPCode != CodeParamError {
+		return 0
+	}
+	m := pageSizeLimitRE.FindStringSubmatch(e.Text)
+	if m == nil {
+		return 0
+	}
+	n, convErr := strconv.Atoi(m[1])
+	if convErr != nil {
+		return 0
+	}
+	return n
+}
+
 // IsExpungeRefused reports a destroy with expunge=true that CloudStack refused because the caller may not expunge
 // (allow.user.expunge.recover.vm off, or a role without expungeVirtualMachine): the VM is unchanged, and a destroy
 // without expunge may still succeed.

@@ -72,6 +72,9 @@ func NewOperator(ctx context.Context, op *coreoperator.Operator) (context.Contex
 		os.Exit(1)
 	}
 	lo.Must0(op.AddReadyzCheck("cloudstack", newCloudStackCheck(api).Check))
+	if r := newCredentialsReloader(opts, api); r != nil {
+		lo.Must0(op.Add(r))
+	}
 	withID := *opts
 	if withID.ClusterID, err = clusterID(ctx, op.KubernetesInterface); err != nil {
 		log.FromContext(ctx).Error(err, "failed identifying the cluster")

@@ -105,14 +105,8 @@ var _ = Describe("Chart", func() {
 		cmd.Dir = repoRoot
 		want, err := cmd.Output()
 		Expect(err).NotTo(HaveOccurred())
-		doc, err := os.ReadFile(filepath.Join(repoRoot, "docs", "reference.md"))
-		Expect(err).NotTo(HaveOccurred())
-		_, rest, found := strings.Cut(string(doc), "<!-- BEGIN GENERATED")
-		Expect(found).To(BeTrue(), "docs/reference.md lost its generated region")
-		_, region, _ := strings.Cut(rest, "-->")
-		region, _, found = strings.Cut(region, "<!-- END GENERATED -->")
-		Expect(found).To(BeTrue(), "docs/reference.md lost its generated region")
-		Expect(strings.TrimSpace(region)).To(Equal(strings.TrimSpace(string(want))),
+		region := generatedRegion(filepath.Join("docs", "reference.md"), "<!-- BEGIN GENERATED", "<!-- END GENERATED -->")
+		Expect(region).To(Equal(strings.TrimSpace(string(want))),
 			"docs/reference.md is stale: run go run ./hack/docgen -w docs/reference.md")
 	})
 

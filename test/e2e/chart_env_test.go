@@ -50,7 +50,9 @@ func renderedControllerEnv(values environment.ChartValues) []string {
 	Expect(os.WriteFile(valuesFile, valuesYAML, 0o600)).To(Succeed())
 
 	cmd := exec.Command(helm, "template", environment.ChartRelease, filepath.Join(root, "charts", "karpenter-cloudstack"),
-		"--namespace", environment.ChartNamespace, "-f", valuesFile, "--kube-version", "v1.36.3", "--show-only", "templates/deployment.yaml")
+		"--namespace", environment.ChartNamespace, "-f", valuesFile, "--kube-version", "v1.36.3", "--show-only", "templates/deployment.yaml",
+		// The chart requires an image; the local controller runs as a process, so any reference renders the env.
+		"--set", "image.repository=registry.example.com/karpenter-provider-cloudstack", "--set", "image.tag=e2e")
 	cmd.Env = append(os.Environ(), "HELM_CACHE_HOME="+dir, "HELM_CONFIG_HOME="+dir, "HELM_DATA_HOME="+dir)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
