@@ -5,11 +5,12 @@ import "strings"
 // maxLabelValueLength is the Kubernetes limit on label values.
 const maxLabelValueLength = 63
 
-// SanitizeName turns a service offering name into the node.kubernetes.io/instance-type value the CloudStack
-// cloud-controller-manager writes for the same VM, so that both agree when that CCM runs next to Karpenter. It follows
-// sanitizeLabel in apache/cloudstack-kubernetes-provider cloudstack/util.go (used by InstanceMetadata in
-// cloudstack/cloudstack_instances.go): every character outside [-A-Za-z0-9_.] becomes '_', leading and trailing
-// '-', '_' and '.' are trimmed, and the result is cut to 63 bytes and trimmed again. Case is preserved.
+// SanitizeName turns a CloudStack name (offering, host tag, storage type, GPU) into a valid label value: every
+// character outside [-A-Za-z0-9_.] becomes '_', leading and trailing '-', '_' and '.' are trimmed, and the result is
+// cut to 63 bytes and trimmed again. Case is preserved. Note that the CloudStack cloud-controller-manager (v1.2.0,
+// InstanceType) labels node.kubernetes.io/instance-type differently: it drops every character that is not an ASCII
+// letter or digit ("k8s.small" becomes "k8ssmall"), so with that CCM the label agrees only for offerings named with
+// letters and digits alone (INSTALLATION.md says so).
 func SanitizeName(name string) string {
 	var b strings.Builder
 	b.Grow(len(name))
