@@ -509,7 +509,7 @@ var _ = Describe("Garbage collection on a shared cloud", func() {
 })
 
 var _ = Describe("Zone names", func() {
-	It("launches in a zone named with spaces and parentheses, labelled as the CloudStack CCM labels it", func() {
+	It("launches in a zone named with spaces and parentheses, labelled with the zone name made a valid label value", func() {
 		// A zone of the example catalog, renamed as operators name zones.
 		cat := lo.Must(test.ExampleCatalog())
 		const paris = "Zone 1 (Paris)"

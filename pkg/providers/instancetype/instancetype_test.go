@@ -111,7 +111,7 @@ var _ = Describe("List", func() {
 			}
 		},
 		Entry("small", "small", "small", 1, 1024, "shared", ""),
-		Entry("a name with a space is sanitized like the CCM does", "Medium Instance", "Medium_Instance", 2, 4096, "shared", ""),
+		Entry("a name with a space is made a valid label value", "Medium Instance", "Medium_Instance", 2, 4096, "shared", ""),
 		Entry("host tags become a label", "large", "large", 4, 8192, "shared", "ssd"),
 	)
 
