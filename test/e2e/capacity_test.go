@@ -175,7 +175,8 @@ var _ = Describe("Capacity", func() {
 
 	It("delivers plain userData byte for byte", func() {
 		// Not a template and not gzip'ed: what an Ignition or Talos image reads as is. The kubelet flags are literal.
-		const plain = "#!/bin/sh\n# plain userData, no compression\nexec kubelet --register-with-taints=karpenter.sh/unregistered:NoExecute --max-pods=110\n"
+		const plain = "#!/bin/sh\n# plain userData, no compression\nINSTANCE_ID=$(cloud-init query v1.instance_id)\n" +
+			"exec kubelet --provider-id=cloudstack:///${INSTANCE_ID} --register-with-taints=karpenter.sh/unregistered:NoExecute --max-pods=110\n"
 		nc := nodeClass("plain", []string{"zone-a"}, "k8s.small")
 		nc.Spec.UserData = lo.ToPtr(plain)
 		nc.Spec.UserDataEncoding = v1.UserDataEncodingPlain
