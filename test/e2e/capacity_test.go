@@ -200,7 +200,7 @@ var _ = Describe("NodeOverlay", Ordered, func() {
 	restart := func(gates string) {
 		GinkgoHelper()
 		Expect(env.KillController()).To(Succeed())
-		restore := env.SetControllerEnv("FEATURE_GATES", gates)
+		restore := env.SetControllerValue("settings.featureGates", gates)
 		Expect(env.StartController(ctx)).To(Succeed())
 		DeferCleanup(func() {
 			Expect(env.KillController()).To(Succeed())

@@ -15,7 +15,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/samber/lo"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -464,18 +463,23 @@ func (e *Environment) KillController() error {
 	return nil
 }
 
-// SetControllerEnv sets one variable of the controller's environment for its next start (StartController), so a
-// scenario can run the controller with, for example, a feature gate the chart's values leave off. restore puts the
-// environment back as it was, for the start after that.
-func (e *Environment) SetControllerEnv(key, value string) (restore func()) {
+// SetControllerValue sets one chart value of the controller (a values path, as for helm --set) for its next start
+// (StartController), so a scenario can run the controller with, for example, a feature gate the suite's values leave
+// off; the controller still gets exactly the environment the chart renders for its values. restore puts the value
+// back as it was, for the start after that.
+func (e *Environment) SetControllerValue(path, value string) (restore func()) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	saved := append([]string{}, e.controllerEnv...)
-	e.controllerEnv = append(lo.Reject(e.controllerEnv, func(kv string, _ int) bool { return strings.HasPrefix(kv, key+"=") }), key+"="+value)
+	old, had := e.controllerValues[path]
+	e.controllerValues[path] = value
 	return func() {
 		e.mu.Lock()
 		defer e.mu.Unlock()
-		e.controllerEnv = saved
+		if had {
+			e.controllerValues[path] = old
+		} else {
+			delete(e.controllerValues, path)
+		}
 	}
 }
 
