@@ -257,7 +257,10 @@ var _ = Describe("Controller killed during a launch", func() {
 		for _, vm := range deployedAfter {
 			Expect(hadVM).NotTo(HaveKey(nodeClaimOfVM(vm)), "NodeClaim %s had a VM at the kill and got a second one, %s in %s", nodeClaimOfVM(vm), vm.ID, vm.ZoneName)
 		}
-		Expect(lo.CountValuesBy(deployedAfter, nodeClaimOfVM)).To(HaveEach(1), "VMs deployed per NodeClaim after the kill")
+		// None at all is fine: every NodeClaim may have had its VM deploying at the kill.
+		for name, n := range lo.CountValuesBy(deployedAfter, nodeClaimOfVM) {
+			Expect(n).To(Equal(1), "NodeClaim %s got %d VMs after the kill", name, n)
+		}
 	})
 })
 
