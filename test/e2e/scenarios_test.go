@@ -9,6 +9,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	"github.com/samber/lo"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -257,7 +258,10 @@ var _ = Describe("Controller killed during a launch", func() {
 		for _, vm := range deployedAfter {
 			Expect(hadVM).NotTo(HaveKey(nodeClaimOfVM(vm)), "NodeClaim %s had a VM at the kill and got a second one, %s in %s", nodeClaimOfVM(vm), vm.ID, vm.ZoneName)
 		}
-		Expect(lo.CountValuesBy(deployedAfter, nodeClaimOfVM)).To(HaveEach(1), "VMs deployed per NodeClaim after the kill")
+		// None at all is fine: every NodeClaim may have had its VM deploying at the kill.
+		for name, n := range lo.CountValuesBy(deployedAfter, nodeClaimOfVM) {
+			Expect(n).To(Equal(1), "NodeClaim %s got %d VMs after the kill", name, n)
+		}
 	})
 })
 
@@ -378,6 +382,19 @@ write_files:
 `
 )
 
+// oneNodeWithUserData creates a NodeClass with that userData in zone-a, its NodePool and a one-pod Deployment, and
+// cleans them up after the spec.
+func oneNodeWithUserData(name, userData string) (*v1.CloudStackNodeClass, *karpv1.NodePool, *appsv1.Deployment) {
+	GinkgoHelper()
+	nc := nodeClass(name, []string{"zone-a"}, "k8s.small")
+	nc.Spec.UserData = lo.ToPtr(userData)
+	np := nodePool(name, nc.Name)
+	dep := deployment(name, np.Name, 1, "1")
+	create(nc, np, dep)
+	DeferCleanup(cleanup, dep, np, nc)
+	return nc, np, dep
+}
+
 var _ = Describe("Node registration with the CloudStack cloud-controller-manager", func() {
 	BeforeEach(func() {
 		env.EnableCCM(true)
@@ -385,12 +402,7 @@ var _ = Describe("Node registration with the CloudStack cloud-controller-manager
 	})
 
 	It("registers and initializes nodes whose kubelet sets the providerID from userData; the CCM keeps it and adds its labels", func() {
-		nc := nodeClass("ccm-kubelet", []string{"zone-a"}, "k8s.small")
-		nc.Spec.UserData = lo.ToPtr(ccmWithProviderIDUserData)
-		np := nodePool("ccm-kubelet", nc.Name)
-		dep := deployment("ccm-kubelet", np.Name, 1, "1")
-		create(nc, np, dep)
-		DeferCleanup(cleanup, dep, np, nc)
+		nc, np, dep := oneNodeWithUserData("ccm-kubelet", ccmWithProviderIDUserData)
 		pods := expectPodsRunning(dep, 1)
 		claims := expectInitialized(np.Name, 1)
 		vm, ok := vmOf(claims[0], clusterVMs())
@@ -405,12 +417,7 @@ var _ = Describe("Node registration with the CloudStack cloud-controller-manager
 	})
 
 	It("refuses at once, on the NodeClaim and the Node, a node whose providerID the CCM set", func() {
-		nc := nodeClass("ccm-only", []string{"zone-a"}, "k8s.small")
-		nc.Spec.UserData = lo.ToPtr(ccmOnlyUserData)
-		np := nodePool("ccm-only", nc.Name)
-		dep := deployment("ccm-only", np.Name, 1, "1")
-		create(nc, np, dep)
-		DeferCleanup(cleanup, dep, np, nc)
+		_, np, _ := oneNodeWithUserData("ccm-only", ccmOnlyUserData)
 		var claim karpv1.NodeClaim
 		Eventually(func(g Gomega) {
 			claims := &karpv1.NodeClaimList{}
