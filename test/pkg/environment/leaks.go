@@ -2,12 +2,14 @@ package environment
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"time"
 
 	"github.com/samber/lo"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	karpv1 "sigs.k8s.io/karpenter/pkg/apis/v1"
 	"sigs.k8s.io/karpenter/pkg/cloudprovider"
 
@@ -29,7 +31,11 @@ func (e *Environment) LaunchLeak(ctx context.Context, clusterName string, nodeCl
 	if err != nil {
 		return "", err
 	}
-	opts := &options.Options{ClusterName: clusterName, ZonesCacheTTL: time.Minute, NetworksCacheTTL: time.Minute, TemplatesCacheTTL: time.Minute,
+	clusterID, err := e.clusterIDOf(ctx, clusterName)
+	if err != nil {
+		return "", err
+	}
+	opts := &options.Options{ClusterName: clusterName, ClusterID: clusterID, ZonesCacheTTL: time.Minute, NetworksCacheTTL: time.Minute, TemplatesCacheTTL: time.Minute,
 		ServiceOfferingsCacheTTL: time.Minute, InstanceTypesCacheTTL: time.Minute, UnavailableOfferingsTTL: time.Minute}
 	op := operator.New(nil, api, opts)
 	ctx = options.ToContext(ctx, opts)
@@ -62,11 +68,30 @@ func (e *Environment) DestroyVM(ctx context.Context, clusterName, id string) err
 	if err != nil {
 		return err
 	}
-	op := operator.New(nil, api, &options.Options{ClusterName: clusterName, UnavailableOfferingsTTL: time.Minute})
+	clusterID, err := e.clusterIDOf(ctx, clusterName)
+	if err != nil {
+		return err
+	}
+	op := operator.New(nil, api, &options.Options{ClusterName: clusterName, ClusterID: clusterID, UnavailableOfferingsTTL: time.Minute})
 	if err := op.InstanceProvider.Delete(ctx, id); err != nil && !cloudprovider.IsNodeClaimNotFoundError(err) {
 		return fmt.Errorf("destroying VM %s, %w", id, err)
 	}
 	return nil
+}
+
+// clusterIDOf is the ID that proves a VM belongs to the named cluster: for this cluster the UID of its kube-system
+// namespace, as the controller reads it; for any other a fixed ID derived from its name, as another cluster sharing
+// the account would have its own.
+func (e *Environment) clusterIDOf(ctx context.Context, clusterName string) (string, error) {
+	if clusterName != e.ClusterName {
+		sum := sha256.Sum256([]byte(clusterName))
+		return fmt.Sprintf("%x-%x-%x-%x-%x", sum[0:4], sum[4:6], sum[6:8], sum[8:10], sum[10:16]), nil
+	}
+	ns := &corev1.Namespace{}
+	if err := e.Client.Get(ctx, client.ObjectKey{Name: metav1.NamespaceSystem}, ns); err != nil {
+		return "", fmt.Errorf("reading the kube-system namespace, whose UID is the cluster ID, %w", err)
+	}
+	return string(ns.UID), nil
 }
 
 // cloudStackAPI is a client of the simulator with the controller's account.
