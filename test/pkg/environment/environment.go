@@ -25,7 +25,6 @@ import (
 
 	// Also registers CloudStackNodeClass in client-go's scheme, as the controller does.
 	v1 "github.com/cloudstack/karpenter-provider-cloudstack/pkg/apis/v1"
-	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/instance"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/simulator"
 	"github.com/cloudstack/karpenter-provider-cloudstack/test/pkg/nodeagent"
 	// Registers NodePool and NodeClaim in client-go's scheme.
@@ -506,9 +505,16 @@ func (e *Environment) ClusterVMs(ctx context.Context) ([]simulator.VM, error) {
 	if err != nil {
 		return nil, err
 	}
+	clusterID, err := e.clusterIDOf(ctx, e.ClusterName)
+	if err != nil {
+		return nil, err
+	}
 	var out []simulator.VM
 	for _, vm := range vms {
-		owned := strings.HasPrefix(vm.Group, instance.GroupPrefix(e.ClusterName)+"-") || vm.Tags[v1.TagKeyCluster] == e.ClusterName
+		// The documented ownership contract (INSTALLATION, "Scoping and ownership"), written out here rather than
+		// asked of the provider: the cluster-ID tag, or exactly the instance group karpenter-<name>-<cluster ID>.
+		// A prefix or the cluster name alone would also match another cluster whose name starts the same way.
+		owned := vm.Tags[v1.TagKeyClusterID] == clusterID || vm.Group == "karpenter-"+e.ClusterName+"-"+clusterID
 		if owned && vm.State != simulator.StateDestroyed && vm.State != simulator.StateExpunging {
 			out = append(out, vm)
 		}
