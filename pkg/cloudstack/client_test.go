@@ -290,7 +290,9 @@ var _ = Describe("Client", func() {
 	Describe("job poller", func() {
 		It("polls until the job ends", func() {
 			e := newEnv(nil)
-			e.sim.SetJobLatency(30 * time.Millisecond)
+			// Long enough that a poll sees the job pending even on a loaded machine (the client polls every 2-10 ms):
+			// with 30 ms the first poll sometimes came after the job had ended.
+			e.sim.SetJobLatency(time.Second)
 			_, jobID, err := e.client.DeployVM(ctx, e.deployParams(ctx, "slow"))
 			Expect(err).NotTo(HaveOccurred())
 			result, err := e.client.WaitForJob(ctx, jobID)
