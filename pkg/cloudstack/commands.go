@@ -27,7 +27,7 @@ var requiredCommands = []Command{
 	{Name: "deployVirtualMachine", Use: "launching a node"},
 	{Name: "listVirtualMachines", Use: "finding and listing the cluster's VMs"},
 	{Name: "queryAsyncJobResult", Use: "waiting for deploy, destroy, reboot and tag jobs"},
-	{Name: "createTags", Use: "the ownership tags on every VM (`karpenter.k8s.cloudstack/cluster`, `karpenter.sh/nodepool`, ...)"},
+	{Name: "createTags", Use: "the ownership tags on every VM (`karpenter.k8s.cloudstack/cluster-id`, `karpenter.sh/nodepool`, ...)"},
 	{Name: "deleteTags", Use: "replacing ownership tags whose value changed"},
 	{Name: "destroyVirtualMachine", Use: "removing a node's VM (and VMs whose launch failed or that garbage collection finds)"},
 	{Name: "expungeVirtualMachine", Checked: true, Use: "never sent: CloudStack checks it against the role when " +
