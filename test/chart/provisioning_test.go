@@ -72,10 +72,16 @@ func cachedServiceAccountClient(namespace, name string) client.Client {
 
 // expectCached waits until the cached client has seen an object another client created: the controller's informers
 // lag the apiserver, and a reconcile that runs before they catch up sees nothing to do.
+// expectCached waits until the cached client c holds the apiserver's latest version of obj: a spec that reads a stale
+// copy (a NodeClass whose Ready status has not reached the informer yet) would schedule nothing.
 func expectCached(c client.Client, obj client.Object) {
 	GinkgoHelper()
-	Eventually(func() error {
-		return c.Get(ctx, client.ObjectKeyFromObject(obj), obj.DeepCopyObject().(client.Object))
+	live := obj.DeepCopyObject().(client.Object)
+	Expect(admin.Get(ctx, client.ObjectKeyFromObject(obj), live)).To(Succeed())
+	Eventually(func(g Gomega) {
+		cached := obj.DeepCopyObject().(client.Object)
+		g.Expect(c.Get(ctx, client.ObjectKeyFromObject(obj), cached)).To(Succeed())
+		g.Expect(cached.GetResourceVersion()).To(Equal(live.GetResourceVersion()))
 	}).WithTimeout(10 * time.Second).Should(Succeed())
 }
 
@@ -156,6 +162,7 @@ var _ = Describe("Provisioning as the chart's ServiceAccount", Ordered, func() {
 		})
 		ExpectApplied(ctx, admin, pod)
 		expectCached(sa, pod)
+		expectCached(sa, nodeClass)
 		cluster := state.NewCluster(clk, sa, cp)
 		prov := provisioning.NewProvisioner(sa, events.NewRecorder(&record.FakeRecorder{}), cp, cluster, clk,
 			deviceallocation.NewController(sa), virtualpods.NewVirtualPodCache(sa))
