@@ -61,6 +61,12 @@ func WithServiceOfferings(s ServiceOfferings) Option {
 	return func(p *DefaultProvider) { p.offerings = s }
 }
 
+// WithAdoptTimeout bounds how long Create waits for a VM it adopts (one a previous Create launched) to run; the
+// default is 10 minutes. Create then returns a retryable error and keeps the VM.
+func WithAdoptTimeout(d time.Duration) Option {
+	return func(p *DefaultProvider) { p.adoptTimeout = d }
+}
+
 // DefaultProvider is the Provider backed by the CloudStack API.
 type DefaultProvider struct {
 	api         cloudstack.API
@@ -70,6 +76,8 @@ type DefaultProvider struct {
 	clock       func() time.Time
 	// startTime tells NodeClaims this process created from those a previous process may have launched already.
 	startTime time.Time
+	// adoptTimeout bounds waiting for an adopted VM to run.
+	adoptTimeout time.Duration
 
 	mu            sync.Mutex // guards expunge and expungeCached
 	expunge       bool
@@ -80,7 +88,7 @@ var _ Provider = (*DefaultProvider)(nil)
 
 // NewDefaultProvider returns a Provider for the VMs of one cluster.
 func NewDefaultProvider(api cloudstack.API, unavailable *cache.UnavailableOfferings, owner Owner, opts ...Option) *DefaultProvider {
-	p := &DefaultProvider{api: api, unavailable: unavailable, owner: owner, clock: time.Now, startTime: time.Now()}
+	p := &DefaultProvider{api: api, unavailable: unavailable, owner: owner, clock: time.Now, startTime: time.Now(), adoptTimeout: adoptTimeout}
 	for _, o := range opts {
 		o(p)
 	}
