@@ -44,29 +44,18 @@ type Operator struct {
 	InstanceProvider      instance.Provider
 }
 
-// NewOperator validates the provider's options, builds the CloudStack client and the providers, and adds a
-// readiness check that fails while CloudStack is unreachable or rejects the credentials. Invalid options end the
-// process with a message that names the flag and the fix.
+// NewOperator builds the CloudStack client and the providers from the provider's options, and adds a readiness
+// check that fails while CloudStack is unreachable or rejects the credentials. The options were validated when
+// Karpenter core parsed them (coreoperator.NewOperator ends the process on invalid options, with a message that
+// names the flag and the fix).
 func NewOperator(ctx context.Context, op *coreoperator.Operator) (context.Context, *Operator) {
 	opts := options.FromContext(ctx)
-	if err := opts.Validate(); err != nil {
-		log.FromContext(ctx).Error(err, "invalid options")
-		os.Exit(1)
-	}
 	for _, w := range opts.Warnings() {
 		log.FromContext(ctx).Info("WARNING: " + w)
 	}
-	api, err := cloudstack.New(cloudstack.Options{
-		APIURL:      opts.APIURL,
-		APIKey:      opts.APIKey,
-		SecretKey:   opts.SecretKey,
-		VerifySSL:   opts.VerifySSL,
-		CABundle:    opts.CABundle,
-		HTTPTimeout: opts.HTTPTimeout,
-		QPS:         opts.APIQPS,
-		Burst:       opts.APIBurst,
-		Registerer:  crmetrics.Registry,
-	})
+	clientOpts := opts.ClientOptions()
+	clientOpts.Registerer = crmetrics.Registry
+	api, err := cloudstack.New(clientOpts)
 	if err != nil {
 		log.FromContext(ctx).Error(err, "failed building the CloudStack client")
 		os.Exit(1)
