@@ -8,9 +8,9 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/json"
 	"encoding/pem"
 	"flag"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -316,7 +316,11 @@ var _ = Describe("Options", func() {
 			"%s":         func(o *options.Options) string { return fmt.Sprintf("%s", o) },
 			"%v value":   func(o *options.Options) string { return fmt.Sprintf("%v", *o) },
 			"MarshalLog": func(o *options.Options) string { return fmt.Sprint(o.MarshalLog()) },
-			"json":       func(o *options.Options) string { b, err := json.Marshal(o); Expect(err).ToNot(HaveOccurred()); return string(b) },
+			"json": func(o *options.Options) string {
+				b, err := json.Marshal(o)
+				Expect(err).ToNot(HaveOccurred())
+				return string(b)
+			},
 			"slog JSON": func(o *options.Options) string {
 				var b bytes.Buffer
 				slog.New(slog.NewJSONHandler(&b, nil)).Info("options", "options", o)
