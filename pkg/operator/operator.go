@@ -60,7 +60,7 @@ func NewOperator(ctx context.Context, op *coreoperator.Operator) (context.Contex
 		log.FromContext(ctx).Error(err, "failed building the CloudStack client")
 		os.Exit(1)
 	}
-	lo.Must0(op.AddReadyzCheck("cloudstack", newCloudStackCheck(api).Check))
+	lo.Must0(op.AddReadyzCheck("cloudstack", newCloudStackCheck(api, cache.New("readiness", cache.ReadinessTTL, cache.CleanupInterval)).Check))
 	if r := newCredentialsReloader(opts, api); r != nil {
 		lo.Must0(op.Add(r))
 	}
@@ -107,7 +107,9 @@ func New(op *coreoperator.Operator, api cloudstack.API, opts *options.Options) *
 	}
 	unavailable := cache.NewUnavailableOfferingsWithTTL(opts.UnavailableOfferingsTTL, cache.UnavailableOfferingsCleanupInterval)
 	instanceTypes := instancetype.NewDefaultProvider(api, unavailable, opts.OfferingPrices,
-		instancetype.WithServiceOfferingsTTL(opts.ServiceOfferingsCacheTTL), instancetype.WithInstanceTypesTTL(opts.InstanceTypesCacheTTL),
+		instancetype.WithCaches(
+			cache.New(instancetype.CatalogCacheName, opts.ServiceOfferingsCacheTTL, cache.CleanupInterval),
+			cache.New(instancetype.InstanceTypesCacheName, opts.InstanceTypesCacheTTL, cache.CleanupInterval)),
 		instancetype.WithVMMemoryOverheadPercent(opts.VMMemoryOverheadPercent))
 	return &Operator{
 		Operator:              op,
@@ -120,6 +122,7 @@ func New(op *coreoperator.Operator, api cloudstack.API, opts *options.Options) *
 		SSHKeyPairProvider:    sshkeypair.NewDefaultProvider(api, cache.New("sshkeypairs", cache.SSHKeyPairsTTL, cache.CleanupInterval)),
 		InstanceTypeProvider:  instanceTypes,
 		InstanceProvider: instance.NewDefaultProvider(api, unavailable, instance.Owner{ClusterName: opts.ClusterName, ClusterID: opts.ClusterID},
-			instance.WithServiceOfferings(instanceTypes)),
+			instance.WithServiceOfferings(instanceTypes),
+			instance.WithCapabilitiesCache(cache.New(instance.CapabilitiesCacheName, cache.CapabilitiesTTL, cache.CleanupInterval))),
 	}
 }
