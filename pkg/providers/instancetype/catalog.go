@@ -44,7 +44,7 @@ func (p *DefaultProvider) refreshLocked(ctx context.Context) (*catalog, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listing service offering tags, %w", err)
 	}
-	c := &catalog{byID: make(map[string]*csgo.ServiceOffering, len(offerings)), tags: map[string]map[string]string{}, }
+	c := &catalog{byID: make(map[string]*csgo.ServiceOffering, len(offerings)), tags: map[string]map[string]string{}}
 	for _, o := range offerings {
 		if o == nil || o.Issystem || !isActive(o) {
 			continue
