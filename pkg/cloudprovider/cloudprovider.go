@@ -35,7 +35,7 @@ import (
 )
 
 // nodeClassGroupKind is fixed: objects read through a typed client carry no TypeMeta to take it from.
-var nodeClassGroupKind = schema.GroupKind{Group: apis.Group, Kind: "CloudStackNodeClass"}
+var nodeClassGroupKind = schema.GroupKind{Group: apis.Group, Kind: v1.NodeClassKind}
 
 // Name is the provider's name, as reported to Karpenter core (and in its metrics).
 const Name = "cloudstack"
