@@ -35,7 +35,7 @@ func (c *cloudStackCheck) Check(req *http.Request) error {
 		ctx, cancel := context.WithTimeout(req.Context(), c.timeout)
 		defer cancel()
 		if _, err := c.api.Capabilities(ctx); err != nil {
-			return checkResult{fmt.Errorf("CloudStack API is not usable: %w", err)}, nil
+			return checkResult{fmt.Errorf("CloudStack API is not usable, %w", err)}, nil
 		}
 		return checkResult{}, nil
 	})
