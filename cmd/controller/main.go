@@ -17,6 +17,7 @@ import (
 	instancetyperefresh "github.com/cloudstack/karpenter-provider-cloudstack/pkg/controllers/providers/instancetype"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/operator"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/operator/options"
+	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/userdatasecret"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -26,8 +27,10 @@ func main() {
 	ctx, op := operator.NewOperator(coreoperator.NewOperator())
 	op.GetLogger().Info("starting karpenter-provider-cloudstack", "version", version)
 
+	// Secrets are read from the API server, never cached: the chart grants get on the named Secrets only.
+	userDataSecrets := userdatasecret.NewDefaultProvider(op.Manager.GetAPIReader())
 	cloudStackProvider := cloudprovider.New(op.GetClient(), op.EventRecorder, op.InstanceTypeProvider, op.InstanceProvider, op.ZoneProvider,
-		cloudprovider.WithInstanceTypeStore(op.InstanceTypeStore))
+		cloudprovider.WithInstanceTypeStore(op.InstanceTypeStore), cloudprovider.WithUserDataSecrets(userDataSecrets))
 	overlayUndecorated := metrics.Decorate(cloudStackProvider)
 	cloudProvider := overlay.Decorate(overlayUndecorated, op.GetClient(), op.InstanceTypeStore)
 	repairPolicies := lo.Must(health.NewRepairPolicyMatcher(ctx, cloudProvider))
@@ -53,6 +56,7 @@ func main() {
 			ServiceOfferings: op.InstanceTypeProvider,
 			SSHKeyPairs:      op.SSHKeyPairProvider,
 			AffinityGroups:   op.AffinityGroupProvider,
+			UserDataSecrets:  userDataSecrets,
 		})...).
 		WithControllers(ctx,
 			garbagecollection.NewController(op.Clock, op.GetClient(), op.InstanceProvider, options.FromContext(ctx).GCGracePeriod),
