@@ -93,7 +93,9 @@ var _ = Describe("spec.userDataSecretRef", func() {
 	)
 
 	It("says .Secret needs a reference when the template reads it without one", func() {
-		nc := newNodeClass(func(nc *v1.CloudStackNodeClass) { nc.Spec.UserData = lo.ToPtr("kubeadm join --token {{ .Secret.token }}") })
+		nc := newNodeClass(func(nc *v1.CloudStackNodeClass) {
+			nc.Spec.UserData = lo.ToPtr("kubeadm join --token {{ .Secret.token }}")
+		})
 		ExpectApplied(ctx, env.Client, nc)
 		nc = reconcileNodeClass(nc)
 		cond := condition(nc, v1.ConditionTypeUserDataReady)
