@@ -56,17 +56,7 @@ func NewOperator(ctx context.Context, op *coreoperator.Operator) (context.Contex
 	for _, w := range opts.Warnings() {
 		log.FromContext(ctx).Info("WARNING: " + w)
 	}
-	api, err := cloudstack.New(cloudstack.Options{
-		APIURL:      opts.APIURL,
-		APIKey:      opts.APIKey,
-		SecretKey:   opts.SecretKey,
-		VerifySSL:   opts.VerifySSL,
-		CABundle:    opts.CABundle,
-		HTTPTimeout: opts.HTTPTimeout,
-		QPS:         opts.APIQPS,
-		Burst:       opts.APIBurst,
-		Registerer:  crmetrics.Registry,
-	})
+	api, err := cloudstack.New(clientOptions(opts))
 	if err != nil {
 		log.FromContext(ctx).Error(err, "failed building the CloudStack client")
 		os.Exit(1)
@@ -82,6 +72,22 @@ func NewOperator(ctx context.Context, op *coreoperator.Operator) (context.Contex
 	}
 	log.FromContext(ctx).Info("identified the cluster", "cluster-name", withID.ClusterName, "cluster-id", withID.ClusterID)
 	return ctx, New(op, api, &withID)
+}
+
+// clientOptions are the CloudStack client's settings from the controller's options.
+func clientOptions(opts *options.Options) cloudstack.Options {
+	return cloudstack.Options{
+		APIURL:      opts.APIURL,
+		APIKey:      opts.APIKey,
+		SecretKey:   opts.SecretKey,
+		VerifySSL:   opts.VerifySSL,
+		CABundle:    opts.CABundle,
+		HTTPTimeout: opts.HTTPTimeout,
+		PageSize:    opts.ListPageSize,
+		QPS:         opts.APIQPS,
+		Burst:       opts.APIBurst,
+		Registerer:  crmetrics.Registry,
+	}
 }
 
 // clusterID is the UID of the kube-system namespace: unique per cluster and stable for its lifetime, it tells this

@@ -19,6 +19,7 @@ import (
 
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/bootstrap"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/cache"
+	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/cloudstack"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/instancetype"
 )
 
@@ -70,6 +71,9 @@ type Options struct {
 	APIBurst int
 	// HTTPTimeout bounds one HTTP request to the management server.
 	HTTPTimeout time.Duration
+	// ListPageSize is the pagesize of list calls; a server whose default.page.size is lower refuses it, and the
+	// client then continues with the server's limit.
+	ListPageSize int
 	// Cache TTL overrides; the defaults and the reasons for them are in pkg/cache.
 	ZonesCacheTTL            time.Duration
 	NetworksCacheTTL         time.Duration
@@ -114,6 +118,8 @@ func (o *Options) AddFlags(fs *coreoptions.FlagSet) {
 		"Client-side burst of CloudStack API requests")
 	o.register(fs, durationVar(&o.HTTPTimeout), "cloudstack-http-timeout", "CLOUDSTACK_HTTP_TIMEOUT", DefaultHTTPTimeout.String(),
 		"Timeout of one HTTP request to the management server")
+	o.register(fs, intVar(&o.ListPageSize), "cloudstack-list-page-size", "CLOUDSTACK_LIST_PAGE_SIZE", strconv.Itoa(cloudstack.DefaultPageSize),
+		"Page size of CloudStack list calls; at most the management server's default.page.size (a larger one is lowered to the server's limit on first refusal)")
 	for _, t := range o.ttls() {
 		o.register(fs, durationVar(t.p), t.flag, t.env, t.def.String(), t.usage)
 	}
@@ -299,11 +305,11 @@ func (o *Options) String() string {
 	}
 	sort.Strings(names)
 	return fmt.Sprintf("{APIURL:%s APIKey:%s SecretKey:%s CredentialsDir:%s VerifySSL:%t CABundlePath:%s ClusterName:%s "+
-		"APIQPS:%g APIBurst:%d HTTPTimeout:%s ZonesCacheTTL:%s NetworksCacheTTL:%s TemplatesCacheTTL:%s ServiceOfferingsCacheTTL:%s "+
+		"APIQPS:%g APIBurst:%d HTTPTimeout:%s ListPageSize:%d ZonesCacheTTL:%s NetworksCacheTTL:%s TemplatesCacheTTL:%s ServiceOfferingsCacheTTL:%s "+
 		"InstanceTypesCacheTTL:%s UnavailableOfferingsTTL:%s OfferingPrices:%v "+
 		"UserDataMaxLength:%d GCGracePeriod:%s VMMemoryOverheadPercent:%g}",
 		o.APIURL, redact(o.APIKey), redact(o.SecretKey), o.CredentialsDir, o.VerifySSL, o.CABundlePath, o.ClusterName,
-		o.APIQPS, o.APIBurst, o.HTTPTimeout, o.ZonesCacheTTL, o.NetworksCacheTTL, o.TemplatesCacheTTL, o.ServiceOfferingsCacheTTL,
+		o.APIQPS, o.APIBurst, o.HTTPTimeout, o.ListPageSize, o.ZonesCacheTTL, o.NetworksCacheTTL, o.TemplatesCacheTTL, o.ServiceOfferingsCacheTTL,
 		o.InstanceTypesCacheTTL, o.UnavailableOfferingsTTL, names,
 		o.UserDataMaxLength, o.GCGracePeriod, o.VMMemoryOverheadPercent)
 }
@@ -324,6 +330,7 @@ func (o *Options) LogValue() slog.Value {
 		slog.Float64("api-qps", o.APIQPS),
 		slog.Int("api-burst", o.APIBurst),
 		slog.Duration("http-timeout", o.HTTPTimeout),
+		slog.Int("list-page-size", o.ListPageSize),
 		slog.Int("userdata-max-length", o.UserDataMaxLength),
 		slog.Duration("gc-grace-period", o.GCGracePeriod),
 	)
@@ -335,6 +342,7 @@ func (o *Options) MarshalLog() any {
 		"apiURL": o.APIURL, "apiKey": redact(o.APIKey), "secretKey": redact(o.SecretKey),
 		"credentialsDir": o.CredentialsDir, "verifySSL": o.VerifySSL, "caBundle": o.CABundlePath,
 		"clusterName": o.ClusterName, "apiQPS": o.APIQPS, "apiBurst": o.APIBurst, "httpTimeout": o.HTTPTimeout.String(),
+		"listPageSize":      o.ListPageSize,
 		"userDataMaxLength": o.UserDataMaxLength, "gcGracePeriod": o.GCGracePeriod.String(),
 	}
 }
