@@ -44,8 +44,8 @@ type Operator struct {
 	InstanceProvider      instance.Provider
 }
 
-// NewOperator validates the provider's options, builds the CloudStack client and the providers, and adds a
-// readiness check that fails while CloudStack is unreachable or rejects the credentials. Invalid options end the
+// NewOperator validates the provider's options, builds the CloudStack client and the providers, and starts probing
+// CloudStack's reachability (a metric and log lines, not readiness). Invalid options end the
 // process with a message that names the flag and the fix.
 func NewOperator(ctx context.Context, op *coreoperator.Operator) (context.Context, *Operator) {
 	opts := options.FromContext(ctx)
@@ -61,7 +61,8 @@ func NewOperator(ctx context.Context, op *coreoperator.Operator) (context.Contex
 		log.FromContext(ctx).Error(err, "failed building the CloudStack client")
 		os.Exit(1)
 	}
-	lo.Must0(op.AddReadyzCheck("cloudstack", newCloudStackCheck(api).Check))
+	// Reported, not a readiness check: see reachability.
+	lo.Must0(op.Add(newReachability(api.Probe)))
 	if r := newCredentialsReloader(opts, api); r != nil {
 		lo.Must0(op.Add(r))
 	}
