@@ -32,6 +32,9 @@ type Provider interface {
 	Create(ctx context.Context, nodeClass *v1.CloudStackNodeClass, nodeClaim *karpv1.NodeClaim, instanceTypes []*cloudprovider.InstanceType, userData UserData) (*Instance, error)
 	// Get returns a VM; NodeClaimNotFoundError when it is gone or in Error, Destroyed, Expunging or Expunged.
 	Get(ctx context.Context, id string) (*Instance, error)
+	// GetForDrift is Get for drift checks, which compare only what a VM keeps for its lifetime (zone, template,
+	// offering, networks) and so may be answered from an older listing of the cluster's VMs.
+	GetForDrift(ctx context.Context, id string) (*Instance, error)
 	// List returns the VMs this cluster owns (see Owner) that are not gone, tagged or not.
 	List(ctx context.Context) ([]*Instance, error)
 	// ListAll is List plus the cluster's VMs in Error: gone for Karpenter, yet still to be destroyed.
@@ -103,6 +106,11 @@ func (p *DefaultProvider) Get(ctx context.Context, id string) (*Instance, error)
 		return nil, cloudprovider.NewNodeClaimNotFoundError(fmt.Errorf("VM %q is %s", id, vm.State))
 	}
 	return NewInstance(vm), nil
+}
+
+// GetForDrift implements Provider.
+func (p *DefaultProvider) GetForDrift(ctx context.Context, id string) (*Instance, error) {
+	return p.Get(ctx, id)
 }
 
 // List implements Provider.
