@@ -151,8 +151,11 @@ func (p *DefaultProvider) launch(ctx context.Context, nodeClass *v1.CloudStackNo
 		p.cleanup(ctx, vmID)
 		return nil, fmt.Errorf("VM %s is %s after its deploy job succeeded", vmID, vm.State)
 	}
+	p.vms.put(vm)
 	inst := NewInstance(vm)
-	if tagErr != nil {
+	if tagErr == nil {
+		p.vms.tagged(vmID, tags)
+	} else {
 		if err := p.updateTags(ctx, vmID, inst.Tags, tags); err != nil {
 			// The VM is ours by its instance group, so List and the garbage collector still see it, and the
 			// garbage collector adds the missing tags on its next pass. The NodeClaim can use it now.
@@ -257,8 +260,9 @@ func (p *DefaultProvider) findByName(ctx context.Context, name string) (*csgo.Vi
 // it is running.
 func (p *DefaultProvider) adopt(ctx context.Context, vm *csgo.VirtualMachine, tags map[string]string) (*Instance, error) {
 	log.FromContext(ctx).V(1).Info("adopting existing VM", "vm-id", vm.Id, "vm-name", vm.Name, "state", vm.State)
-	if err := p.updateTags(ctx, vm.Id, cloudstack.TagMap(vm.Tags), tags); err != nil {
-		log.FromContext(ctx).Error(err, "tagging adopted VM", "vm-id", vm.Id)
+	tagErr := p.updateTags(ctx, vm.Id, cloudstack.TagMap(vm.Tags), tags)
+	if tagErr != nil {
+		log.FromContext(ctx).Error(tagErr, "tagging adopted VM", "vm-id", vm.Id)
 	}
 	waitCtx, cancel := context.WithTimeout(ctx, adoptTimeout)
 	defer cancel()
@@ -279,6 +283,10 @@ func (p *DefaultProvider) adopt(ctx context.Context, vm *csgo.VirtualMachine, ta
 			return nil, fmt.Errorf("getting adopted VM %s, %w", vm.Id, err)
 		}
 		vm = next
+	}
+	p.vms.put(vm)
+	if tagErr == nil {
+		p.vms.tagged(vm.Id, tags)
 	}
 	inst := NewInstance(vm)
 	for k, v := range tags {

@@ -71,6 +71,8 @@ type DefaultProvider struct {
 	owner       Owner
 	offerings   ServiceOfferings
 	clock       func() time.Time
+	// vms answers Get, List and drift lookups of many NodeClaims with one request.
+	vms *vmCache
 	// startTime tells NodeClaims this process created from those a previous process may have launched already.
 	startTime time.Time
 
@@ -87,6 +89,7 @@ func NewDefaultProvider(api cloudstack.API, unavailable *cache.UnavailableOfferi
 	for _, o := range opts {
 		o(p)
 	}
+	p.vms = newVMCache(api, p.clock)
 	if p.offerings == nil {
 		p.offerings = instancetype.NewDefaultProvider(api, unavailable, nil)
 	}
@@ -95,7 +98,16 @@ func NewDefaultProvider(api cloudstack.API, unavailable *cache.UnavailableOfferi
 
 // Get implements Provider.
 func (p *DefaultProvider) Get(ctx context.Context, id string) (*Instance, error) {
-	vm, err := p.api.GetVM(ctx, id)
+	return p.get(ctx, id, cache.InstancesTTL)
+}
+
+// GetForDrift implements Provider.
+func (p *DefaultProvider) GetForDrift(ctx context.Context, id string) (*Instance, error) {
+	return p.get(ctx, id, cache.InstanceDriftTTL)
+}
+
+func (p *DefaultProvider) get(ctx context.Context, id string, maxAge time.Duration) (*Instance, error) {
+	vm, err := p.vms.get(ctx, id, maxAge)
 	if err != nil {
 		if cserrors.IsNotFound(err) {
 			return nil, cloudprovider.NewNodeClaimNotFoundError(fmt.Errorf("getting VM %q, %w", id, err))
@@ -106,11 +118,6 @@ func (p *DefaultProvider) Get(ctx context.Context, id string) (*Instance, error)
 		return nil, cloudprovider.NewNodeClaimNotFoundError(fmt.Errorf("VM %q is %s", id, vm.State))
 	}
 	return NewInstance(vm), nil
-}
-
-// GetForDrift implements Provider.
-func (p *DefaultProvider) GetForDrift(ctx context.Context, id string) (*Instance, error) {
-	return p.Get(ctx, id)
 }
 
 // List implements Provider.
@@ -125,7 +132,7 @@ func (p *DefaultProvider) List(ctx context.Context) ([]*Instance, error) {
 // ListAll implements Provider.
 func (p *DefaultProvider) ListAll(ctx context.Context) ([]*Instance, error) {
 	// No tag filter: a VM whose tagging failed carries none, and is ours by its instance group alone.
-	vms, err := p.api.ListVMs(ctx, "", nil)
+	vms, err := p.vms.list(ctx, cache.InstancesTTL)
 	if err != nil {
 		return nil, fmt.Errorf("listing VMs of cluster %q, %w", p.owner.ClusterName, err)
 	}
@@ -143,7 +150,7 @@ func (p *DefaultProvider) ListAll(ctx context.Context) ([]*Instance, error) {
 
 // Delete implements Provider. A VM in Error is destroyed like any other: it still holds its volumes and name.
 func (p *DefaultProvider) Delete(ctx context.Context, id string) error {
-	vm, err := p.api.GetVM(ctx, id)
+	vm, err := p.vms.get(ctx, id, cache.InstancesTTL)
 	if err != nil {
 		if cserrors.IsNotFound(err) {
 			return cloudprovider.NewNodeClaimNotFoundError(fmt.Errorf("deleting VM %q, %w", id, err))
@@ -159,13 +166,14 @@ func (p *DefaultProvider) Delete(ctx context.Context, id string) error {
 		}
 		return fmt.Errorf("destroying VM %q, %w", id, err)
 	}
+	p.vms.gone(id)
 	return nil
 }
 
 // CreateTags implements Provider. CloudStack refuses to create a tag whose key the VM already has, so changed
 // values are deleted first; keys that already hold the wanted value are left alone.
 func (p *DefaultProvider) CreateTags(ctx context.Context, id string, tags map[string]string) error {
-	vm, err := p.api.GetVM(ctx, id)
+	vm, err := p.vms.get(ctx, id, cache.InstancesTTL)
 	if err != nil {
 		if cserrors.IsNotFound(err) {
 			return cloudprovider.NewNodeClaimNotFoundError(fmt.Errorf("tagging VM %q, %w", id, err))
@@ -201,6 +209,7 @@ func (p *DefaultProvider) updateTags(ctx context.Context, id string, current, wa
 		}
 		return fmt.Errorf("tagging VM %q, %w", id, err)
 	}
+	p.vms.tagged(id, missing)
 	return nil
 }
 
