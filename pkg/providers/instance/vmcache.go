@@ -236,7 +236,6 @@ func (c *vmCache) put(vm *csgo.VirtualMachine) { c.store(vm.Id, vm, c.clock()) }
 // gone records that a VM was just destroyed: a later lookup within its maxAge answers not found without a request.
 func (c *vmCache) gone(id string) { c.store(id, nil, c.clock()) }
 
-
 // tagged records tags just created on a VM, so that a cached view does not ask to create them again (CloudStack
 // refuses a key a VM already has).
 func (c *vmCache) tagged(id string, tags map[string]string) {

@@ -95,7 +95,9 @@ var _ = Describe("Batched VM lookups", func() {
 		Expect(p.List(ctx)).To(HaveLen(4))
 		sim.ResetCounts()
 		for range 3 {
-			Expect(getAll(p, ids, func(p *instance.DefaultProvider, id string) (*instance.Instance, error) { return p.GetForDrift(ctx, id) })).To(HaveEach(BeNil()))
+			Expect(getAll(p, ids, func(p *instance.DefaultProvider, id string) (*instance.Instance, error) {
+				return p.GetForDrift(ctx, id)
+			})).To(HaveEach(BeNil()))
 		}
 		Expect(sim.TotalRequests()).To(BeZero())
 	})
