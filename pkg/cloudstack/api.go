@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	csgo "github.com/apache/cloudstack-go/v2/cloudstack"
 
@@ -36,6 +37,14 @@ type API interface {
 	// WaitForJob polls an async job until it ends, ctx ends or the job timeout passes. A failed job returns its
 	// *cserrors.APIError (for example 533 insufficient capacity); a successful one its jobresult.
 	WaitForJob(ctx context.Context, jobID string) (json.RawMessage, error)
+	// PollJob asks once for an async job's state: done is false while the job runs. A failed job is done with its
+	// *cserrors.APIError; a failed request is not done and returns the request's error.
+	PollJob(ctx context.Context, jobID string) (done bool, result json.RawMessage, err error)
+	// JobSucceeded records the success of a job its caller saw end by other means (the VM it deployed is Running), for
+	// the results metric; the job is not polled.
+	JobSucceeded(jobID string)
+	// JobPollIntervals are the delay before the first poll of a job and the longest delay between polls.
+	JobPollIntervals() (first, max time.Duration)
 	// GetVM returns one VM by ID; cserrors.IsNotFound when it does not exist (any more). An admin key may read
 	// another account's VM by ID, so callers that act on it must check ownership themselves.
 	GetVM(ctx context.Context, id string) (*csgo.VirtualMachine, error)
@@ -50,6 +59,8 @@ type API interface {
 	ListVMsByID(ctx context.Context, ids []string) ([]*csgo.VirtualMachine, error)
 	// DestroyVM destroys a VM, expunging it when asked, and waits for the job.
 	DestroyVM(ctx context.Context, id string, expunge bool) error
+	// StartDestroyVM starts destroying a VM, expunging it when asked, and returns the job without waiting for it.
+	StartDestroyVM(ctx context.Context, id string, expunge bool) (jobID string, err error)
 	// RebootVM reboots a VM and waits for the job.
 	RebootVM(ctx context.Context, id string) error
 	// CreateTags adds tags to resources and waits for the job; a key a resource already has fails the job.
@@ -269,6 +280,18 @@ func TagMap(tags []csgo.Tags) map[string]string {
 
 // DestroyVM implements API.
 func (c *Client) DestroyVM(ctx context.Context, id string, expunge bool) error {
+	jobID, err := c.StartDestroyVM(ctx, id, expunge)
+	if err != nil {
+		return err
+	}
+	if _, err := c.WaitForJob(ctx, jobID); err != nil {
+		return fmt.Errorf("destroying virtual machine %s: %w", id, err)
+	}
+	return nil
+}
+
+// StartDestroyVM implements API.
+func (c *Client) StartDestroyVM(ctx context.Context, id string, expunge bool) (string, error) {
 	r, err := do(ctx, c, "destroyVirtualMachine", func() (*csgo.DestroyVirtualMachineResponse, error) {
 		p := &csgo.DestroyVirtualMachineParams{}
 		p.SetId(id)
@@ -276,13 +299,10 @@ func (c *Client) DestroyVM(ctx context.Context, id string, expunge bool) error {
 		return c.sdk.Load().VirtualMachine.DestroyVirtualMachine(p)
 	})
 	if err != nil {
-		return err
+		return "", err
 	}
 	c.startedJob("destroyVirtualMachine", r.JobID)
-	if _, err := c.WaitForJob(ctx, r.JobID); err != nil {
-		return fmt.Errorf("destroying virtual machine %s: %w", id, err)
-	}
-	return nil
+	return r.JobID, nil
 }
 
 // RebootVM implements API.

@@ -64,6 +64,10 @@ func WithServiceOfferings(s ServiceOfferings) Option {
 	return func(p *DefaultProvider) { p.offerings = s }
 }
 
+// tagBatchPolls is how many first job-poll intervals a launch's tagging waits for other launches to share its call.
+// The launch waits for its deploy job meanwhile, which takes longer on a real server.
+const tagBatchPolls = 4
+
 // DefaultProvider is the Provider backed by the CloudStack API.
 type DefaultProvider struct {
 	api         cloudstack.API
@@ -73,6 +77,9 @@ type DefaultProvider struct {
 	clock       func() time.Time
 	// vms answers Get, List and drift lookups of many NodeClaims with one request.
 	vms *vmCache
+	// follow waits for deploy and destroy jobs; tags tags launched VMs in batches.
+	follow *follower
+	tags   *tagBatcher
 	// startTime tells NodeClaims this process created from those a previous process may have launched already.
 	startTime time.Time
 
@@ -90,6 +97,9 @@ func NewDefaultProvider(api cloudstack.API, unavailable *cache.UnavailableOfferi
 		o(p)
 	}
 	p.vms = newVMCache(api, p.clock)
+	p.follow = newFollower(api, p.vms)
+	firstPoll, _ := api.JobPollIntervals()
+	p.tags = newTagBatcher(api, tagBatchPolls*firstPoll)
 	if p.offerings == nil {
 		p.offerings = instancetype.NewDefaultProvider(api, unavailable, nil)
 	}
@@ -230,9 +240,9 @@ func (p *DefaultProvider) Reboot(ctx context.Context, id string) error {
 // the capabilities are read again.
 func (p *DefaultProvider) destroy(ctx context.Context, id string) error {
 	if !p.expungeAllowed(ctx) {
-		return p.api.DestroyVM(ctx, id, false)
+		return p.destroyAndWait(ctx, id, false)
 	}
-	err := p.api.DestroyVM(ctx, id, true)
+	err := p.destroyAndWait(ctx, id, true)
 	if !cserrors.IsExpungeRefused(err) {
 		return err
 	}
@@ -240,7 +250,19 @@ func (p *DefaultProvider) destroy(ctx context.Context, id string) error {
 	p.mu.Lock()
 	p.expunge, p.expungeCached = false, p.clock()
 	p.mu.Unlock()
-	return p.api.DestroyVM(ctx, id, false)
+	return p.destroyAndWait(ctx, id, false)
+}
+
+// destroyAndWait destroys a VM and waits until it is gone, together with every other destroy in flight.
+func (p *DefaultProvider) destroyAndWait(ctx context.Context, id string, expunge bool) error {
+	jobID, err := p.api.StartDestroyVM(ctx, id, expunge)
+	if err != nil {
+		return err
+	}
+	if _, err := p.follow.wait(ctx, destroyJob, id, jobID); err != nil {
+		return fmt.Errorf("destroying VM %s, %w", id, err)
+	}
+	return nil
 }
 
 // expungeAllowed reports whether this account may expunge on destroy (allow.user.expunge.recover.vm), cached
