@@ -7,6 +7,8 @@ import (
 	"time"
 
 	csgo "github.com/apache/cloudstack-go/v2/cloudstack"
+	"golang.org/x/time/rate"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	cserrors "github.com/cloudstack/karpenter-provider-cloudstack/pkg/errors"
 )
@@ -373,5 +375,25 @@ func (c *Client) Capabilities(ctx context.Context) (*csgo.Capability, error) {
 	if r.Capabilities == nil {
 		return nil, fmt.Errorf("listCapabilities returned no capability object")
 	}
+	c.followServerLimit(ctx, r.Capabilities.Apilimitmax, r.Capabilities.Apilimitinterval)
 	return r.Capabilities, nil
+}
+
+// followServerLimit keeps the client under the server's api.throttling limit, which listCapabilities reports only
+// when api.throttling.enabled is set: serverLimitShare of max per interval, with a burst small enough that no
+// interval sees more than max requests (burst + rate x interval <= max). The configured QPS and Burst stay the
+// ceiling; without an advertised limit they apply as configured.
+func (c *Client) followServerLimit(ctx context.Context, limitMax, interval int) {
+	qps, burst := c.opts.QPS, c.opts.Burst
+	if limitMax > 0 && interval > 0 {
+		qps = min(qps, serverLimitShare*float64(limitMax)/float64(interval))
+		burst = min(burst, max(1, int((1-serverLimitShare)*float64(limitMax))))
+	}
+	if c.limiter.Limit() == rate.Limit(qps) && c.limiter.Burst() == burst {
+		return
+	}
+	log.FromContext(ctx).Info("following the management server's API limit", "serverMax", limitMax, "serverIntervalSeconds", interval,
+		"qps", qps, "burst", burst)
+	c.limiter.SetLimit(rate.Limit(qps))
+	c.limiter.SetBurst(burst)
 }

@@ -19,6 +19,8 @@ type metrics struct {
 	// results count outcomes rather than requests: an async command's result is its job's, which arrives in a
 	// queryAsyncJobResult response (a 533 capacity error among them), yet is labelled with the command itself.
 	results *prometheus.CounterVec
+	// throttled counts requests the server refused with 429 (api.throttling), which the client sent again.
+	throttled *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -38,6 +40,11 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 				"destroyVirtualMachine, rebootVirtualMachine, createTags, deleteTags) the code is the job's result, whichever " +
 				"request carried it: a deploy refused at once and a deploy whose job failed with 533 both count under deployVirtualMachine.",
 		}, []string{"command", "code"}),
+		throttled: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: metricsNamespace, Subsystem: "api", Name: "throttled_total",
+			Help: "CloudStack API requests the management server refused with 429 (api.throttling.max reached), by command. " +
+				"The client waits for the server's window and sends them again; a steady rate means the client limit is above the server's.",
+		}, []string{"command"}),
 	}
 	if reg == nil {
 		return m, nil
@@ -50,6 +57,9 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		return nil, err
 	}
 	if m.results, err = register(reg, m.results); err != nil {
+		return nil, err
+	}
+	if m.throttled, err = register(reg, m.throttled); err != nil {
 		return nil, err
 	}
 	return m, nil
