@@ -211,8 +211,7 @@ func (c *Client) GetVM(ctx context.Context, id string) (*csgo.VirtualMachine, er
 
 // ListVMs implements API.
 func (c *Client) ListVMs(ctx context.Context, name string, tags map[string]string) ([]*csgo.VirtualMachine, error) {
-	vms, err := listAll(ctx, c, "listVirtualMachines", func(n, size int) (page[*csgo.VirtualMachine], error) {
-		p := &csgo.ListVirtualMachinesParams{}
+	vms, err := c.listVMs(ctx, func(p *csgo.ListVirtualMachinesParams) {
 		if name != "" {
 			p.SetName(name)
 		}
@@ -220,13 +219,6 @@ func (c *Client) ListVMs(ctx context.Context, name string, tags map[string]strin
 			// The server ORs these, which still narrows the listing; the AND happens below.
 			p.SetTags(tags)
 		}
-		p.SetPage(n)
-		p.SetPagesize(size)
-		r, err := c.sdk.Load().VirtualMachine.ListVirtualMachines(p)
-		if err != nil {
-			return page[*csgo.VirtualMachine]{}, err
-		}
-		return page[*csgo.VirtualMachine]{r.VirtualMachines, r.Count}, nil
 	})
 	if err != nil {
 		return nil, err
@@ -242,9 +234,14 @@ func (c *Client) ListVMs(ctx context.Context, name string, tags map[string]strin
 
 // ListVMsByID implements API.
 func (c *Client) ListVMsByID(ctx context.Context, ids []string) ([]*csgo.VirtualMachine, error) {
+	return c.listVMs(ctx, func(p *csgo.ListVirtualMachinesParams) { p.SetIds(ids) })
+}
+
+// listVMs pages through listVirtualMachines with the filters set sets, in the key's own account (no listall).
+func (c *Client) listVMs(ctx context.Context, set func(*csgo.ListVirtualMachinesParams)) ([]*csgo.VirtualMachine, error) {
 	return listAll(ctx, c, "listVirtualMachines", func(n, size int) (page[*csgo.VirtualMachine], error) {
 		p := &csgo.ListVirtualMachinesParams{}
-		p.SetIds(ids)
+		set(p)
 		p.SetPage(n)
 		p.SetPagesize(size)
 		r, err := c.sdk.Load().VirtualMachine.ListVirtualMachines(p)
