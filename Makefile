@@ -55,6 +55,15 @@ test-oldest: ## Run the API, cloud provider and NodeClass controller suites on t
 	go build -o $(TOOLS)/testsummary ./hack/testsummary; \
 	go test -json -timeout $(TEST_TIMEOUT) $(TEST_FLAGS) $(OLDEST_PKGS) | $(TOOLS)/testsummary
 
+.PHONY: chaos
+chaos: ## Run the chaos harness at scale (docs/reliability.md): CHAOS_NODES=200 CHAOS_CYCLES=3 CHAOS_RUNS=1; figures appended to CHAOS_REPORT
+	@KUBEBUILDER_ASSETS="$$(hack/envtest-assets.sh | tail -n1)"; export KUBEBUILDER_ASSETS; \
+	export CHAOS=large CHAOS_REPORT="$${CHAOS_REPORT:-$(CURDIR)/.chaos/report.md}"; \
+	for i in $$(seq 1 $${CHAOS_RUNS:-1}); do \
+		echo "chaos run $$i of $${CHAOS_RUNS:-1}; figures go to $$CHAOS_REPORT"; \
+		go test -count=1 -timeout 12h ./test/chaos/ -ginkgo.v || exit 1; \
+	done
+
 .PHONY: demo
 demo: ## Run the whole product on one machine: control plane, simulated CloudStack, node agent, controller (DEMO_ARGS=--non-interactive for CI)
 	go run ./test/cmd/demo $(DEMO_ARGS)
