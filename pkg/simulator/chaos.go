@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 )
@@ -16,10 +17,10 @@ type chaos struct {
 	mu sync.Mutex
 	// proxyErrorRate is the share of requests a reverse proxy in front of the management servers answers 502/503.
 	proxyErrorRate float64
-	// dropAfterRate is the share of requests whose response is lost after the server acted; dropAfterHang
-	// is how long the connection stays open, answerless, before it is closed (longer than the client's timeout
-	// makes the client see a timeout).
-	dropAfterRate float64
+	// dropAfter is the share of requests whose response is lost after the server acted, by lower-case command
+	// ("" = every command without its own); dropAfterHang is how long the connection stays open, answerless, before
+	// it is closed (longer than the client's timeout makes the client see a timeout).
+	dropAfter     map[string]float64
 	dropAfterHang time.Duration
 	// deployFailureRate is the share of deployments that fail (see deployFailure).
 	deployFailureRate float64
@@ -42,6 +43,7 @@ type apiWindow struct {
 
 func (c *chaos) init() {
 	c.windows = map[string]*apiWindow{}
+	c.dropAfter = map[string]float64{}
 	c.exhausted = map[string]bool{}
 	c.results = map[string]map[int]int64{}
 }
@@ -51,10 +53,11 @@ type ChaosSettings struct {
 	// ProxyErrorRate is the share of API requests that a reverse proxy in front of the management servers answers
 	// with 502 or 503 and an HTML body, as when a management server behind it restarts.
 	ProxyErrorRate *float64 `json:"proxyErrorRate,omitempty"`
-	// DropAfterActionRate is the share of requests that the server carries out and whose response is then lost:
-	// the client sees its connection closed, or times out when DropAfterActionHang is longer than its HTTP timeout,
-	// while the deploy, tag or destroy did happen.
-	DropAfterActionRate *float64  `json:"dropAfterActionRate,omitempty"`
+	// DropAfterAction is the share of a command's requests ("" = every command without its own share) that the
+	// server carries out and whose response is then lost: the client sees its connection closed, or times out when
+	// DropAfterActionHang is longer than its HTTP timeout, while the deploy, tag or destroy did happen. A share of 0
+	// removes the command's setting.
+	DropAfterAction     map[string]float64 `json:"dropAfterAction,omitempty"`
 	DropAfterActionHang *Duration `json:"dropAfterActionHang,omitempty"`
 	// DeployFailureRate is the share of deployments that fail, in three ways a management server fails them: a
 	// synchronous 533 before any VM exists, a job failing with 533 (no host had room), or a job failing with 530
@@ -84,8 +87,12 @@ func (s *Server) ApplyChaos(c ChaosSettings) {
 	if c.ProxyErrorRate != nil {
 		s.chaos.proxyErrorRate = *c.ProxyErrorRate
 	}
-	if c.DropAfterActionRate != nil {
-		s.chaos.dropAfterRate = *c.DropAfterActionRate
+	for cmd, p := range c.DropAfterAction {
+		if p <= 0 {
+			delete(s.chaos.dropAfter, strings.ToLower(cmd))
+		} else {
+			s.chaos.dropAfter[strings.ToLower(cmd)] = p
+		}
 	}
 	if c.DropAfterActionHang != nil {
 		s.chaos.dropAfterHang = c.DropAfterActionHang.Duration
@@ -116,7 +123,8 @@ func (s *Server) ApplyChaos(c ChaosSettings) {
 func (s *Server) resetChaos() {
 	s.chaos.mu.Lock()
 	defer s.chaos.mu.Unlock()
-	s.chaos.proxyErrorRate, s.chaos.dropAfterRate, s.chaos.dropAfterHang, s.chaos.deployFailureRate = 0, 0, 0, 0
+	s.chaos.proxyErrorRate, s.chaos.dropAfterHang, s.chaos.deployFailureRate = 0, 0, 0
+	s.chaos.dropAfter = map[string]float64{}
 	s.chaos.apiLimitMax, s.chaos.downUntil = 0, time.Time{}
 	s.chaos.windows, s.chaos.exhausted = map[string]*apiWindow{}, map[string]bool{}
 }
@@ -202,10 +210,14 @@ func (s *Server) throttled(acct *account) *apiError {
 
 // dropAfterAction reports whether this request's answer is to be lost after the server acted, and for how long to
 // hold the connection before closing it.
-func (s *Server) dropAfterAction() (bool, time.Duration) {
+func (s *Server) dropAfterAction(command string) (bool, time.Duration) {
 	s.chaos.mu.Lock()
 	defer s.chaos.mu.Unlock()
-	return s.chaos.chance(s.chaos.dropAfterRate), s.chaos.dropAfterHang
+	p, ok := s.chaos.dropAfter[strings.ToLower(command)]
+	if !ok {
+		p = s.chaos.dropAfter[""]
+	}
+	return s.chaos.chance(p), s.chaos.dropAfterHang
 }
 
 // Ways a deployment fails under DeployFailureRate.

@@ -15,16 +15,16 @@ var _ = Describe("Chaos knobs", func() {
 	var e *env
 	BeforeEach(func() { e = newEnv(nil) })
 
-	It("acts on a write whose answer it then drops: the client sees its connection closed, the VM exists", func() {
+	It("acts on a command whose answer it then drops: the client sees its connection closed, the VM exists", func() {
 		params := e.deployParams("dropped", "small")
-		e.sim.ApplyChaos(simulator.ChaosSettings{DropAfterActionRate: lo.ToPtr(1.0)})
+		e.sim.ApplyChaos(simulator.ChaosSettings{DropAfterAction: map[string]float64{"deployVirtualMachine": 1}})
 		_, err := e.user.VirtualMachine.DeployVirtualMachine(params)
 		Expect(err).To(HaveOccurred())
 		Expect(err.Error()).To(Or(ContainSubstring("EOF"), ContainSubstring("connection reset")))
 		vms := e.sim.VirtualMachines()
 		Expect(vms).To(HaveLen(1))
 		Expect(vms[0].Name).To(Equal("dropped"))
-		e.sim.ApplyChaos(simulator.ChaosSettings{DropAfterActionRate: lo.ToPtr(0.0)})
+		// Other commands are answered.
 		_, err = e.user.Zone.ListZones(e.user.Zone.NewListZonesParams())
 		Expect(err).NotTo(HaveOccurred())
 		// Counted once the handler returns, which may be just after the client saw the connection close.

@@ -244,7 +244,7 @@ func (s *Server) handle(w http.ResponseWriter, hr *http.Request, r *request) int
 	if err != nil {
 		return s.writeError(w, envelope, &apiError{code: 530, csCode: 4250, text: "serializing response: " + err.Error()})
 	}
-	if drop, hang := s.dropAfterAction(); drop {
+	if drop, hang := s.dropAfterAction(r.command); drop {
 		// The command took effect; only its answer is lost.
 		select {
 		case <-time.After(hang):

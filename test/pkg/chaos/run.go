@@ -208,7 +208,7 @@ func (r *run) applyFaults(ctx context.Context) error {
 		},
 		ErrorRate: map[string]float64{"": c.ErrorRate},
 		ChaosSettings: simulator.ChaosSettings{
-			ProxyErrorRate: &c.ProxyErrorRate, DropAfterActionRate: &c.DropRate, DropAfterActionHang: &simulator.Duration{Duration: c.DropHang},
+			ProxyErrorRate: &c.ProxyErrorRate, DropAfterAction: map[string]float64{"": c.DropRate}, DropAfterActionHang: &simulator.Duration{Duration: c.DropHang},
 			DeployFailureRate: &c.DeployFailureRate,
 		},
 	}
