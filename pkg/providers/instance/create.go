@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	csgo "github.com/apache/cloudstack-go/v2/cloudstack"
@@ -65,12 +66,15 @@ func (p *DefaultProvider) Create(ctx context.Context, nodeClass *v1.CloudStackNo
 	// A NodeClaim older than this process may have had its VM deployed by the previous process, possibly in
 	// another zone than the one the cheapest candidate picks now, where no duplicate-hostname error would stop a
 	// second deploy. Only for those is the cost of a lookup before deploy worth it.
+	// The same holds for a NodeClaim whose last deploy (or the wait for it) lost its answer in this process: the VM
+	// may exist although no answer said so.
 	redeployed := false
-	if !nodeClaim.CreationTimestamp.IsZero() && nodeClaim.CreationTimestamp.Time.Before(p.startTime) {
+	if (!nodeClaim.CreationTimestamp.IsZero() && nodeClaim.CreationTimestamp.Time.Before(p.startTime)) || p.uncertain.has(nodeClaim.Name) {
 		existing, found, err := p.findByName(ctx, Hostname(nodeClaim.Name))
 		if err != nil {
-			return nil, cloudprovider.NewCreateError(err, "LaunchFailed", "Failed to look up the VM of a NodeClaim older than the controller")
+			return nil, cloudprovider.NewCreateError(err, "LaunchFailed", "Failed to look up the VM of a NodeClaim whose launch may have happened unseen")
 		}
+		p.uncertain.forget(nodeClaim.Name)
 		if found {
 			inst, err := p.adopt(ctx, existing, p.Tags(nodeClass, nodeClaim))
 			if !errors.Is(err, errRedeploy) {
@@ -132,6 +136,18 @@ func (p *DefaultProvider) launch(ctx context.Context, nodeClass *v1.CloudStackNo
 				return p.adopt(ctx, existing, tags)
 			}
 		}
+		if ambiguous(err) {
+			// The server may have created the VM and only its answer was lost: look for it before anything else.
+			p.uncertain.add(nodeClaim.Name)
+			existing, found, lookupErr := p.findByName(ctx, Hostname(nodeClaim.Name))
+			if lookupErr != nil {
+				return nil, multierr.Append(fmt.Errorf("deploying VM, the answer was lost, %w", err), lookupErr)
+			}
+			p.uncertain.forget(nodeClaim.Name)
+			if found {
+				return p.adopt(ctx, existing, tags)
+			}
+		}
 		return nil, fmt.Errorf("deploying VM, %w", err)
 	}
 	// Tagging while the VM starts records what it is for even if this process dies now; ownership itself is already
@@ -139,6 +155,13 @@ func (p *DefaultProvider) launch(ctx context.Context, nodeClass *v1.CloudStackNo
 	tagErr := p.api.CreateTags(ctx, []string{vmID}, ResourceTypeVM, tags)
 	result, err := p.api.WaitForJob(ctx, jobID)
 	if err != nil {
+		if ambiguous(err) {
+			// The job's outcome is unknown (CloudStack unreachable, or this Create cancelled): the VM may well be
+			// starting. Destroying it would waste a good launch, and a destroy that fails too would leave it to run
+			// beside a second one; the next Create adopts it instead (or redeploys if it ended in Error).
+			p.uncertain.add(nodeClaim.Name)
+			return nil, fmt.Errorf("waiting for deploy job %s of VM %s, %w", jobID, vmID, err)
+		}
 		p.cleanup(ctx, vmID)
 		return nil, fmt.Errorf("waiting for deploy job %s of VM %s, %w", jobID, vmID, err)
 	}
@@ -295,6 +318,38 @@ func (p *DefaultProvider) cleanup(ctx context.Context, vmID string) {
 	if err := p.destroy(ctx, vmID); err != nil && !cserrors.IsNotFound(err) {
 		log.FromContext(ctx).Error(err, "destroying VM of a failed launch; the garbage collector will retry", "vm-id", vmID)
 	}
+}
+
+// ambiguous reports a failure after which CloudStack may or may not have acted: no answer came (transport error,
+// timeout, garbled body, cancelled wait), as opposed to an answer that refused the request.
+func ambiguous(err error) bool { return err != nil && cserrors.Code(err) == 0 }
+
+// uncertainLaunches are the NodeClaims whose VM may exist although this process never got an answer saying so.
+type uncertainLaunches struct {
+	mu    sync.Mutex
+	names map[string]struct{}
+}
+
+func (u *uncertainLaunches) add(name string) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.names == nil {
+		u.names = map[string]struct{}{}
+	}
+	u.names[name] = struct{}{}
+}
+
+func (u *uncertainLaunches) has(name string) bool {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	_, ok := u.names[name]
+	return ok
+}
+
+func (u *uncertainLaunches) forget(name string) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	delete(u.names, name)
 }
 
 func truncate(s string, n int) string {

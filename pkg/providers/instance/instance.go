@@ -70,6 +70,8 @@ type DefaultProvider struct {
 	clock       func() time.Time
 	// startTime tells NodeClaims this process created from those a previous process may have launched already.
 	startTime time.Time
+	// uncertain are NodeClaims whose deploy lost its answer: their next Create looks for the VM first.
+	uncertain uncertainLaunches
 
 	mu            sync.Mutex // guards expunge and expungeCached
 	expunge       bool
