@@ -25,8 +25,12 @@ import (
 // unavailable-offerings cache instead of holding the NodeClaim for minutes.
 const maxLaunchAttempts = 3
 
-// cleanupTimeout bounds destroying a failed VM, which runs even when the Create context is already done.
-const cleanupTimeout = 2 * time.Minute
+// cleanupTimeout bounds destroying a failed VM, which runs even when the Create context is already done; retries
+// start cleanupRetryDelay apart.
+const (
+	cleanupTimeout    = 2 * time.Minute
+	cleanupRetryDelay = 250 * time.Millisecond
+)
 
 // Adopting a VM that a lost Create left starting polls it with this backoff, up to adoptTimeout.
 const (
@@ -162,16 +166,16 @@ func (p *DefaultProvider) launch(ctx context.Context, nodeClass *v1.CloudStackNo
 			p.uncertain.add(nodeClaim.Name)
 			return nil, fmt.Errorf("waiting for deploy job %s of VM %s, %w", jobID, vmID, err)
 		}
-		p.cleanup(ctx, vmID)
+		_ = p.cleanup(ctx, vmID)
 		return nil, fmt.Errorf("waiting for deploy job %s of VM %s, %w", jobID, vmID, err)
 	}
 	vm, err := p.vmFromJob(ctx, vmID, result)
 	if err != nil {
-		p.cleanup(ctx, vmID)
+		_ = p.cleanup(ctx, vmID)
 		return nil, err
 	}
 	if isGone(vm.State) {
-		p.cleanup(ctx, vmID)
+		_ = p.cleanup(ctx, vmID)
 		return nil, fmt.Errorf("VM %s is %s after its deploy job succeeded", vmID, vm.State)
 	}
 	inst := NewInstance(vm)
@@ -288,7 +292,11 @@ func (p *DefaultProvider) adopt(ctx context.Context, vm *csgo.VirtualMachine, ta
 	interval := adoptPollInterval
 	for vm.State != StateRunning {
 		if vm.State == StateError {
-			p.cleanup(ctx, vm.Id)
+			// Until it is gone the VM in Error holds the hostname on its network: a redeploy there would be refused
+			// as a duplicate and find this VM again.
+			if err := p.cleanup(ctx, vm.Id); err != nil {
+				return nil, fmt.Errorf("destroying VM %s, which a previous launch left in Error, %w", vm.Id, err)
+			}
 			return nil, errRedeploy
 		}
 		select {
@@ -311,12 +319,29 @@ func (p *DefaultProvider) adopt(ctx context.Context, vm *csgo.VirtualMachine, ta
 }
 
 // cleanup destroys a VM whose launch failed (a failed deploy job leaves it in Error, holding its name and volumes).
-// It runs on a context of its own so a cancelled Create still cleans up.
-func (p *DefaultProvider) cleanup(ctx context.Context, vmID string) {
+// It runs on a context of its own so a cancelled Create still cleans up, and retries what CloudStack refused without
+// acting (throttling) or may not have done (internal errors, lost answers): destroying is safe to repeat. What is
+// still left after cleanupTimeout is the garbage collector's.
+func (p *DefaultProvider) cleanup(ctx context.Context, vmID string) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 	defer cancel()
-	if err := p.destroy(ctx, vmID); err != nil && !cserrors.IsNotFound(err) {
-		log.FromContext(ctx).Error(err, "destroying VM of a failed launch; the garbage collector will retry", "vm-id", vmID)
+	delay := cleanupRetryDelay
+	for {
+		err := p.destroy(ctx, vmID)
+		if err == nil || cserrors.IsNotFound(err) {
+			return nil
+		}
+		if !cserrors.IsTransient(err) || ctx.Err() != nil {
+			log.FromContext(ctx).Error(err, "destroying VM of a failed launch; the garbage collector will retry", "vm-id", vmID)
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			log.FromContext(ctx).Error(err, "destroying VM of a failed launch; the garbage collector will retry", "vm-id", vmID)
+			return err
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, adoptPollMaxInterval)
 	}
 }
 
