@@ -58,7 +58,7 @@ type ChaosSettings struct {
 	// DropAfterActionHang is longer than its HTTP timeout, while the deploy, tag or destroy did happen. A share of 0
 	// removes the command's setting.
 	DropAfterAction     map[string]float64 `json:"dropAfterAction,omitempty"`
-	DropAfterActionHang *Duration `json:"dropAfterActionHang,omitempty"`
+	DropAfterActionHang *Duration          `json:"dropAfterActionHang,omitempty"`
 	// DeployFailureRate is the share of deployments that fail, in three ways a management server fails them: a
 	// synchronous 533 before any VM exists, a job failing with 533 (no host had room), or a job failing with 530
 	// (the start failed on the hypervisor). Both job failures leave the VM in Error.
