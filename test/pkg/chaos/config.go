@@ -19,9 +19,12 @@ type Config struct {
 	// RandomKills is how many times per scale-up and per scale-down the controller is SIGKILLed at a random point
 	// of progress, besides the kill between deploy and tag of each scale-up and the kill during the drift.
 	RandomKills int
-	// Drift rolls every node to the other template at the top of the last cycle, killing the controller during the
-	// replacement.
-	Drift bool
+	// Drift rolls the nodes to the other template at the top of the last cycle, killing the controller during the
+	// replacement; the run waits for DriftReplacements replacements (0 = every node) before it scales down, with
+	// the rest of the roll still going. Karpenter replaces drifted nodes a few at a time, so a full roll of 200
+	// nodes takes about an hour.
+	Drift             bool
+	DriftReplacements int
 	// Exhaust runs zone-a out of capacity in even cycles and the cheapest offering in odd ones, from a quarter of
 	// the scale-up until the cycle's scale-down.
 	Exhaust bool
@@ -52,20 +55,21 @@ func Small() Config {
 // the server acted (half of them held past the controller's 30 s HTTP timeout), 10 % of deployments failing, a
 // 2-minute outage, at least 10 kills, a drift replacement, zone then offering exhaustion, api limit on.
 func Large() Config {
-	return Config{Nodes: 200, Cycles: 3, Outage: 2 * time.Minute, RandomKills: 1, Drift: true, Exhaust: true,
+	return Config{Nodes: 200, Cycles: 3, Outage: 2 * time.Minute, RandomKills: 1, Drift: true, DriftReplacements: 20, Exhaust: true,
 		ErrorRate: 0.12, ProxyErrorRate: 0.08, DropRate: 0.05, DropHang: 35 * time.Second, DeployFailureRate: 0.1,
 		Latency: 10 * time.Millisecond, Jitter: 300 * time.Millisecond, TagLatency: 500 * time.Millisecond,
 		APILimit: 25, Wait: 60 * time.Minute}
 }
 
 // FromEnv starts from Small, or from Large when CHAOS=large, and applies CHAOS_NODES, CHAOS_CYCLES, CHAOS_OUTAGE,
-// CHAOS_RANDOM_KILLS, CHAOS_DRIFT and CHAOS_WAIT.
+// CHAOS_RANDOM_KILLS, CHAOS_DRIFT, CHAOS_DRIFT_REPLACEMENTS and CHAOS_WAIT.
 func FromEnv() (Config, error) {
 	c := Small()
 	if os.Getenv("CHAOS") == "large" {
 		c = Large()
 	}
-	ints := map[string]*int{"CHAOS_NODES": &c.Nodes, "CHAOS_CYCLES": &c.Cycles, "CHAOS_RANDOM_KILLS": &c.RandomKills}
+	ints := map[string]*int{"CHAOS_NODES": &c.Nodes, "CHAOS_CYCLES": &c.Cycles, "CHAOS_RANDOM_KILLS": &c.RandomKills,
+		"CHAOS_DRIFT_REPLACEMENTS": &c.DriftReplacements}
 	for name, p := range ints {
 		if v := os.Getenv(name); v != "" {
 			n, err := strconv.Atoi(v)

@@ -35,6 +35,8 @@ type Report struct {
 	Restarts  int
 	Exhausted []string
 	Outage    *OutageReport
+	// DriftReplacements is how many drift replacements the run waited for before scaling down.
+	DriftReplacements int
 	// Failures lists every property the run violated; empty means the run passed.
 	Failures []string
 }
@@ -69,9 +71,9 @@ func (r *Report) Markdown() string {
 	}
 	fmt.Fprintf(&b, "### %s: %d nodes x %d cycles, %s, %s\n\n", r.Date.Format("2006-01-02 15:04 UTC"), c.Nodes, c.Cycles, r.Duration, verdict)
 	fmt.Fprintf(&b, "Faults: %.0f %% 530, %.0f %% proxy 502/503, %.0f %% answers lost after the server acted (held %s), %.0f %% deployments failing, "+
-		"latency %s + up to %s (createTags +%s), api limit %d/s, outage %s, %d random kill(s) per phase, drift %v, exhaustion %v.\n\n",
+		"latency %s + up to %s (createTags +%s), api limit %d/s, outage %s, %d random kill(s) per phase, drift %v (waited for %d replacements), exhaustion %v.\n\n",
 		100*c.ErrorRate, 100*c.ProxyErrorRate, 100*c.DropRate, c.DropHang, 100*c.DeployFailureRate, c.Latency, c.Jitter, c.TagLatency,
-		c.APILimit, c.Outage, c.RandomKills, c.Drift, c.Exhaust)
+		c.APILimit, c.Outage, c.RandomKills, c.Drift, r.DriftReplacements, c.Exhaust)
 	rows := [][2]string{
 		{"launches attempted (deployVirtualMachine requests)", fmt.Sprint(r.LaunchesAttempted)},
 		{"VMs created", fmt.Sprint(r.VMsCreated)},

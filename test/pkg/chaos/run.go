@@ -522,6 +522,11 @@ func (r *run) drift(ctx context.Context) {
 		return
 	}
 	killed := false
+	want := r.cfg.Nodes
+	if r.cfg.DriftReplacements > 0 {
+		want = min(want, r.cfg.DriftReplacements)
+	}
+	r.report.DriftReplacements = want
 	err := waitFor(ctx, r.cfg.Wait, func() (bool, error) {
 		claims, err := r.nodeClaims(ctx)
 		if err != nil {
@@ -539,7 +544,10 @@ func (r *run) drift(ctx context.Context) {
 			killed = true
 			r.killer.kill(ctx, "during drift replacement", fmt.Sprintf("%d drifted, %d replacements", drifted, replacements))
 		}
-		if replacements < r.cfg.Nodes || len(claims) != replacements {
+		if replacements < want {
+			return false, nil
+		}
+		if want == r.cfg.Nodes && len(claims) != replacements {
 			return false, nil
 		}
 		_, running, err := r.podCounts(ctx)
