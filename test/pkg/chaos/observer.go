@@ -24,6 +24,8 @@ type observer struct {
 type claimHistory struct {
 	firstSeen, initialized, deleted time.Time
 	drifted                         bool
+	// disruption is Karpenter's DisruptionReason (Empty, Underutilized, Drifted), when it chose to remove the node.
+	disruption string
 }
 
 type podHistory struct {
@@ -68,6 +70,9 @@ func (o *observer) poll(ctx context.Context) {
 			if c.StatusConditions().Get(karpv1.ConditionTypeDrifted).IsTrue() {
 				h.drifted = true
 			}
+			if cond := c.StatusConditions().Get(karpv1.ConditionTypeDisruptionReason); cond.IsTrue() {
+				h.disruption = cond.Reason
+			}
 			if h.deleted.IsZero() && c.DeletionTimestamp != nil {
 				h.deleted = c.DeletionTimestamp.Time
 			}
@@ -102,13 +107,15 @@ func (o *observer) poll(ctx context.Context) {
 	}
 }
 
-// deletedBetween lists the NodeClaims whose deletion began in [from, to].
+// deletedBetween lists the NodeClaims whose deletion began in [from, to] for another reason than a disruption
+// Karpenter chose (consolidating an empty or underused node, replacing a drifted one): what a controller deletes
+// because the cloud looked empty or a launch looked impossible.
 func (o *observer) deletedBetween(from, to time.Time) []string {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	var out []string
 	for name, h := range o.claims {
-		if !h.deleted.IsZero() && !h.deleted.Before(from) && !h.deleted.After(to) {
+		if !h.deleted.IsZero() && !h.deleted.Before(from) && !h.deleted.After(to) && h.disruption == "" {
 			out = append(out, name)
 		}
 	}
