@@ -32,6 +32,14 @@ const (
 	cleanupRetryDelay = 250 * time.Millisecond
 )
 
+// A deploy refused without effect (throttled, internal error) or whose answer was lost without a VM is sent again,
+// up to deployAttempts times in all, deployRetryDelay apart and doubling: each failed Create costs a NodeClaim
+// Karpenter's growing backoff, which under an api limit left pods pending for minutes.
+const (
+	deployAttempts   = 4
+	deployRetryDelay = 250 * time.Millisecond
+)
+
 // Adopting a VM that a lost Create left starting polls it with this backoff, up to adoptTimeout.
 const (
 	adoptPollInterval    = 250 * time.Millisecond
@@ -130,29 +138,12 @@ func (p *DefaultProvider) launch(ctx context.Context, nodeClass *v1.CloudStackNo
 		return nil, err
 	}
 	tags := p.Tags(nodeClass, nodeClaim)
-	vmID, jobID, err := p.api.DeployVM(ctx, params)
+	vmID, jobID, existing, err := p.deploy(ctx, nodeClaim, params)
 	if err != nil {
-		// A duplicate hostname is a 431 like any bad parameter; only then is it worth looking for our own VM.
-		if cserrors.IsInvalidParameter(err) {
-			if existing, found, lookupErr := p.findByName(ctx, Hostname(nodeClaim.Name)); lookupErr != nil {
-				return nil, multierr.Append(fmt.Errorf("deploying VM, %w", err), lookupErr)
-			} else if found {
-				return p.adopt(ctx, existing, tags)
-			}
-		}
-		if ambiguous(err) {
-			// The server may have created the VM and only its answer was lost: look for it before anything else.
-			p.uncertain.add(nodeClaim.Name)
-			existing, found, lookupErr := p.findByName(ctx, Hostname(nodeClaim.Name))
-			if lookupErr != nil {
-				return nil, multierr.Append(fmt.Errorf("deploying VM, the answer was lost, %w", err), lookupErr)
-			}
-			p.uncertain.forget(nodeClaim.Name)
-			if found {
-				return p.adopt(ctx, existing, tags)
-			}
-		}
-		return nil, fmt.Errorf("deploying VM, %w", err)
+		return nil, err
+	}
+	if existing != nil {
+		return p.adopt(ctx, existing, tags)
 	}
 	// Tagging while the VM starts records what it is for even if this process dies now; ownership itself is already
 	// proven by the instance group deploy set.
@@ -191,6 +182,52 @@ func (p *DefaultProvider) launch(ctx context.Context, nodeClass *v1.CloudStackNo
 		inst.Tags[k] = v
 	}
 	return inst, nil
+}
+
+// deploy sends the deploy, and sends it again, up to deployAttempts times, after an answer that says nothing
+// happened (throttling, an internal error) or a lost answer when no VM of the name exists. When the VM turns out to
+// exist already (a duplicate hostname, or a lost answer after which the lookup finds it), it returns that VM to adopt.
+func (p *DefaultProvider) deploy(ctx context.Context, nodeClaim *karpv1.NodeClaim, params *csgo.DeployVirtualMachineParams) (vmID, jobID string, existing *csgo.VirtualMachine, err error) {
+	delay := deployRetryDelay
+	for attempt := 1; ; attempt++ {
+		vmID, jobID, err = p.api.DeployVM(ctx, params)
+		if err == nil {
+			return vmID, jobID, nil, nil
+		}
+		retry := cserrors.IsThrottled(err) || cserrors.Code(err) == cserrors.CodeInternalError
+		switch {
+		case cserrors.IsInvalidParameter(err):
+			// A duplicate hostname is a 431 like any bad parameter; only then is it worth looking for our own VM.
+			vm, found, lookupErr := p.findByName(ctx, Hostname(nodeClaim.Name))
+			if lookupErr != nil {
+				return "", "", nil, multierr.Append(fmt.Errorf("deploying VM, %w", err), lookupErr)
+			}
+			if found {
+				return "", "", vm, nil
+			}
+		case ambiguous(err):
+			// The server may have created the VM and only its answer was lost: look for it before anything else.
+			p.uncertain.add(nodeClaim.Name)
+			vm, found, lookupErr := p.findByName(ctx, Hostname(nodeClaim.Name))
+			if lookupErr != nil {
+				return "", "", nil, multierr.Append(fmt.Errorf("deploying VM, the answer was lost, %w", err), lookupErr)
+			}
+			p.uncertain.forget(nodeClaim.Name)
+			if found {
+				return "", "", vm, nil
+			}
+			retry = ctx.Err() == nil
+		}
+		if !retry || attempt >= deployAttempts {
+			return "", "", nil, fmt.Errorf("deploying VM, %w", err)
+		}
+		select {
+		case <-ctx.Done():
+			return "", "", nil, fmt.Errorf("deploying VM, %w", err)
+		case <-time.After(delay):
+		}
+		delay *= 2
+	}
 }
 
 func (p *DefaultProvider) deployParams(ctx context.Context, nodeClass *v1.CloudStackNodeClass, nodeClaim *karpv1.NodeClaim, c candidate, userData string) (*csgo.DeployVirtualMachineParams, error) {
