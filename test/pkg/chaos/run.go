@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"time"
 
@@ -84,6 +85,11 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) (*Report, error) {
 		return nil, fmt.Errorf("starting the environment, %w", err)
 	}
 	defer env.Stop()
+	// The harness's own log also goes beside the components' logs, where it can be read while the run goes on.
+	if f, err := os.OpenFile(filepath.Join(env.WorkDir, "chaos.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600); err == nil {
+		defer f.Close()
+		log = slog.New(slog.NewTextHandler(io.MultiWriter(f, logWriter{log}), nil))
+	}
 	log.Info("environment up", "logs", env.WorkDir)
 	r := &run{cfg: cfg, env: env, log: log, obs: newObserver(env.Client),
 		report: &Report{Date: time.Now().UTC(), Config: cfg, WorkDir: env.WorkDir}}
@@ -382,7 +388,9 @@ func randomThresholds(k, n int) []int {
 // kills anyway, and the report says so.
 func (r *run) killBetweenDeployAndTag(ctx context.Context, stop <-chan struct{}) {
 	group := ""
-	t := time.NewTicker(50 * time.Millisecond)
+	// Each poll reads every VM with its userData: polled much faster, at 200 VMs the simulator and this process
+	// spend a core on JSON, starving the node agent (its leases lapse and the nodes go NotReady).
+	t := time.NewTicker(250 * time.Millisecond)
 	defer t.Stop()
 	for {
 		select {
@@ -664,6 +672,14 @@ func (r *run) results(ctx context.Context) (map[string]map[int]int64, error) {
 	defer resp.Body.Close()
 	out := map[string]map[int]int64{}
 	return out, json.NewDecoder(resp.Body).Decode(&out)
+}
+
+// logWriter passes text lines to the caller's logger.
+type logWriter struct{ log *slog.Logger }
+
+func (w logWriter) Write(b []byte) (int, error) {
+	w.log.Info(strings.TrimSpace(string(b)))
+	return len(b), nil
 }
 
 // waitFor polls cond every second until it holds, ctx ends or timeout passes.
