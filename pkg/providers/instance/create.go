@@ -71,10 +71,6 @@ var errRedeploy = errors.New("existing VM was in Error and has been destroyed")
 func (p *DefaultProvider) Create(ctx context.Context, nodeClass *v1.CloudStackNodeClass, nodeClaim *karpv1.NodeClaim,
 	instanceTypes []*cloudprovider.InstanceType, userData UserData) (*Instance, error) {
 	candidates := p.candidates(nodeClass, nodeClaim, instanceTypes)
-	if len(candidates) == 0 {
-		return nil, cloudprovider.NewInsufficientCapacityError(fmt.Errorf("no available offering of %d instance types is compatible with the requirements of nodeclaim %q",
-			len(instanceTypes), nodeClaim.Name))
-	}
 	// A NodeClaim older than this process may have had its VM deployed by the previous process, possibly in
 	// another zone than the one the cheapest candidate picks now, where no duplicate-hostname error would stop a
 	// second deploy. Only for those is the cost of a lookup before deploy worth it.
@@ -94,6 +90,12 @@ func (p *DefaultProvider) Create(ctx context.Context, nodeClass *v1.CloudStackNo
 			}
 			redeployed = true
 		}
+	}
+	// Only now may capacity end the Create: a VM found above is adopted even when no offering is available any more,
+	// or the NodeClaim would be deleted as unlaunchable while its VM runs (and a Node registers for it).
+	if len(candidates) == 0 {
+		return nil, cloudprovider.NewInsufficientCapacityError(fmt.Errorf("no available offering of %d instance types is compatible with the requirements of nodeclaim %q",
+			len(instanceTypes), nodeClaim.Name))
 	}
 	var capacityErrs error
 	for attempt := 0; attempt < len(candidates) && attempt < maxLaunchAttempts; attempt++ {

@@ -75,4 +75,23 @@ var _ = Describe("Answers lost after CloudStack acted", func() {
 		Expect(liveNamed("lost-job")).To(HaveLen(1))
 		Expect(sim.Counts()["deployVirtualMachine"]).To(BeEquivalentTo(1))
 	})
+
+	// Found by the 200-node run: meanwhile capacity failures had marked every offering unavailable, the retried
+	// Create answered InsufficientCapacity, Karpenter deleted the NodeClaim, and the Node registered from its running
+	// VM, owned by no NodeClaim, held Karpenter's cluster state unsynced (no provisioning) until the VM was collected.
+	It("adopts that VM even when no offering is available any more, instead of answering insufficient capacity", func() {
+		nc := nodeClass()
+		its := listInstanceTypes(nc)
+		claim := nodeClaim("lost-then-full")
+		sim.ApplyChaos(simulator.ChaosSettings{DropAfterAction: map[string]float64{"queryAsyncJobResult": 1}})
+		_, err := provider.Create(ctx, nc, claim, its, userData)
+		Expect(err).To(HaveOccurred())
+		sim.ResetFaults()
+		Expect(liveNamed("lost-then-full")).To(HaveLen(1))
+
+		inst, err := provider.Create(ctx, nc, claim, nil, userData)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(inst.ID).To(Equal(liveNamed("lost-then-full")[0].ID))
+		Expect(sim.Counts()["deployVirtualMachine"]).To(BeEquivalentTo(1))
+	})
 })
