@@ -66,6 +66,15 @@ test-oldest: ## Run the API, cloud provider and NodeClass controller suites on t
 scale: ## Measure a scale-up and scale-down of the example workload: times, CloudStack requests per node, idle requests, controller RSS/CPU (SCALE_ARGS, e.g. "--replicas 500 --job-latency 20s"; see docs/performance.md)
 	go run ./test/cmd/demo --non-interactive --measure $(SCALE_ARGS)
 
+.PHONY: chaos
+chaos: ## Run the chaos harness at scale (docs/reliability.md): CHAOS_NODES=200 CHAOS_CYCLES=3 CHAOS_RUNS=1; figures appended to CHAOS_REPORT
+	@KUBEBUILDER_ASSETS="$$(hack/envtest-assets.sh | tail -n1)"; export KUBEBUILDER_ASSETS; \
+	export CHAOS=large CHAOS_REPORT="$${CHAOS_REPORT:-$(CURDIR)/.chaos/report.md}"; \
+	for i in $$(seq 1 $${CHAOS_RUNS:-1}); do \
+		echo "chaos run $$i of $${CHAOS_RUNS:-1}; figures go to $$CHAOS_REPORT"; \
+		go test -count=1 -timeout 12h ./test/chaos/ -ginkgo.v || exit 1; \
+	done
+
 .PHONY: demo
 demo: ## Run the whole product on one machine: control plane, simulated CloudStack, node agent, controller (DEMO_ARGS=--non-interactive for CI)
 	go run ./test/cmd/demo $(DEMO_ARGS)

@@ -110,9 +110,6 @@ func (c *CloudProvider) Create(ctx context.Context, nodeClaim *karpv1.NodeClaim)
 	if err != nil {
 		return nil, cloudprovider.NewCreateError(fmt.Errorf("resolving instance types, %w", err), "InstanceTypeResolutionFailed", "Failed to resolve instance types")
 	}
-	if len(instanceTypes) == 0 {
-		return nil, cloudprovider.NewInsufficientCapacityError(fmt.Errorf("no instance type of CloudStackNodeClass %q satisfies the NodeClaim's requirements and resource requests", nodeClass.Name))
-	}
 	// Read at launch, so a rotated Secret reaches the next VM; the values live only in this rendering.
 	secret, err := c.userDataSecrets.Get(ctx, nodeClass)
 	if err != nil {
@@ -122,8 +119,13 @@ func (c *CloudProvider) Create(ctx context.Context, nodeClaim *karpv1.NodeClaim)
 		}
 		return nil, cloudprovider.NewCreateError(err, "UserDataSecretReadFailed", "Failed to read the Secret spec.userDataSecretRef names")
 	}
+	// Even with no instance type left the instance provider is asked: a VM an earlier Create launched for this
+	// NodeClaim (unseen, or by a previous process) is adopted rather than the NodeClaim deleted as unlaunchable.
 	inst, err := c.instanceProvider.Create(ctx, nodeClass, nodeClaim, instanceTypes, userDataFor(ctx, nodeClass, nodeClaim, secret))
 	if err != nil {
+		if len(instanceTypes) == 0 && cloudprovider.IsInsufficientCapacityError(err) {
+			return nil, cloudprovider.NewInsufficientCapacityError(fmt.Errorf("no instance type of CloudStackNodeClass %q satisfies the NodeClaim's requirements and resource requests", nodeClass.Name))
+		}
 		return nil, fmt.Errorf("creating instance, %w", err)
 	}
 	it := findInstanceType(instanceTypes, inst)

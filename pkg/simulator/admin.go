@@ -19,6 +19,8 @@ type FaultSettings struct {
 	ZoneCapacity        map[string]ZoneCapacitySpec `json:"zoneCapacity,omitempty"`
 	ZoneDisabled        map[string]bool             `json:"zoneDisabled,omitempty"`
 	Reset               bool                        `json:"reset,omitempty"`
+	// ChaosSettings are the knobs of chaos runs (chaos.go).
+	ChaosSettings
 }
 
 // LatencySetting is one command's added latency.
@@ -72,6 +74,7 @@ func (s *Server) ApplyFaults(f FaultSettings) {
 	for z, d := range f.ZoneDisabled {
 		s.SetZoneDisabled(z, d)
 	}
+	s.ApplyChaos(f.ChaosSettings)
 }
 
 type countsBody struct {
@@ -88,7 +91,7 @@ type commandStatsBody struct {
 }
 
 // AdminHandler serves the admin endpoint the standalone binary exposes on its own port:
-// GET /counts, POST /reset-counts, POST /faults, GET /vms, GET /vms/expunged (see docs/simulator.md).
+// GET /counts, POST /reset-counts, POST /faults, GET /results, GET /vms, GET /vms/expunged (see docs/simulator.md).
 func (s *Server) AdminHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /counts", func(w http.ResponseWriter, _ *http.Request) {
@@ -113,6 +116,9 @@ func (s *Server) AdminHandler() http.Handler {
 		}
 		s.ApplyFaults(f)
 		writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
+	})
+	mux.HandleFunc("GET /results", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, s.Results())
 	})
 	mux.HandleFunc("GET /vms", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, s.VirtualMachines())

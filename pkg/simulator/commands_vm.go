@@ -120,6 +120,10 @@ func cmdDeployVirtualMachine(s *Server, r *request) (any, *apiError) {
 	if aerr := checkRootDiskOverride(details, r, t); aerr != nil {
 		return nil, aerr
 	}
+	failMode := s.deployFailure(z, o)
+	if failMode == deployRefused {
+		return nil, errDeployRefused()
+	}
 	id := st.newID("vm")
 	st.seq++
 	v := &vm{id: id, name: name, group: r.get("group"), state: StateStopped, owner: owner, zone: z, offering: o, template: t,
@@ -181,13 +185,16 @@ func cmdDeployVirtualMachine(s *Server, r *request) (any, *apiError) {
 	st.vms = append(st.vms, v)
 	st.vmByID[v.id] = v
 
-	failure := ""
+	failure, failCode := "", 533
 	if startVM {
-		if s.faults.takeDeployFailure(z, o) || !st.reserve(v) {
+		switch {
+		case s.faults.takeDeployFailure(z, o) || failMode == deployJobCapacity || !st.reserve(v):
 			failure = deployFailureText(v)
 			if len(groups) > 0 {
 				failure += ", Please check the affinity groups provided, there may not be sufficient capacity to follow them"
 			}
+		case failMode == deployJobInternal:
+			failure, failCode = deployInternalFailureText(v), 530
 		}
 	}
 	j := s.newJob(r, jobClass+"vm.DeployVMCmd", "VirtualMachine", v.id)
@@ -212,7 +219,7 @@ func cmdDeployVirtualMachine(s *Server, r *request) (any, *apiError) {
 				v.uncount()
 				v.setState(StateError)
 			}
-			s.failJob(j, 533, failure)
+			s.failJob(j, failCode, failure)
 		case startVM:
 			if pristine {
 				v.hostID = StableID("host", z.Name+"/"+strconv.Itoa(st.seq%4))

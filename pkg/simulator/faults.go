@@ -174,4 +174,5 @@ func (s *Server) ResetFaults() {
 	s.faults.mu.Unlock()
 	s.faults.throttle.Store(false)
 	s.faults.drops.Store(0)
+	s.resetChaos()
 }

@@ -38,6 +38,7 @@ type Server struct {
 
 	faults  faults
 	limiter apiLimiter
+	chaos   chaos
 	account accounting
 }
 
@@ -67,6 +68,7 @@ func New(c *Catalog, opts ...Option) (*Server, error) {
 	}
 	s := &Server{cat: c, addr: "127.0.0.1:0", scheme: "http", started: time.Now(), log: slog.New(slog.DiscardHandler)}
 	s.faults.init()
+	s.chaos.init()
 	s.faults.jobLatency.Store(int64(2 * time.Second))
 	s.account.init()
 	for _, o := range opts {
@@ -189,19 +191,17 @@ func (s *Server) serveAPI(w http.ResponseWriter, hr *http.Request) {
 	status := s.handle(w, hr, r)
 	elapsed := time.Since(start)
 	s.account.record(r.command, r.method, elapsed)
+	s.recordResult(r.command, status)
 	s.log.Debug("api request", "command", r.command, "method", r.method, "status", status, "duration", elapsed)
 }
 
 // handle returns the HTTP status it wrote (0 when the connection was dropped).
 func (s *Server) handle(w http.ResponseWriter, hr *http.Request, r *request) int {
-	if s.faults.takeDrop() {
-		if hj, ok := w.(http.Hijacker); ok {
-			if conn, _, err := hj.Hijack(); err == nil {
-				_ = conn.Close()
-				return 0
-			}
-		}
-		panic(http.ErrAbortHandler)
+	if s.faults.takeDrop() || s.Down() {
+		return dropConnection(w)
+	}
+	if s.proxyError() {
+		return writeProxyError(w)
 	}
 	if d := s.faults.latencyFor(r.command); d > 0 {
 		select {
@@ -224,6 +224,9 @@ func (s *Server) handle(w http.ResponseWriter, hr *http.Request, r *request) int
 		// ApiServer.commandAvailable turns the checker's UnavailableCommandException into UNSUPPORTED_ACTION_ERROR.
 		return s.writeError(w, envelope, errUnavailable(r.command, acct.Name))
 	}
+	if aerr := s.throttled(acct); aerr != nil {
+		return s.writeError(w, envelope, aerr)
+	}
 	if s.faults.throttle.Load() {
 		return s.writeError(w, envelope, errThrottled(time.Duration(s.cat.Settings.APILimitInterval)*time.Second))
 	}
@@ -244,12 +247,31 @@ func (s *Server) handle(w http.ResponseWriter, hr *http.Request, r *request) int
 	if err != nil {
 		return s.writeError(w, envelope, &apiError{code: 530, csCode: 4250, text: "serializing response: " + err.Error()})
 	}
+	if drop, hang := s.dropAfterAction(r.command); drop {
+		// The command took effect; only its answer is lost.
+		select {
+		case <-time.After(hang):
+		case <-hr.Context().Done():
+		}
+		return dropConnection(w)
+	}
 	w.Header().Set("Content-Type", "application/json; charset=UTF-8")
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write([]byte(`{"` + envelope + `":`))
 	_, _ = w.Write(body)
 	_, _ = w.Write([]byte(`}`))
 	return http.StatusOK
+}
+
+// dropConnection closes the request's connection without an answer, as a crashed or unreachable server leaves it.
+func dropConnection(w http.ResponseWriter) int {
+	if hj, ok := w.(http.Hijacker); ok {
+		if conn, _, err := hj.Hijack(); err == nil {
+			_ = conn.Close()
+			return 0
+		}
+	}
+	panic(http.ErrAbortHandler)
 }
 
 type errorBody struct {

@@ -55,6 +55,9 @@ type VM struct {
 	RootDiskSizeGiB  int64
 	Details          map[string]string
 	Reboots          int
+	// Started is when the VM first reached Running (zero if it never did): a chaos run counts a NodeClaim with two
+	// started VMs as a duplicate, while a failed attempt left in Error is not one.
+	Started time.Time
 }
 
 type vmNIC struct {
@@ -86,11 +89,15 @@ type vm struct {
 	busyUntil time.Time
 	reboots   int
 	hostID    string
+	started   time.Time
 }
 
 func (v *vm) setState(state string) {
 	v.state = state
 	v.updated = time.Now()
+	if state == StateRunning && v.started.IsZero() {
+		v.started = v.updated
+	}
 }
 
 // gone reports whether Get/List callers should treat the VM as no longer existing.
@@ -193,7 +200,7 @@ func (st *cloud) snapshot(v *vm) VM {
 		State: v.state, ZoneID: v.zone.ID, ZoneName: v.zone.Name, ServiceOfferingID: v.offering.ID, ServiceOfferingName: v.offering.Name,
 		TemplateID: v.template.ID, UserData: v.userData, Tags: map[string]string{}, CPUNumber: v.cpu, CPUSpeed: v.speed, MemoryMiB: v.memory,
 		Created: v.created, KeyPairs: append([]string(nil), v.keyPairs...), RootDiskSizeGiB: v.rootDiskGiB, Details: maps.Clone(v.details),
-		Reboots: v.reboots, Arch: v.template.Arch, GPUCount: v.offering.GPUCount, OSType: v.template.OSType,
+		Reboots: v.reboots, Started: v.started, Arch: v.template.Arch, GPUCount: v.offering.GPUCount, OSType: v.template.OSType,
 		GuestMemoryKiB: int64(math.Floor(float64(v.memory) * 1024 * (1 - st.settings.GuestMemoryOverheadPercent/100)))}
 	for _, n := range v.nics {
 		out.NetworkIDs = append(out.NetworkIDs, n.network.ID)

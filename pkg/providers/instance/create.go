@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	csgo "github.com/apache/cloudstack-go/v2/cloudstack"
@@ -23,8 +24,20 @@ import (
 // unavailable-offerings cache instead of holding the NodeClaim for minutes.
 const maxLaunchAttempts = 3
 
-// cleanupTimeout bounds destroying a failed VM, which runs even when the Create context is already done.
-const cleanupTimeout = 2 * time.Minute
+// cleanupTimeout bounds destroying a failed VM, which runs even when the Create context is already done; retries
+// start cleanupRetryDelay apart.
+const (
+	cleanupTimeout    = 2 * time.Minute
+	cleanupRetryDelay = 250 * time.Millisecond
+)
+
+// A deploy refused without effect (throttled, internal error) or whose answer was lost without a VM is sent again,
+// up to deployAttempts times in all, deployRetryDelay apart and doubling: each failed Create costs a NodeClaim
+// Karpenter's growing backoff, which under an api limit left pods pending for minutes.
+const (
+	deployAttempts   = 4
+	deployRetryDelay = 250 * time.Millisecond
+)
 
 // Adopting a VM that a lost Create left starting polls it with this backoff, up to adoptTimeout.
 const (
@@ -57,19 +70,18 @@ var errRedeploy = errors.New("existing VM was in Error and has been destroyed")
 func (p *DefaultProvider) Create(ctx context.Context, nodeClass *v1.CloudStackNodeClass, nodeClaim *karpv1.NodeClaim,
 	instanceTypes []*cloudprovider.InstanceType, userData UserData) (*Instance, error) {
 	candidates := p.candidates(nodeClass, nodeClaim, instanceTypes)
-	if len(candidates) == 0 {
-		return nil, cloudprovider.NewInsufficientCapacityError(fmt.Errorf("no available offering of %d instance types is compatible with the requirements of nodeclaim %q",
-			len(instanceTypes), nodeClaim.Name))
-	}
 	// A NodeClaim older than this process may have had its VM deployed by the previous process, possibly in
 	// another zone than the one the cheapest candidate picks now, where no duplicate-hostname error would stop a
 	// second deploy. Only for those is the cost of a lookup before deploy worth it.
+	// The same holds for a NodeClaim whose last deploy (or the wait for it) lost its answer in this process: the VM
+	// may exist although no answer said so.
 	redeployed := false
-	if !nodeClaim.CreationTimestamp.IsZero() && nodeClaim.CreationTimestamp.Time.Before(p.startTime) {
+	if (!nodeClaim.CreationTimestamp.IsZero() && nodeClaim.CreationTimestamp.Time.Before(p.startTime)) || p.uncertain.has(nodeClaim.Name) {
 		existing, found, err := p.findByName(ctx, Hostname(nodeClaim.Name))
 		if err != nil {
-			return nil, cloudprovider.NewCreateError(err, "LaunchFailed", "Failed to look up the VM of a NodeClaim older than the controller")
+			return nil, cloudprovider.NewCreateError(err, "LaunchFailed", "Failed to look up the VM of a NodeClaim whose launch may have happened unseen")
 		}
+		p.uncertain.forget(nodeClaim.Name)
 		if found {
 			inst, err := p.adopt(ctx, existing, p.Tags(nodeClass, nodeClaim))
 			if !errors.Is(err, errRedeploy) {
@@ -77,6 +89,12 @@ func (p *DefaultProvider) Create(ctx context.Context, nodeClass *v1.CloudStackNo
 			}
 			redeployed = true
 		}
+	}
+	// Only now may capacity end the Create: a VM found above is adopted even when no offering is available any more,
+	// or the NodeClaim would be deleted as unlaunchable while its VM runs (and a Node registers for it).
+	if len(candidates) == 0 {
+		return nil, cloudprovider.NewInsufficientCapacityError(fmt.Errorf("no available offering of %d instance types is compatible with the requirements of nodeclaim %q",
+			len(instanceTypes), nodeClaim.Name))
 	}
 	var capacityErrs error
 	for attempt := 0; attempt < len(candidates) && attempt < maxLaunchAttempts; attempt++ {
@@ -121,17 +139,12 @@ func (p *DefaultProvider) launch(ctx context.Context, nodeClass *v1.CloudStackNo
 		return nil, err
 	}
 	tags := p.Tags(nodeClass, nodeClaim)
-	vmID, jobID, err := p.api.DeployVM(ctx, params)
+	vmID, jobID, existing, err := p.deploy(ctx, nodeClaim, params)
 	if err != nil {
-		// A duplicate hostname is a 431 like any bad parameter; only then is it worth looking for our own VM.
-		if cserrors.IsInvalidParameter(err) {
-			if existing, found, lookupErr := p.findByName(ctx, Hostname(nodeClaim.Name)); lookupErr != nil {
-				return nil, multierr.Append(fmt.Errorf("deploying VM, %w", err), lookupErr)
-			} else if found {
-				return p.adopt(ctx, existing, tags)
-			}
-		}
-		return nil, fmt.Errorf("deploying VM, %w", err)
+		return nil, err
+	}
+	if existing != nil {
+		return p.adopt(ctx, existing, tags)
 	}
 	// Tagging while the VM starts records what it is for even if this process dies now; ownership itself is already
 	// proven by the instance group deploy set. Launches with the same tags share the call.
@@ -141,11 +154,18 @@ func (p *DefaultProvider) launch(ctx context.Context, nodeClass *v1.CloudStackNo
 	// The tagging result comes first even on failure: the cleanup must not destroy a VM its batch still names.
 	tagErr := <-tagged
 	if err != nil {
-		p.cleanup(ctx, vmID)
+		if ambiguous(err) {
+			// The job's outcome is unknown (CloudStack unreachable, or this Create cancelled): the VM may well be
+			// starting. Destroying it would waste a good launch, and a destroy that fails too would leave it to run
+			// beside a second one; the next Create adopts it instead (or redeploys if it ended in Error).
+			p.uncertain.add(nodeClaim.Name)
+			return nil, fmt.Errorf("waiting for deploy job %s of VM %s, %w", jobID, vmID, err)
+		}
+		_ = p.cleanup(ctx, vmID)
 		return nil, fmt.Errorf("waiting for deploy job %s of VM %s, %w", jobID, vmID, err)
 	}
 	if isGone(vm.State) {
-		p.cleanup(ctx, vmID)
+		_ = p.cleanup(ctx, vmID)
 		return nil, fmt.Errorf("VM %s is %s after its deploy job succeeded", vmID, vm.State)
 	}
 	p.vms.put(vm)
@@ -164,6 +184,52 @@ func (p *DefaultProvider) launch(ctx context.Context, nodeClass *v1.CloudStackNo
 		inst.Tags[k] = v
 	}
 	return inst, nil
+}
+
+// deploy sends the deploy, and sends it again, up to deployAttempts times, after an answer that says nothing
+// happened (throttling, an internal error) or a lost answer when no VM of the name exists. When the VM turns out to
+// exist already (a duplicate hostname, or a lost answer after which the lookup finds it), it returns that VM to adopt.
+func (p *DefaultProvider) deploy(ctx context.Context, nodeClaim *karpv1.NodeClaim, params *csgo.DeployVirtualMachineParams) (vmID, jobID string, existing *csgo.VirtualMachine, err error) {
+	delay := deployRetryDelay
+	for attempt := 1; ; attempt++ {
+		vmID, jobID, err = p.api.DeployVM(ctx, params)
+		if err == nil {
+			return vmID, jobID, nil, nil
+		}
+		retry := cserrors.IsThrottled(err) || cserrors.Code(err) == cserrors.CodeInternalError
+		switch {
+		case cserrors.IsInvalidParameter(err):
+			// A duplicate hostname is a 431 like any bad parameter; only then is it worth looking for our own VM.
+			vm, found, lookupErr := p.findByName(ctx, Hostname(nodeClaim.Name))
+			if lookupErr != nil {
+				return "", "", nil, multierr.Append(fmt.Errorf("deploying VM, %w", err), lookupErr)
+			}
+			if found {
+				return "", "", vm, nil
+			}
+		case ambiguous(err):
+			// The server may have created the VM and only its answer was lost: look for it before anything else.
+			p.uncertain.add(nodeClaim.Name)
+			vm, found, lookupErr := p.findByName(ctx, Hostname(nodeClaim.Name))
+			if lookupErr != nil {
+				return "", "", nil, multierr.Append(fmt.Errorf("deploying VM, the answer was lost, %w", err), lookupErr)
+			}
+			p.uncertain.forget(nodeClaim.Name)
+			if found {
+				return "", "", vm, nil
+			}
+			retry = ctx.Err() == nil
+		}
+		if !retry || attempt >= deployAttempts {
+			return "", "", nil, fmt.Errorf("deploying VM, %w", err)
+		}
+		select {
+		case <-ctx.Done():
+			return "", "", nil, fmt.Errorf("deploying VM, %w", err)
+		case <-time.After(delay):
+		}
+		delay *= 2
+	}
 }
 
 func (p *DefaultProvider) deployParams(ctx context.Context, nodeClass *v1.CloudStackNodeClass, nodeClaim *karpv1.NodeClaim, c candidate, userData string) (*csgo.DeployVirtualMachineParams, error) {
@@ -251,7 +317,11 @@ func (p *DefaultProvider) adopt(ctx context.Context, vm *csgo.VirtualMachine, ta
 	interval := adoptPollInterval
 	for vm.State != StateRunning {
 		if vm.State == StateError {
-			p.cleanup(ctx, vm.Id)
+			// Until it is gone the VM in Error holds the hostname on its network: a redeploy there would be refused
+			// as a duplicate and find this VM again.
+			if err := p.cleanup(ctx, vm.Id); err != nil {
+				return nil, fmt.Errorf("destroying VM %s, which a previous launch left in Error, %w", vm.Id, err)
+			}
 			return nil, errRedeploy
 		}
 		select {
@@ -278,13 +348,62 @@ func (p *DefaultProvider) adopt(ctx context.Context, vm *csgo.VirtualMachine, ta
 }
 
 // cleanup destroys a VM whose launch failed (a failed deploy job leaves it in Error, holding its name and volumes).
-// It runs on a context of its own so a cancelled Create still cleans up.
-func (p *DefaultProvider) cleanup(ctx context.Context, vmID string) {
+// It runs on a context of its own so a cancelled Create still cleans up, and retries what CloudStack refused without
+// acting (throttling) or may not have done (internal errors, lost answers): destroying is safe to repeat. What is
+// still left after cleanupTimeout is the garbage collector's.
+func (p *DefaultProvider) cleanup(ctx context.Context, vmID string) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 	defer cancel()
-	if err := p.destroy(ctx, vmID); err != nil && !cserrors.IsNotFound(err) {
-		log.FromContext(ctx).Error(err, "destroying VM of a failed launch; the garbage collector will retry", "vm-id", vmID)
+	delay := cleanupRetryDelay
+	for {
+		err := p.destroy(ctx, vmID)
+		if err == nil || cserrors.IsNotFound(err) {
+			return nil
+		}
+		if !cserrors.IsTransient(err) || ctx.Err() != nil {
+			log.FromContext(ctx).Error(err, "destroying VM of a failed launch; the garbage collector will retry", "vm-id", vmID)
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			log.FromContext(ctx).Error(err, "destroying VM of a failed launch; the garbage collector will retry", "vm-id", vmID)
+			return err
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, adoptPollMaxInterval)
 	}
+}
+
+// ambiguous reports a failure after which CloudStack may or may not have acted: no answer came (transport error,
+// timeout, garbled body, cancelled wait), as opposed to an answer that refused the request.
+func ambiguous(err error) bool { return err != nil && cserrors.Code(err) == 0 }
+
+// uncertainLaunches are the NodeClaims whose VM may exist although this process never got an answer saying so.
+type uncertainLaunches struct {
+	mu    sync.Mutex
+	names map[string]struct{}
+}
+
+func (u *uncertainLaunches) add(name string) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.names == nil {
+		u.names = map[string]struct{}{}
+	}
+	u.names[name] = struct{}{}
+}
+
+func (u *uncertainLaunches) has(name string) bool {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	_, ok := u.names[name]
+	return ok
+}
+
+func (u *uncertainLaunches) forget(name string) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	delete(u.names, name)
 }
 
 func truncate(s string, n int) string {

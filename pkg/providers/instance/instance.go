@@ -99,6 +99,8 @@ type DefaultProvider struct {
 	startTime time.Time
 	// adoptTimeout bounds waiting for an adopted VM to run.
 	adoptTimeout time.Duration
+	// uncertain are NodeClaims whose deploy lost its answer: their next Create looks for the VM first.
+	uncertain uncertainLaunches
 
 	// capabilities caches whether the account may expunge (under expungeKey); mu serialises its loads.
 	capabilities *gocache.Cache

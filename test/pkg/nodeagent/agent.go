@@ -130,7 +130,7 @@ func (a *Agent) Sync(ctx context.Context) error {
 		errs = append(errs, a.initializeNodes(ctx, ours, vms))
 	}
 	for _, node := range ours {
-		errs = append(errs, a.renewLease(ctx, node), a.removeStartupTaints(ctx, node))
+		errs = append(errs, a.renewLease(ctx, node), a.reportReady(ctx, node), a.removeStartupTaints(ctx, node))
 	}
 	errs = append(errs, a.runPods(ctx, ours))
 	return errors.Join(errs...)
