@@ -260,14 +260,19 @@ var _ = Describe("Create adopting a VM that does not start", func() {
 })
 
 var _ = Describe("Create cancelled during the launch", func() {
-	It("destroys the VM it deployed, so a cancelled launch leaves no VM", func() {
+	// A cancelled Create (the process shutting down, leadership lost) cannot know how its deploy ended: destroying
+	// the VM would waste a launch that may succeed, and a destroy that fails too would leave it to run beside a
+	// second one. The VM is kept; the next Create of the NodeClaim adopts it, and the garbage collector takes it if
+	// the NodeClaim is gone.
+	It("keeps the VM of a cancelled launch, and the next Create adopts it instead of deploying a second one", func() {
 		nc := nodeClass()
 		sim.SetJobLatency(3 * time.Second)
 		cctx, cancel := context.WithCancel(ctx)
 		defer cancel()
+		claim := nodeClaim("cancelled")
 		done := make(chan error, 1)
 		go func() {
-			_, err := provider.Create(cctx, nc, nodeClaim("cancelled"), listInstanceTypes(nc), userData)
+			_, err := provider.Create(cctx, nc, claim, listInstanceTypes(nc), userData)
 			done <- err
 		}()
 		// Cancel once CloudStack has accepted the deploy and the provider knows the VM (it tags it right after the
@@ -281,8 +286,13 @@ var _ = Describe("Create cancelled during the launch", func() {
 		var err error
 		Eventually(done).WithTimeout(time.Minute).Should(Receive(&err))
 		Expect(err).To(HaveOccurred())
-		Expect(everVMs(sim, "cancelled")).To(HaveLen(1))
-		Expect(liveVMs(sim, "cancelled")).To(BeEmpty(), "the VM of the cancelled launch is destroyed")
+		Expect(liveVMs(sim, "cancelled")).To(HaveLen(1), "the VM of the cancelled launch is kept for adoption")
+		first := liveVMs(sim, "cancelled")[0]
+
+		inst, err := provider.Create(ctx, nc, claim, listInstanceTypes(nc), userData)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(inst.ID).To(Equal(first.ID))
+		Expect(everVMs(sim, "cancelled")).To(HaveLen(1), "no second VM for the NodeClaim")
 	})
 })
 

@@ -1,11 +1,17 @@
 package instance_test
 
 import (
+	"context"
+	"time"
+
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	"github.com/samber/lo"
+	karpv1 "sigs.k8s.io/karpenter/pkg/apis/v1"
 	"sigs.k8s.io/karpenter/pkg/cloudprovider"
 
+	v1 "github.com/cloudstack/karpenter-provider-cloudstack/pkg/apis/v1"
+	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/instance"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/simulator"
 )
 
@@ -23,6 +29,16 @@ var _ = Describe("Answers lost after CloudStack acted", func() {
 		for _, name := range []string{"small", "medium"} {
 			unavailable.MarkUnavailable(ctx, "test", name, "zone-a")
 		}
+	}
+
+	// createWhileJobsUnfollowable launches while every answer about the deploy's progress is lost (the VM listing
+	// that follows jobs and the job query alike), until the launch gives up.
+	createWhileJobsUnfollowable := func(nc *v1.CloudStackNodeClass, claim *karpv1.NodeClaim, its []*cloudprovider.InstanceType) (*instance.Instance, error) {
+		GinkgoHelper()
+		sim.ApplyChaos(simulator.ChaosSettings{DropAfterAction: map[string]float64{"queryAsyncJobResult": 1, "listVirtualMachines": 1}})
+		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		return provider.Create(cctx, nc, claim, its, userData)
 	}
 
 	It("adopts at once the VM of a deploy whose answer was lost", func() {
@@ -61,8 +77,7 @@ var _ = Describe("Answers lost after CloudStack acted", func() {
 		nc := nodeClass()
 		its := listInstanceTypes(nc)
 		claim := nodeClaim("lost-job")
-		sim.ApplyChaos(simulator.ChaosSettings{DropAfterAction: map[string]float64{"queryAsyncJobResult": 1}})
-		_, err := provider.Create(ctx, nc, claim, its, userData)
+		_, err := createWhileJobsUnfollowable(nc, claim, its)
 		Expect(err).To(HaveOccurred())
 		sim.ResetFaults()
 		Expect(liveNamed("lost-job")).To(HaveLen(1), "the VM was destroyed although its launch may have succeeded")
@@ -83,8 +98,7 @@ var _ = Describe("Answers lost after CloudStack acted", func() {
 		nc := nodeClass()
 		its := listInstanceTypes(nc)
 		claim := nodeClaim("lost-then-full")
-		sim.ApplyChaos(simulator.ChaosSettings{DropAfterAction: map[string]float64{"queryAsyncJobResult": 1}})
-		_, err := provider.Create(ctx, nc, claim, its, userData)
+		_, err := createWhileJobsUnfollowable(nc, claim, its)
 		Expect(err).To(HaveOccurred())
 		sim.ResetFaults()
 		Expect(liveNamed("lost-then-full")).To(HaveLen(1))
