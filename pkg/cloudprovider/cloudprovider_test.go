@@ -150,7 +150,7 @@ var _ = Describe("Provisioning", func() {
 		Expect(err).ToNot(HaveOccurred())
 		Expect(lo.Map(listed, func(nc *karpv1.NodeClaim, _ int) string { return nc.Status.ProviderID })).To(ConsistOf(nodeClaim.Status.ProviderID))
 
-		Eventually(func() error { return cloudProvider.Delete(ctx, nodeClaim) }).WithTimeout(10 * time.Second).
+		Eventually(func() error { return cloudProvider.Delete(ctx, nodeClaim) }).WithTimeout(30 * time.Second).
 			Should(Satisfy(corecloudprovider.IsNodeClaimNotFoundError))
 		_, err = cloudProvider.Get(ctx, nodeClaim.Status.ProviderID)
 		Expect(corecloudprovider.IsNodeClaimNotFoundError(err)).To(BeTrue(), "got %v", err)
@@ -189,9 +189,11 @@ var _ = Describe("Provisioning", func() {
 		// An operator stops it with their own key: the provider's role does not allow stopVirtualMachine.
 		sdk := csgo.NewClient(csEnv.Simulator.URL(), "sim-admin-api-key", "sim-admin-secret-key", false)
 		stopped := lo.Must(sdk.VirtualMachine.StopVirtualMachine(sdk.VirtualMachine.NewStopVirtualMachineParams(id)))
-		Eventually(func() int {
-			return lo.Must(sdk.Asyncjob.QueryAsyncJobResult(sdk.Asyncjob.NewQueryAsyncJobResultParams(stopped.JobID))).Jobstatus
-		}).Should(Equal(1))
+		Eventually(func(g Gomega) int {
+			job, err := sdk.Asyncjob.QueryAsyncJobResult(sdk.Asyncjob.NewQueryAsyncJobResultParams(stopped.JobID))
+			g.Expect(err).NotTo(HaveOccurred())
+			return job.Jobstatus
+		}).WithTimeout(30 * time.Second).Should(Equal(1))
 		err := cloudProvider.Reboot(ctx, nodeClaim, "op-2")
 		Expect(corecloudprovider.IsNodeRebootFailedError(err)).To(BeTrue(), "%v", err)
 	})

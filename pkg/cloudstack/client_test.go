@@ -302,7 +302,7 @@ var _ = Describe("Client", func() {
 			cctx, cancel := context.WithCancel(ctx)
 			go func() {
 				defer GinkgoRecover()
-				Eventually(func() int64 { return e.sim.Counts()["queryAsyncJobResult"] }).Should(BeNumerically(">=", 2))
+				Eventually(func() int64 { return e.sim.Counts()["queryAsyncJobResult"] }).WithTimeout(30 * time.Second).Should(BeNumerically(">=", 2))
 				cancel()
 			}()
 			_, err = e.client.WaitForJob(cctx, jobID)

@@ -14,7 +14,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
-	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
@@ -48,17 +47,18 @@ type Operator struct {
 	InstanceTypeProvider  instancetype.Provider
 	InstanceProvider      instance.Provider
 
-	// Readiness fails while CloudStack is unreachable or rejects the credentials (set by Build).
-	Readiness healthz.Checker
+	// Reachability probes CloudStack on every replica into the karpenter_cloudstack_api_reachable gauge and the log
+	// (set by Build); it is not a readiness check.
+	Reachability manager.Runnable
 	// CredentialsReloader applies keys rotated in the mounted credentials Secret; nil when the keys come from flags
 	// or the environment (set by Build).
 	CredentialsReloader manager.Runnable
 }
 
-// NewOperator builds the CloudStack client and the providers from the provider's options, and adds a readiness
-// check that fails while CloudStack is unreachable or rejects the credentials. The options were validated when
-// Karpenter core parsed them (coreoperator.NewOperator ends the process on invalid options, with a message that
-// names the flag and the fix).
+// NewOperator builds the CloudStack client and the providers from the provider's options, and starts probing
+// CloudStack's reachability (a metric and log lines, not readiness). The options were validated when Karpenter
+// core parsed them (coreoperator.NewOperator ends the process on invalid options, with a message that names the
+// flag and the fix).
 func NewOperator(ctx context.Context, op *coreoperator.Operator) (context.Context, *Operator) {
 	opts := options.FromContext(ctx)
 	for _, w := range opts.Warnings() {
@@ -69,7 +69,8 @@ func NewOperator(ctx context.Context, op *coreoperator.Operator) (context.Contex
 		log.FromContext(ctx).Error(err, "failed building the CloudStack provider")
 		os.Exit(1)
 	}
-	lo.Must0(op.AddReadyzCheck("cloudstack", o.Readiness))
+	// Reported, not a readiness check: see reachability.
+	lo.Must0(op.Add(o.Reachability))
 	if o.CredentialsReloader != nil {
 		lo.Must0(op.Add(o.CredentialsReloader))
 	}
@@ -78,7 +79,7 @@ func NewOperator(ctx context.Context, op *coreoperator.Operator) (context.Contex
 }
 
 // Build is NewOperator without the process around it: it returns errors instead of ending the process and leaves
-// registering Readiness and CredentialsReloader to the caller. namespaces reads the kube-system namespace, whose UID
+// registering Reachability and CredentialsReloader to the caller. namespaces reads the kube-system namespace, whose UID
 // becomes Options.ClusterID; registerer receives the client's metrics.
 func Build(ctx context.Context, op *coreoperator.Operator, opts *options.Options, namespaces corev1client.NamespacesGetter,
 	registerer prometheus.Registerer) (*Operator, error) {
@@ -93,7 +94,7 @@ func Build(ctx context.Context, op *coreoperator.Operator, opts *options.Options
 		return nil, fmt.Errorf("identifying the cluster, %w", err)
 	}
 	o := New(op, api, &withID)
-	o.Readiness = newCloudStackCheck(api, cache.New("readiness", cache.ReadinessTTL, cache.CleanupInterval)).Check
+	o.Reachability = newReachability(api.Probe)
 	if r := newCredentialsReloader(opts, api); r != nil {
 		o.CredentialsReloader = r
 	}

@@ -2,7 +2,6 @@ package operator
 
 import (
 	"context"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -94,7 +93,6 @@ var _ = Describe("Build", func() {
 		Expect(err).ToNot(HaveOccurred())
 		Expect(families).ToNot(BeEmpty())
 
-		Expect(o.Readiness(httptest.NewRequest("GET", "/readyz", nil))).To(Succeed())
 		Expect(o.InstanceProvider.Tags(&v1.CloudStackNodeClass{}, &karpv1.NodeClaim{ObjectMeta: metav1.ObjectMeta{Name: "n1"}})).
 			To(HaveKeyWithValue(v1.TagKeyClusterID, clusterUID), "VMs are owned by this cluster's ID")
 	})

@@ -62,6 +62,12 @@ func WithServiceOfferings(s ServiceOfferings) Option {
 	return func(p *DefaultProvider) { p.offerings = s }
 }
 
+// WithAdoptTimeout bounds how long Create waits for a VM it adopts (one a previous Create launched) to run; the
+// default is 10 minutes. Create then returns a retryable error and keeps the VM.
+func WithAdoptTimeout(d time.Duration) Option {
+	return func(p *DefaultProvider) { p.adoptTimeout = d }
+}
+
 // WithCapabilitiesCache injects the cache of the server's capabilities the operator built (cache.CapabilitiesTTL).
 func WithCapabilitiesCache(c *gocache.Cache) Option {
 	return func(p *DefaultProvider) { p.capabilities = c }
@@ -78,6 +84,8 @@ type DefaultProvider struct {
 	offerings   ServiceOfferings
 	// startTime tells NodeClaims this process created from those a previous process may have launched already.
 	startTime time.Time
+	// adoptTimeout bounds waiting for an adopted VM to run.
+	adoptTimeout time.Duration
 
 	// capabilities caches whether the account may expunge (under expungeKey); mu serialises its loads.
 	capabilities *gocache.Cache
@@ -90,7 +98,7 @@ var _ Provider = (*DefaultProvider)(nil)
 
 // NewDefaultProvider returns a Provider for the VMs of one cluster.
 func NewDefaultProvider(api cloudstack.API, unavailable *cache.UnavailableOfferings, owner Owner, opts ...Option) *DefaultProvider {
-	p := &DefaultProvider{api: api, unavailable: unavailable, owner: owner, startTime: time.Now()}
+	p := &DefaultProvider{api: api, unavailable: unavailable, owner: owner, startTime: time.Now(), adoptTimeout: adoptTimeout}
 	for _, o := range opts {
 		o(p)
 	}

@@ -53,7 +53,7 @@ var _ = Describe("Garbage collection", func() {
 		ExpectSingletonReconciled(ctx, gc)
 		Expect(liveVMs()).To(HaveLen(4), "nothing is collected within the grace period")
 
-		env.Clock.Step(time.Minute)
+		env.Clock.Step(10 * time.Minute) // far past the 30 s grace period, however long the spec took in real time
 		ExpectSingletonReconciled(ctx, gc)
 		names := lo.Map(liveVMs(), func(vm simulator.VM, _ int) string { return vm.Name })
 		Expect(names).To(ConsistOf(kept.Name, foreign))
@@ -116,7 +116,7 @@ var _ = Describe("Garbage collection on a shared cloud", func() {
 			})
 		}
 		Expect(live()).To(ConsistOf(all))
-		env.Clock.Step(time.Minute)
+		env.Clock.Step(10 * time.Minute) // far past the 30 s grace period, however long the spec took in real time
 
 		ExpectSingletonReconciled(ctx, gcFor(rootAPI, ours))
 		Expect(live()).To(ConsistOf(lo.Without(all, rootOwn)), "the root admin's GC destroys its own leak only")
@@ -145,7 +145,7 @@ var _ = Describe("Garbage collection on a shared cloud", func() {
 
 		csEnv.Simulator.FailNextCommands("createTags", 1)
 		gc := garbagecollection.NewController(env.Clock, env.Client, csEnv.InstanceProvider, 30*time.Second)
-		env.Clock.Step(time.Minute)
+		env.Clock.Step(10 * time.Minute) // far past the 30 s grace period, however long the spec took in real time
 		_, err := gc.Reconcile(ctx)
 		Expect(err).To(HaveOccurred(), "a third failure is reported and retried on the next pass")
 		ExpectSingletonReconciled(ctx, gc)
