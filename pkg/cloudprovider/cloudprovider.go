@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/awslabs/operatorpkg/status"
@@ -32,6 +31,7 @@ import (
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/operator/options"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/instance"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/instancetype"
+	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/instancetype/kubelet"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/userdatasecret"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/zone"
 )
@@ -128,7 +128,12 @@ func (c *CloudProvider) Create(ctx context.Context, nodeClaim *karpv1.NodeClaim)
 		}
 		return nil, fmt.Errorf("creating instance, %w", err)
 	}
-	it := findInstanceType(instanceTypes, inst)
+	specs, err := c.instanceTypeProvider.LaunchSpecs(ctx, nodeClass)
+	if err != nil {
+		// The VM runs: report it with the labels it proves rather than fail a launch that succeeded.
+		log.FromContext(ctx).Error(err, "failed resolving launch specs", "CloudStackNodeClass", nodeClass.Name)
+	}
+	it := findInstanceType(instanceTypes, specs, inst)
 	nc := c.instanceToNodeClaim(inst, it, nodeClass)
 	nc.Annotations = lo.Assign(nc.Annotations, map[string]string{
 		v1.AnnotationNodeClassHash:        nodeClass.Hash(),
@@ -168,11 +173,7 @@ func nodeClassReadiness(nodeClass *v1.CloudStackNodeClass) error {
 // the ones the instance type's allocatable was computed with.
 func userDataFor(ctx context.Context, nodeClass *v1.CloudStackNodeClass, nodeClaim *karpv1.NodeClaim, secret map[string]string) instance.UserData {
 	opts := options.FromContext(ctx)
-	return func(it *cloudprovider.InstanceType) (string, error) {
-		shape, ok := instancetype.ShapeOf(it)
-		if !ok {
-			return "", fmt.Errorf("instance type %q has no %s/%s labels", it.Name, v1.LabelInstanceCPU, v1.LabelInstanceMemory)
-		}
+	return func(_ *cloudprovider.InstanceType, shape kubelet.Shape) (string, error) {
 		values := bootstrap.NewValues(opts.ClusterName, nodeClass, nodeClaim, shape)
 		values.Secret = secret
 		return bootstrap.Generate(nodeClass, values, opts.UserDataMaxLength)
@@ -198,15 +199,15 @@ func (c *CloudProvider) List(ctx context.Context) ([]*karpv1.NodeClaim, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listing instances, %w", err)
 	}
-	nodeClasses := map[string]*v1.CloudStackNodeClass{}
-	instanceTypes := map[string][]*cloudprovider.InstanceType{}
+	lookups := map[string]nodeClassLookup{}
 	out := make([]*karpv1.NodeClaim, 0, len(instances))
 	for _, inst := range instances {
 		name := inst.Tags[v1.TagKeyNodeClass]
-		if _, ok := nodeClasses[name]; !ok && name != "" {
-			nodeClasses[name], instanceTypes[name] = c.nodeClassAndInstanceTypes(ctx, name)
+		if _, ok := lookups[name]; !ok && name != "" {
+			lookups[name] = c.nodeClassAndInstanceTypes(ctx, name)
 		}
-		out = append(out, c.instanceToNodeClaim(inst, findInstanceType(instanceTypes[name], inst), nodeClasses[name]))
+		l := lookups[name]
+		out = append(out, c.instanceToNodeClaim(inst, findInstanceType(l.instanceTypes, l.specs, inst), l.nodeClass))
 	}
 	return out, nil
 }
@@ -327,38 +328,47 @@ func (c *CloudProvider) resolveInstanceTypes(ctx context.Context, nodeClaim *kar
 	}), nil
 }
 
-// nodeClassAndInstanceTypes looks up a NodeClass and its instance types for mapping VMs back to NodeClaims. Either may be
-// nil: a VM whose NodeClass is gone is still reported, with the labels the VM itself proves.
-func (c *CloudProvider) nodeClassAndInstanceTypes(ctx context.Context, name string) (*v1.CloudStackNodeClass, []*cloudprovider.InstanceType) {
+// nodeClassLookup is a NodeClass with its instance types and their launch specs, for mapping VMs back to NodeClaims.
+// Any part may be missing: a VM whose NodeClass is gone is still reported, with the labels the VM itself proves.
+type nodeClassLookup struct {
+	nodeClass     *v1.CloudStackNodeClass
+	instanceTypes []*cloudprovider.InstanceType
+	specs         instancetype.LaunchSpecs
+}
+
+func (c *CloudProvider) nodeClassAndInstanceTypes(ctx context.Context, name string) nodeClassLookup {
 	nodeClass := &v1.CloudStackNodeClass{}
 	if err := c.kubeClient.Get(ctx, types.NamespacedName{Name: name}, nodeClass); err != nil {
 		if !apierrors.IsNotFound(err) {
 			log.FromContext(ctx).Error(err, "failed getting CloudStackNodeClass", "CloudStackNodeClass", name)
 		}
-		return nil, nil
+		return nodeClassLookup{}
 	}
 	its, err := c.instanceTypeProvider.List(ctx, nodeClass)
 	if err != nil {
 		log.FromContext(ctx).Error(err, "failed listing instance types", "CloudStackNodeClass", name)
-		return nodeClass, nil
+		return nodeClassLookup{nodeClass: nodeClass}
 	}
-	return nodeClass, its
+	specs, err := c.instanceTypeProvider.LaunchSpecs(ctx, nodeClass)
+	if err != nil {
+		log.FromContext(ctx).Error(err, "failed resolving launch specs", "CloudStackNodeClass", name)
+	}
+	return nodeClassLookup{nodeClass: nodeClass, instanceTypes: its, specs: specs}
 }
 
 func (c *CloudProvider) instanceToNodeClaimWithLookup(ctx context.Context, inst *instance.Instance) *karpv1.NodeClaim {
-	nodeClass, its := c.nodeClassAndInstanceTypes(ctx, inst.Tags[v1.TagKeyNodeClass])
-	return c.instanceToNodeClaim(inst, findInstanceType(its, inst), nodeClass)
+	l := c.nodeClassAndInstanceTypes(ctx, inst.Tags[v1.TagKeyNodeClass])
+	return c.instanceToNodeClaim(inst, findInstanceType(l.instanceTypes, l.specs, inst), l.nodeClass)
 }
 
-// findInstanceType maps a VM back to its instance type through the provider labels every instance type carries:
-// the offering UUID, and for customized offerings the vCPU and memory the VM was deployed with.
-func findInstanceType(instanceTypes []*cloudprovider.InstanceType, inst *instance.Instance) *cloudprovider.InstanceType {
-	cpu, mem := strconv.Itoa(inst.CPU), strconv.Itoa(inst.MemoryMiB)
-	it, _ := lo.Find(instanceTypes, func(it *cloudprovider.InstanceType) bool {
-		return it.Requirements.Get(v1.LabelServiceOfferingID).Has(inst.ServiceOfferingID) &&
-			it.Requirements.Get(v1.LabelInstanceCPU).Has(cpu) &&
-			it.Requirements.Get(v1.LabelInstanceMemory).Has(mem)
-	})
+// findInstanceType maps a VM back to its instance type through the launch specs: the offering, and for customized
+// offerings the vCPU and memory the VM was deployed with.
+func findInstanceType(instanceTypes []*cloudprovider.InstanceType, specs instancetype.LaunchSpecs, inst *instance.Instance) *cloudprovider.InstanceType {
+	name, ok := specs.InstanceTypeOf(inst.ServiceOfferingID, inst.CPU, inst.MemoryMiB)
+	if !ok {
+		return nil
+	}
+	it, _ := lo.Find(instanceTypes, func(it *cloudprovider.InstanceType) bool { return it.Name == name })
 	return it
 }
 

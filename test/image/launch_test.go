@@ -33,7 +33,7 @@ var _ = Describe("The controller run from the image", Ordered, func() {
 	})
 
 	It("launches a node for a pending pod, and terminates it again", func() {
-		for _, f := range []string{"nodeclass-single-zone.yaml", "nodepool.yaml", "workload.yaml"} {
+		for _, f := range []string{"join-secret.yaml", "nodeclass-single-zone.yaml", "nodepool.yaml", "workload.yaml"} {
 			objs, err := environment.ReadManifests(filepath.Join(repoRoot, "examples", f))
 			Expect(err).NotTo(HaveOccurred())
 			for _, o := range objs {

@@ -2,7 +2,6 @@ package instance
 
 import (
 	"sort"
-	"strconv"
 
 	corev1 "k8s.io/api/core/v1"
 	karpv1 "sigs.k8s.io/karpenter/pkg/apis/v1"
@@ -10,7 +9,8 @@ import (
 	"sigs.k8s.io/karpenter/pkg/scheduling"
 
 	v1 "github.com/cloudstack/karpenter-provider-cloudstack/pkg/apis/v1"
-	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/template"
+	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/instancetype"
+	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/instancetype/kubelet"
 )
 
 // candidate is one (instance type, zone) a NodeClaim may launch as, with everything deploy needs.
@@ -21,42 +21,21 @@ type candidate struct {
 	template     v1.Template
 	networkIDs   []string
 	offeringID   string
-	cpu          int
-	memoryMiB    int
+	// details size a VM of a customized offering to shape.
+	details map[string]string
+	shape   kubelet.Shape
 }
 
 // candidates are the launchable (instance type, zone) pairs compatible with the NodeClaim's requirements, cheapest
-// first, ties broken by name and zone so repeated Creates try the same order. A zone qualifies only when the NodeClass
-// resolved a template and a network in it; an offering only when neither the instance type's own availability nor
-// the unavailable-offerings cache rules it out (the cache may have learned of a capacity failure since the instance
-// types were computed).
-func (p *DefaultProvider) candidates(nodeClass *v1.CloudStackNodeClass, nodeClaim *karpv1.NodeClaim, instanceTypes []*cloudprovider.InstanceType) []candidate {
+// first, ties broken by name and zone so repeated Creates try the same order. Where an instance type can launch, and
+// with which offering, template and networks, is its launch spec (instancetype.LaunchSpecs); an offering qualifies
+// only when neither the instance type's own availability nor the unavailable-offerings cache rules it out (the cache
+// may have learned of a capacity failure since the instance types were computed).
+func (p *DefaultProvider) candidates(nodeClaim *karpv1.NodeClaim, instanceTypes []*cloudprovider.InstanceType, specs instancetype.LaunchSpecs) []candidate {
 	reqs := scheduling.NewNodeSelectorRequirementsWithMinValues(nodeClaim.Spec.Requirements...)
-	// Offerings name their zone by its label value (v1.ZoneLabelValue), not by the CloudStack name.
-	zones := map[string]v1.Zone{}
-	for _, z := range nodeClass.Status.Zones {
-		zones[v1.ZoneLabelValue(z.Name)] = z
-	}
-	// A zone may have one template per architecture; the candidate boots from the one of its instance type's.
-	templates := map[string]v1.Template{}
-	for _, t := range nodeClass.Status.Templates {
-		key := t.ZoneID + "/" + template.Architecture(t.Architecture)
-		if _, ok := templates[key]; !ok {
-			templates[key] = t
-		}
-	}
-	networks := map[string][]string{}
-	for _, n := range nodeClass.Status.Networks {
-		networks[n.ZoneID] = append(networks[n.ZoneID], n.ID)
-	}
 	var out []candidate
 	for _, it := range instanceTypes {
 		if reqs.Compatible(it.Requirements, scheduling.AllowUndefinedWellKnownLabels) != nil {
-			continue
-		}
-		cpu, errCPU := strconv.Atoi(it.Requirements.Get(v1.LabelInstanceCPU).Any())
-		mem, errMem := strconv.Atoi(it.Requirements.Get(v1.LabelInstanceMemory).Any())
-		if errCPU != nil || errMem != nil {
 			continue
 		}
 		for _, o := range it.Offerings {
@@ -64,33 +43,25 @@ func (p *DefaultProvider) candidates(nodeClass *v1.CloudStackNodeClass, nodeClai
 				!reqs.IsCompatible(o.Requirements, scheduling.AllowUndefinedWellKnownLabels) {
 				continue
 			}
-			zone, ok := zones[o.Zone()]
-			if !ok || p.unavailable.IsUnavailable(it.Name, zone.Name) {
-				continue
+			for _, s := range specs.For(it.Name, o.Zone()) {
+				// An offering of a NodeClass with templates of several architectures pins one; the NodeClaim may ask for one.
+				if !archOf(o, it).Has(s.Arch) || !reqs.Get(corev1.LabelArchStable).Has(s.Arch) || p.unavailable.IsUnavailable(it.Name, s.Zone.Name) {
+					continue
+				}
+				out = append(out, candidate{instanceType: it, price: o.Price, zone: s.Zone, template: s.Template,
+					networkIDs: s.NetworkIDs, offeringID: s.OfferingID, details: s.Details, shape: s.Shape()})
 			}
-			// Same-named offerings limited to different zones share an instance type; each offering names its own.
-			offeringID := offeringRequirement(o.Requirements, it.Requirements, v1.LabelServiceOfferingID)
-			arch := offeringRequirement(o.Requirements, it.Requirements, corev1.LabelArchStable)
-			if offeringID == "" || !reqs.Get(corev1.LabelArchStable).Has(arch) {
-				continue
-			}
-			tmpl, hasTemplate := templates[zone.ID+"/"+arch]
-			if !hasTemplate || len(networks[zone.ID]) == 0 {
-				continue
-			}
-			out = append(out, candidate{instanceType: it, price: o.Price, zone: zone, template: tmpl,
-				networkIDs: networks[zone.ID], offeringID: offeringID, cpu: cpu, memoryMiB: mem})
 		}
 	}
 	return sortCandidates(out)
 }
 
-// offeringRequirement is the offering's value of a label when it pins one, else the instance type's.
-func offeringRequirement(offering, instanceType scheduling.Requirements, key string) string {
-	if offering.Has(key) {
-		return offering.Get(key).Any()
+// archOf is the architecture requirement of the offering when it pins one, else the instance type's.
+func archOf(o *cloudprovider.Offering, it *cloudprovider.InstanceType) *scheduling.Requirement {
+	if o.Requirements.Has(corev1.LabelArchStable) {
+		return o.Requirements.Get(corev1.LabelArchStable)
 	}
-	return instanceType.Get(key).Any()
+	return it.Requirements.Get(corev1.LabelArchStable)
 }
 
 func sortCandidates(out []candidate) []candidate {

@@ -16,7 +16,7 @@ import (
 	v1 "github.com/cloudstack/karpenter-provider-cloudstack/pkg/apis/v1"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/cloudstack"
 	cserrors "github.com/cloudstack/karpenter-provider-cloudstack/pkg/errors"
-	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/instancetype"
+	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/instancetype/kubelet"
 )
 
 // maxLaunchAttempts bounds how many candidates one Create tries after capacity failures. Each failed attempt costs a
@@ -53,13 +53,13 @@ const (
 	reasonZoneDisabled         = "ZoneDisabled"
 )
 
-// UserData returns the gzip'ed (or plain) and base64-encoded userData of a VM of the instance type: the kubelet
-// reservations it carries depend on the VM's size.
-type UserData func(it *cloudprovider.InstanceType) (string, error)
+// UserData returns the gzip'ed (or plain) and base64-encoded userData of a VM of the instance type and shape (from
+// its launch spec): the kubelet reservations it carries depend on the VM's size.
+type UserData func(it *cloudprovider.InstanceType, shape kubelet.Shape) (string, error)
 
 // StaticUserData is userData that does not depend on the instance type.
 func StaticUserData(encoded string) UserData {
-	return func(*cloudprovider.InstanceType) (string, error) { return encoded, nil }
+	return func(*cloudprovider.InstanceType, kubelet.Shape) (string, error) { return encoded, nil }
 }
 
 // errRedeploy asks Create to deploy the same candidate again: the VM found under the NodeClaim's name was in Error
@@ -69,7 +69,12 @@ var errRedeploy = errors.New("existing VM was in Error and has been destroyed")
 // Create implements Provider.
 func (p *DefaultProvider) Create(ctx context.Context, nodeClass *v1.CloudStackNodeClass, nodeClaim *karpv1.NodeClaim,
 	instanceTypes []*cloudprovider.InstanceType, userData UserData) (*Instance, error) {
-	candidates := p.candidates(nodeClass, nodeClaim, instanceTypes)
+	specs, err := p.offerings.LaunchSpecs(ctx, nodeClass)
+	if err != nil {
+		return nil, cloudprovider.NewCreateError(fmt.Errorf("resolving the launch specs of nodeclaim %q, %w", nodeClaim.Name, err),
+			"LaunchFailed", "Failed to resolve the service offerings of the instance types")
+	}
+	candidates := p.candidates(nodeClaim, instanceTypes, specs)
 	// A NodeClaim older than this process may have had its VM deployed by the previous process, possibly in
 	// another zone than the one the cheapest candidate picks now, where no duplicate-hostname error would stop a
 	// second deploy. Only for those is the cost of a lookup before deploy worth it.
@@ -99,7 +104,7 @@ func (p *DefaultProvider) Create(ctx context.Context, nodeClass *v1.CloudStackNo
 	var capacityErrs error
 	for attempt := 0; attempt < len(candidates) && attempt < maxLaunchAttempts; attempt++ {
 		c := candidates[attempt]
-		encoded, err := userData(c.instanceType)
+		encoded, err := userData(c.instanceType, c.shape)
 		if err != nil {
 			return nil, cloudprovider.NewCreateError(fmt.Errorf("rendering userData for %s, %w", c.instanceType.Name, err), "UserDataRenderFailed", err.Error())
 		}
@@ -257,14 +262,8 @@ func (p *DefaultProvider) deployParams(ctx context.Context, nodeClass *v1.CloudS
 	if gib, ok := nodeClass.RootDiskSizeGiB(); ok {
 		params.SetRootdisksize(gib)
 	}
-	offering, found, err := p.offerings.ServiceOffering(ctx, c.offeringID)
-	if err != nil {
-		return nil, fmt.Errorf("looking up service offering %q, %w", c.offeringID, err)
-	}
-	if found {
-		if details := instancetype.DeployDetails(offering, c.cpu, c.memoryMiB); len(details) > 0 {
-			params.SetDetails(details)
-		}
+	if len(c.details) > 0 {
+		params.SetDetails(c.details)
 	}
 	return params, nil
 }

@@ -7,7 +7,6 @@ import (
 	"sync"
 	"time"
 
-	csgo "github.com/apache/cloudstack-go/v2/cloudstack"
 	gocache "github.com/patrickmn/go-cache"
 	"github.com/samber/lo"
 	"sigs.k8s.io/controller-runtime/pkg/log"
@@ -18,6 +17,7 @@ import (
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/cache"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/cloudstack"
 	cserrors "github.com/cloudstack/karpenter-provider-cloudstack/pkg/errors"
+	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/instancetype"
 )
 
 // ResourceTypeVM is the resource type of VMs in the tag API.
@@ -49,18 +49,18 @@ type Provider interface {
 	Tags(nodeClass *v1.CloudStackNodeClass, nodeClaim *karpv1.NodeClaim) map[string]string
 }
 
-// ServiceOfferings looks up a service offering, for the deploy details of customized offerings.
-// *instancetype.DefaultProvider implements it from its cached catalog.
+// ServiceOfferings hands out the launch spec of each instance type: offering, zone, template, networks and deploy
+// details. *instancetype.DefaultProvider implements it from the same cached computation as its instance types.
 type ServiceOfferings interface {
-	ServiceOffering(ctx context.Context, id string) (*csgo.ServiceOffering, bool, error)
+	LaunchSpecs(ctx context.Context, nodeClass *v1.CloudStackNodeClass) (instancetype.LaunchSpecs, error)
 }
 
 // Option configures a DefaultProvider.
 type Option func(*DefaultProvider)
 
-// WithServiceOfferings shares the instance-type provider's offering catalog, so deploying a customized offering
-// needs no API call of its own. It is required: a second catalog would double the listing calls and could disagree
-// with the instance types.
+// WithServiceOfferings shares the instance-type provider's launch specs, so a launch needs no API call of its own to
+// find its offering. It is required: a second catalog would double the listing calls and could disagree with the
+// instance types.
 func WithServiceOfferings(s ServiceOfferings) Option {
 	return func(p *DefaultProvider) { p.offerings = s }
 }

@@ -2,7 +2,6 @@ package instancetype
 
 import (
 	"math"
-	"strconv"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -61,13 +60,5 @@ func settingsFor(s size, nc *v1.CloudStackNodeClass) kubelet.Settings {
 	return kubelet.For(kubelet.Shape{CPU: s.cpu, MemoryMiB: s.memoryMiB}, nc.Spec.Kubelet)
 }
 
-// ShapeOf is the size of a VM of the instance type, read from the labels every instance type of this provider
-// carries; ok is false for an instance type that is not one of ours.
-func ShapeOf(it *cloudprovider.InstanceType) (kubelet.Shape, bool) {
-	cpu, errCPU := strconv.Atoi(it.Requirements.Get(v1.LabelInstanceCPU).Any())
-	mem, errMem := strconv.Atoi(it.Requirements.Get(v1.LabelInstanceMemory).Any())
-	if errCPU != nil || errMem != nil {
-		return kubelet.Shape{}, false
-	}
-	return kubelet.Shape{CPU: cpu, MemoryMiB: mem}, true
-}
+// Shape is the size of a VM the spec launches, as the kubelet reservations see it.
+func (s LaunchSpec) Shape() kubelet.Shape { return kubelet.Shape{CPU: s.CPU, MemoryMiB: s.MemoryMiB} }

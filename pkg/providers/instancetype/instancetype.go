@@ -33,6 +33,9 @@ type Provider interface {
 	// offerings is available. The slice is the caller's; the instance types are shared with later calls and must not be
 	// modified.
 	List(ctx context.Context, nodeClass *v1.CloudStackNodeClass) ([]*cloudprovider.InstanceType, error)
+	// LaunchSpecs returns what launching each of the NodeClass's instance types in each of its zones needs, from the
+	// same computation as List.
+	LaunchSpecs(ctx context.Context, nodeClass *v1.CloudStackNodeClass) (LaunchSpecs, error)
 	// UpdateServiceOfferings re-reads the offering catalog, for a periodic controller.
 	UpdateServiceOfferings(ctx context.Context) error
 }
@@ -120,16 +123,6 @@ func (p *DefaultProvider) UpdateServiceOfferings(ctx context.Context) error {
 	return nil
 }
 
-// ServiceOffering returns one offering of the cached catalog, for deploy-time details of customized offerings.
-func (p *DefaultProvider) ServiceOffering(ctx context.Context, id string) (*csgo.ServiceOffering, bool, error) {
-	c, err := p.catalogFor(ctx)
-	if err != nil {
-		return nil, false, err
-	}
-	o, ok := c.byID[id]
-	return o, ok, nil
-}
-
 // ResolveServiceOfferings implements Provider.
 func (p *DefaultProvider) ResolveServiceOfferings(ctx context.Context, terms []v1.SelectorTerm, zoneIDs []string) ([]v1.ServiceOffering, error) {
 	c, err := p.catalogFor(ctx)
@@ -157,18 +150,32 @@ func offeredInAny(o *csgo.ServiceOffering, zoneIDs []string) bool {
 // List implements Provider. Results are cached under a key made of everything they depend on, so a warm call makes
 // no API request and allocates only the key.
 func (p *DefaultProvider) List(ctx context.Context, nodeClass *v1.CloudStackNodeClass) ([]*cloudprovider.InstanceType, error) {
-	c, err := p.catalogFor(ctx)
+	e, err := p.entry(ctx, nodeClass)
 	if err != nil {
 		return nil, err
 	}
-	key := cacheKey(p.seed, nodeClass, c.generation, p.unavailable.SeqNum())
 	// Callers get their own slice (Karpenter sorts instance-type slices in place) sharing the immutable items.
-	if v, ok := p.instanceTypes.Get(key); ok {
-		return slices.Clone(v.([]*cloudprovider.InstanceType)), nil
+	return slices.Clone(e.instanceTypes), nil
+}
+
+// entry is one cached computation for a NodeClass: its instance types and their launch specs.
+type entry struct {
+	instanceTypes []*cloudprovider.InstanceType
+	specs         LaunchSpecs
+}
+
+func (p *DefaultProvider) entry(ctx context.Context, nodeClass *v1.CloudStackNodeClass) (entry, error) {
+	c, err := p.catalogFor(ctx)
+	if err != nil {
+		return entry{}, err
 	}
-	its := p.build(ctx, nodeClass, c)
-	p.instanceTypes.SetDefault(key, its)
-	return slices.Clone(its), nil
+	key := cacheKey(p.seed, nodeClass, c.generation, p.unavailable.SeqNum())
+	if v, ok := p.instanceTypes.Get(key); ok {
+		return v.(entry), nil
+	}
+	e := p.build(ctx, nodeClass, c)
+	p.instanceTypes.SetDefault(key, e)
+	return e, nil
 }
 
 // cacheKey hashes the NodeClass spec hash, the resolved zones, offerings, networks and templates (their arch shapes
@@ -211,29 +218,39 @@ func cacheKey(seed maphash.Seed, nc *v1.CloudStackNodeClass, generation, seqNum 
 // zoneInfo is a resolved zone a VM can actually be launched in: it has at least one template and one network.
 type zoneInfo struct {
 	v1.Zone
-	// archs are the architectures of the zone's templates, in status order.
-	archs []string
+	// archs are the architectures of the zone's templates, in status order; templates holds the first template of
+	// each.
+	archs     []string
+	templates map[string]v1.Template
+	// networkIDs are the zone's networks in status order.
+	networkIDs []string
 }
 
-// launchableZones are the NodeClass's zones with a template and a network, in status order.
+// launchableZones are the NodeClass's zones with a template and a network, in status order. This is the one place
+// that decides where a NodeClass can launch: instance-type offerings and launch specs both come from it.
 func launchableZones(nc *v1.CloudStackNodeClass) []zoneInfo {
 	archs := map[string][]string{}
+	templates := map[string]map[string]v1.Template{}
 	for _, t := range nc.Status.Templates {
 		a := lo.Ternary(t.Architecture == "", defaultArch, t.Architecture)
 		if !slices.Contains(archs[t.ZoneID], a) {
 			archs[t.ZoneID] = append(archs[t.ZoneID], a)
+			if templates[t.ZoneID] == nil {
+				templates[t.ZoneID] = map[string]v1.Template{}
+			}
+			templates[t.ZoneID][a] = t
 		}
 	}
-	hasNetwork := map[string]bool{}
+	networks := map[string][]string{}
 	for _, n := range nc.Status.Networks {
-		hasNetwork[n.ZoneID] = true
+		networks[n.ZoneID] = append(networks[n.ZoneID], n.ID)
 	}
 	var out []zoneInfo
 	for _, z := range nc.Status.Zones {
-		if len(archs[z.ID]) == 0 || !hasNetwork[z.ID] {
+		if len(archs[z.ID]) == 0 || len(networks[z.ID]) == 0 {
 			continue
 		}
-		out = append(out, zoneInfo{Zone: z, archs: archs[z.ID]})
+		out = append(out, zoneInfo{Zone: z, archs: archs[z.ID], templates: templates[z.ID], networkIDs: networks[z.ID]})
 	}
 	return out
 }
@@ -254,7 +271,7 @@ type group struct {
 	members []member
 }
 
-func (p *DefaultProvider) build(ctx context.Context, nc *v1.CloudStackNodeClass, c *catalog) []*cloudprovider.InstanceType {
+func (p *DefaultProvider) build(ctx context.Context, nc *v1.CloudStackNodeClass, c *catalog) entry {
 	zones := launchableZones(nc)
 	ephemeral := templateEphemeralStorage(nc)
 	var groups []*group
@@ -290,11 +307,26 @@ func (p *DefaultProvider) build(ctx context.Context, nc *v1.CloudStackNodeClass,
 		}
 	}
 	out := make([]*cloudprovider.InstanceType, 0, len(groups))
+	specs := newLaunchSpecs()
 	for _, g := range groups {
 		out = append(out, p.newInstanceType(nc, g, c.tags, ephemeralStorage(nc, g.members[0].offering, ephemeral)))
+		addLaunchSpecs(specs, g)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out
+	return entry{instanceTypes: out, specs: specs}
+}
+
+// addLaunchSpecs records, for every (offering, zone, architecture) the instance type offers, what deploying it needs.
+func addLaunchSpecs(specs LaunchSpecs, g *group) {
+	for _, m := range g.members {
+		details := DeployDetails(m.offering, g.size.cpu, g.size.memoryMiB)
+		for _, z := range m.zones {
+			for _, a := range z.archs {
+				specs.add(g.size.name, LaunchSpec{OfferingID: m.offering.Id, Details: details, CPU: g.size.cpu, MemoryMiB: g.size.memoryMiB,
+					Zone: z.Zone, Arch: a, Template: z.templates[a], NetworkIDs: z.networkIDs})
+			}
+		}
+	}
 }
 
 func overlaps(g *group, zones []zoneInfo) bool {

@@ -31,6 +31,7 @@ const kubeletArgsUserData = "#!/bin/sh\nexec kubelet {{ shellquote .KubeletArgsL
 // overhead is the one the provider assumes, and stay at or above it when the guest sees more.
 var _ = Describe("capacity of every demo offering", func() {
 	var its []*cloudprovider.InstanceType
+	var specs instancetype.LaunchSpecs
 	var nodeClass *v1.CloudStackNodeClass
 	const templateGiB = 20
 
@@ -63,13 +64,16 @@ var _ = Describe("capacity of every demo offering", func() {
 		Expect(err).NotTo(HaveOccurred())
 		its, err = provider.List(ctx, nodeClass)
 		Expect(err).NotTo(HaveOccurred())
+		specs, err = provider.LaunchSpecs(ctx, nodeClass)
+		Expect(err).NotTo(HaveOccurred())
 		Expect(len(its)).To(BeNumerically(">", 20), "fixed offerings, every rung of the customized ladder and the GPU offering")
 	})
 
 	// node is what the agent reports for a VM of the instance type whose guest loses guestOverheadPercent of memory.
 	node := func(it *cloudprovider.InstanceType, guestOverheadPercent float64) *corev1.Node {
-		shape, ok := instancetype.ShapeOf(it)
-		Expect(ok).To(BeTrue())
+		launches := specs.For(it.Name, it.Offerings[0].Zone())
+		Expect(launches).NotTo(BeEmpty())
+		shape := launches[0].Shape()
 		claim := &karpv1.NodeClaim{}
 		claim.Name = "claim"
 		encoded, err := bootstrap.Generate(nodeClass, bootstrap.NewValues("e2e", nodeClass, claim, shape), bootstrap.DefaultMaxLength)

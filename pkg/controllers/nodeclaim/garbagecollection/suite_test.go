@@ -41,7 +41,11 @@ func TestGarbageCollection(t *testing.T) {
 
 var _ = BeforeSuite(func() { env = test.NewKubeEnvironment() })
 
-var _ = AfterSuite(func() { Expect(env.Stop()).To(Succeed()) })
+var _ = AfterSuite(func() {
+	if env != nil { // nil when BeforeSuite failed
+		Expect(env.Stop()).To(Succeed())
+	}
+})
 
 var _ = BeforeEach(func() {
 	var err error
