@@ -41,6 +41,13 @@ func NewController(kubeClient client.Client, recorder events.Recorder) *Controll
 	return &Controller{kubeClient: kubeClient, recorder: recorder}
 }
 
+// A Node younger than recheckYoungerThan whose CloudStack ID no NodeClaim records yet is checked again every
+// recheckInterval: long enough for the slowest launch to record its providerID.
+const (
+	recheckYoungerThan = 15 * time.Minute
+	recheckInterval    = 10 * time.Second
+)
+
 // Name is the controller's name in logs and metrics.
 func (c *Controller) Name() string { return "node.providerid" }
 
@@ -60,6 +67,12 @@ func (c *Controller) Reconcile(ctx context.Context, node *corev1.Node) (reconcil
 		return reconcile.Result{}, fmt.Errorf("listing nodeclaims, %w", err)
 	}
 	if len(nodeClaims.Items) == 0 {
+		// The VM's kubelet (and the CCM) may register the Node before Create returns and the NodeClaim records the
+		// providerID; nothing about the Node changes afterwards, so look again while the Node is young. Nodes of
+		// the cluster's own (static nodes the CCM initialized) are old and never looked at again.
+		if time.Since(node.CreationTimestamp.Time) < recheckYoungerThan {
+			return reconcile.Result{RequeueAfter: recheckInterval}, nil
+		}
 		return reconcile.Result{}, nil
 	}
 	msg := fmt.Sprintf("Node %s has providerID %q but its NodeClaim %s expects %q, and Karpenter matches nodes by the exact providerID, "+
