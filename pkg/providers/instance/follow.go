@@ -23,6 +23,10 @@ const (
 	jobCheckInterval = 30 * time.Second
 )
 
+// destroyRunningPolls is how many polls may see a destroyed VM still Running before its job is asked for: stopping
+// takes a moment, while a refused destroy (expunge not allowed) leaves the VM Running for good.
+const destroyRunningPolls = 3
+
 // jobKind is what a followed job is to achieve.
 type jobKind int
 
@@ -216,8 +220,8 @@ func (j *followed) needsJob(vm *csgo.VirtualMachine, now time.Time) bool {
 	case vm == nil, j.kind == deployJob && !strings.EqualFold(vm.State, StateStarting) && !strings.EqualFold(vm.State, StateStopped):
 		// Missing after a deploy, in Error, or in a state a deploy does not pass through.
 		return true
-	case j.kind == destroyJob && strings.EqualFold(vm.State, StateRunning) && j.polls > 1:
-		// A destroy stops the VM first; still Running after a poll interval, the job may have been refused.
+	case j.kind == destroyJob && strings.EqualFold(vm.State, StateRunning) && j.polls > destroyRunningPolls:
+		// A destroy stops the VM first; still Running after a few polls, the job may have been refused.
 		return true
 	}
 	return now.Sub(j.lastJobPoll) >= jobCheckInterval

@@ -26,6 +26,13 @@ import (
 	v1 "github.com/cloudstack/karpenter-provider-cloudstack/pkg/apis/v1"
 )
 
+// A node with a CCM-set providerID and no NodeClaim of that VM yet is checked again every unmatchedRecheckInterval
+// for registrationWindow, Karpenter's registration TTL, after which its NodeClaim would be gone anyway.
+const (
+	unmatchedRecheckInterval = 5 * time.Second
+	registrationWindow       = 15 * time.Minute
+)
+
 // ReasonProviderIDMismatch is the reason of the Warning events this controller publishes.
 const ReasonProviderIDMismatch = "ProviderIDMismatch"
 
@@ -60,6 +67,12 @@ func (c *Controller) Reconcile(ctx context.Context, node *corev1.Node) (reconcil
 		return reconcile.Result{}, fmt.Errorf("listing nodeclaims, %w", err)
 	}
 	if len(nodeClaims.Items) == 0 {
+		// A node may register before its NodeClaim records the providerID (the launch returns after the VM runs), and
+		// NodeClaim changes do not trigger this controller: look again while the node is young enough for Karpenter
+		// to still be waiting for it.
+		if time.Since(node.CreationTimestamp.Time) < registrationWindow {
+			return reconcile.Result{RequeueAfter: unmatchedRecheckInterval}, nil
+		}
 		return reconcile.Result{}, nil
 	}
 	msg := fmt.Sprintf("Node %s has providerID %q but its NodeClaim %s expects %q, and Karpenter matches nodes by the exact providerID, "+

@@ -54,3 +54,24 @@ var _ = DescribeTable("warns about a node whose providerID its NodeClaim cannot 
 	Entry("a CCM-set ID of a VM no NodeClaim launched", "external-cloudstack://"+vmID, "cloudstack:///another", false),
 	Entry("another cloud's node", "aws:///us-east-1a/i-0123", "cloudstack:///"+vmID, false),
 )
+
+var _ = It("looks again at a young node whose NodeClaim does not record its providerID yet", func() {
+	claim := &karpv1.NodeClaim{ObjectMeta: metav1.ObjectMeta{Name: "default-abcde", UID: "claim-uid"}}
+	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "default-abcde", UID: "node-uid", CreationTimestamp: metav1.Now()},
+		Spec: corev1.NodeSpec{ProviderID: "external-cloudstack://" + vmID}}
+	kube := fake.NewClientBuilder().WithScheme(scheme.Scheme).WithObjects(claim, node).
+		WithIndex(&karpv1.NodeClaim{}, "status.providerID", func(o client.Object) []string { return []string{o.(*karpv1.NodeClaim).Status.ProviderID} }).
+		Build()
+	recorder := coretest.NewEventRecorder()
+	c := providerid.NewController(kube, recorder)
+	result, err := c.Reconcile(context.Background(), node)
+	Expect(err).NotTo(HaveOccurred())
+	Expect(result.RequeueAfter).To(BeNumerically(">", 0), "the launch has not recorded the providerID yet")
+	Expect(recorder.Events()).To(BeEmpty())
+
+	claim.Status.ProviderID = "cloudstack:///" + vmID
+	Expect(kube.Update(context.Background(), claim)).To(Succeed())
+	_, err = c.Reconcile(context.Background(), node)
+	Expect(err).NotTo(HaveOccurred())
+	Expect(recorder.Calls(providerid.ReasonProviderIDMismatch)).To(Equal(2))
+})
