@@ -12,11 +12,9 @@ import (
 
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/cloudprovider"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/controllers"
-	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/controllers/nodeclaim/garbagecollection"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/controllers/nodeclass"
-	instancetyperefresh "github.com/cloudstack/karpenter-provider-cloudstack/pkg/controllers/providers/instancetype"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/operator"
-	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/operator/options"
+	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/userdatasecret"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -26,8 +24,10 @@ func main() {
 	ctx, op := operator.NewOperator(coreoperator.NewOperator())
 	op.GetLogger().Info("starting karpenter-provider-cloudstack", "version", version)
 
+	// Secrets are read from the API server, never cached: the chart grants get on the named Secrets only.
+	userDataSecrets := userdatasecret.NewDefaultProvider(op.Manager.GetAPIReader())
 	cloudStackProvider := cloudprovider.New(op.GetClient(), op.EventRecorder, op.InstanceTypeProvider, op.InstanceProvider, op.ZoneProvider,
-		cloudprovider.WithInstanceTypeStore(op.InstanceTypeStore))
+		cloudprovider.WithInstanceTypeStore(op.InstanceTypeStore), cloudprovider.WithUserDataSecrets(userDataSecrets))
 	overlayUndecorated := metrics.Decorate(cloudStackProvider)
 	cloudProvider := overlay.Decorate(overlayUndecorated, op.GetClient(), op.InstanceTypeStore)
 	repairPolicies := lo.Must(health.NewRepairPolicyMatcher(ctx, cloudProvider))
@@ -46,17 +46,18 @@ func main() {
 			op.InstanceTypeStore,
 			op.PredictionStore,
 		)...).
-		WithControllers(ctx, controllers.NewControllers(ctx, op.Manager, op.Clock, op.GetClient(), op.EventRecorder, nodeclass.Providers{
-			Zones:            op.ZoneProvider,
-			Networks:         op.NetworkProvider,
-			Templates:        op.TemplateProvider,
-			ServiceOfferings: op.InstanceTypeProvider,
-			SSHKeyPairs:      op.SSHKeyPairProvider,
-			AffinityGroups:   op.AffinityGroupProvider,
+		WithControllers(ctx, controllers.NewControllers(ctx, op.Manager, op.Clock, op.GetClient(), op.EventRecorder, controllers.Providers{
+			NodeClass: nodeclass.Providers{
+				Zones:            op.ZoneProvider,
+				Networks:         op.NetworkProvider,
+				Templates:        op.TemplateProvider,
+				ServiceOfferings: op.InstanceTypeProvider,
+				SSHKeyPairs:      op.SSHKeyPairProvider,
+				AffinityGroups:   op.AffinityGroupProvider,
+				UserDataSecrets:  userDataSecrets,
+			},
+			Instances:     op.InstanceProvider,
+			InstanceTypes: op.InstanceTypeProvider,
 		})...).
-		WithControllers(ctx,
-			garbagecollection.NewController(op.Clock, op.GetClient(), op.InstanceProvider, options.FromContext(ctx).GCGracePeriod),
-			instancetyperefresh.NewController(op.InstanceTypeProvider),
-		).
 		Start(ctx)
 }

@@ -36,20 +36,17 @@ type Client struct {
 
 var _ API = (*Client)(nil)
 
-// New validates the options and builds a client. It makes no request; callers check connectivity with
-// Capabilities.
+// New builds a client. It makes no request; callers check connectivity with Capabilities. The options are those
+// pkg/operator/options validated (ClientOptions); New only fails when it cannot build the client at all.
 func New(o Options) (*Client, error) {
 	o = o.withDefaults()
-	if err := o.validate(); err != nil {
-		return nil, fmt.Errorf("validating CloudStack client options: %w", err)
-	}
 	hc, err := httpClient(o)
 	if err != nil {
 		return nil, err
 	}
 	m, err := newMetrics(o.Registerer)
 	if err != nil {
-		return nil, fmt.Errorf("registering CloudStack API metrics: %w", err)
+		return nil, fmt.Errorf("registering CloudStack API metrics, %w", err)
 	}
 	c := &Client{
 		http:    hc,
@@ -92,7 +89,7 @@ func httpClient(o Options) (*http.Client, error) {
 	}
 	jar, err := cookiejar.New(nil)
 	if err != nil {
-		return nil, fmt.Errorf("creating the HTTP cookie jar: %w", err)
+		return nil, fmt.Errorf("creating the HTTP cookie jar, %w", err)
 	}
 	return &http.Client{
 		Jar:     jar,
@@ -143,7 +140,7 @@ func do[T any](ctx context.Context, c *Client, command string, fn func() (T, err
 func doOnce[T any](ctx context.Context, c *Client, command string, fn func() (T, error)) (T, error) {
 	var zero T
 	if err := c.waitForRateLimit(ctx); err != nil {
-		return zero, fmt.Errorf("waiting for the client-side rate limit before %s: %w", command, err)
+		return zero, fmt.Errorf("waiting for the client-side rate limit before %s, %w", command, err)
 	}
 	type result struct {
 		v   T
@@ -163,16 +160,24 @@ func doOnce[T any](ctx context.Context, c *Client, command string, fn func() (T,
 			// An accepted async command has no result yet: WaitForJob records it. A throttled one is sent again.
 			c.metrics.results.WithLabelValues(command, resultCode(r.err, false)).Inc()
 		}
+		if cserrors.IsTLSVerification(r.err) {
+			return zero, fmt.Errorf("calling %s: %w (%s)", command, r.err, tlsVerificationHint)
+		}
 		if r.err != nil {
-			return zero, fmt.Errorf("calling %s: %w", command, r.err)
+			return zero, fmt.Errorf("calling %s, %w", command, r.err)
 		}
 		return r.v, nil
 	case <-ctx.Done():
 		c.metrics.requests.WithLabelValues(command, resultCode(nil, true)).Inc()
 		c.metrics.results.WithLabelValues(command, resultCode(nil, true)).Inc()
-		return zero, fmt.Errorf("calling %s: %w", command, context.Cause(ctx))
+		return zero, fmt.Errorf("calling %s, %w", command, context.Cause(ctx))
 	}
 }
+
+// tlsVerificationHint tells the operator how to fix a management server certificate the client could not verify.
+const tlsVerificationHint = "the management server's certificate is not trusted for this URL: give the CA that signed it with " +
+	"--cloudstack-ca-bundle (chart: settings.cloudstack.caBundle), make the API URL use a name or IP address the certificate " +
+	"is issued for, or turn verify-ssl off for test installations only"
 
 // waitForRateLimit waits for a token until ctx ends. Unlike rate.Limiter.Wait it does not fail early when the wait
 // would pass the deadline, so callers see their context's cause (for example the job timeout) rather than the

@@ -49,7 +49,7 @@ func (c *Client) WaitForJob(ctx context.Context, jobID string) (json.RawMessage,
 	for {
 		if err := sleep(ctx, interval); err != nil {
 			c.jobEnded(jobID, nil, true)
-			return nil, fmt.Errorf("waiting for async job %s: %w", jobID, context.Cause(ctx))
+			return nil, fmt.Errorf("waiting for async job %s, %w", jobID, context.Cause(ctx))
 		}
 		done, result, err := c.PollJob(ctx, jobID)
 		if done || err != nil {
@@ -68,7 +68,7 @@ func (c *Client) PollJob(ctx context.Context, jobID string) (bool, json.RawMessa
 	})
 	if err != nil {
 		c.jobEnded(jobID, err, false)
-		return false, nil, fmt.Errorf("polling async job %s: %w", jobID, err)
+		return false, nil, fmt.Errorf("polling async job %s, %w", jobID, err)
 	}
 	switch r.Jobstatus {
 	case jobSucceeded:
@@ -77,7 +77,7 @@ func (c *Client) PollJob(ctx context.Context, jobID string) (bool, json.RawMessa
 	case jobFailed:
 		jobErr := cserrors.FromJobResult(r.Jobresulttype, r.Jobresult)
 		c.jobEnded(jobID, jobErr, false)
-		return true, nil, fmt.Errorf("async job %s failed: %w", jobID, jobErr)
+		return true, nil, fmt.Errorf("async job %s failed, %w", jobID, jobErr)
 	case jobPending:
 		return false, nil, nil
 	default:

@@ -35,6 +35,7 @@ import (
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/cloudprovider"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/controllers/nodeclass"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/operator/options"
+	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/userdatasecret"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/test"
 )
 
@@ -70,10 +71,10 @@ func cachedServiceAccountClient(namespace, name string) client.Client {
 	return &coretest.CacheSyncingClient{Client: kc}
 }
 
-// expectCached waits until the cached client has seen an object another client created: the controller's informers
-// lag the apiserver, and a reconcile that runs before they catch up sees nothing to do.
 // expectCached waits until the cached client c holds the apiserver's latest version of obj: a spec that reads a stale
-// copy (a NodeClass whose Ready status has not reached the informer yet) would schedule nothing.
+// copy (a NodeClass whose Ready status has not reached the informer yet) would schedule nothing. The
+// ServiceAccount's own writes are followed by CacheSyncingClient for about a second only, so every reconcile that
+// reads an object the previous step wrote waits here first, and assertions read from the apiserver (admin).
 func expectCached(c client.Client, obj client.Object) {
 	GinkgoHelper()
 	live := obj.DeepCopyObject().(client.Object)
@@ -82,7 +83,7 @@ func expectCached(c client.Client, obj client.Object) {
 		cached := obj.DeepCopyObject().(client.Object)
 		g.Expect(c.Get(ctx, client.ObjectKeyFromObject(obj), cached)).To(Succeed())
 		g.Expect(cached.GetResourceVersion()).To(Equal(live.GetResourceVersion()))
-	}).WithTimeout(10 * time.Second).Should(Succeed())
+	}).WithTimeout(30 * time.Second).Should(Succeed())
 }
 
 var _ = Describe("Provisioning as the chart's ServiceAccount", Ordered, func() {
@@ -155,6 +156,45 @@ var _ = Describe("Provisioning as the chart's ServiceAccount", Ordered, func() {
 		Expect(nodeClass.Annotations).To(HaveKeyWithValue(v1.AnnotationNodeClassHash, nodeClass.Hash()))
 	})
 
+	It("reports a userDataSecretRef the chart does not grant as UserDataSecretForbidden, naming the value to set", func() {
+		secretClass := nodeClass.DeepCopy()
+		secretClass.ObjectMeta = metav1.ObjectMeta{Name: "provisioning-secret"}
+		secretClass.Status = v1.CloudStackNodeClassStatus{}
+		secretClass.Spec.UserData = lo.ToPtr("#cloud-config\nruncmd:\n- kubeadm join --token {{ .Secret.token }}\n")
+		secretClass.Spec.UserDataSecretRef = &v1.SecretReference{Namespace: "kube-system", Name: "join-prod"}
+		Expect(admin.Create(ctx, secretClass)).To(Succeed())
+		DeferCleanup(func() {
+			Expect(client.IgnoreNotFound(admin.Delete(ctx, secretClass))).To(Succeed())
+			// The controller's finalizer: nothing was launched from this NodeClass.
+			Eventually(func() error {
+				got := &v1.CloudStackNodeClass{}
+				if err := admin.Get(ctx, client.ObjectKeyFromObject(secretClass), got); err != nil {
+					return client.IgnoreNotFound(err)
+				}
+				got.Finalizers = nil
+				return admin.Update(ctx, got)
+			}).Should(Succeed())
+		})
+		expectCached(sa, secretClass)
+		ctrl := nodeclass.NewController(sa, events.NewRecorder(&record.FakeRecorder{}), clk, nodeclass.Providers{
+			Zones:            csEnv.ZoneProvider,
+			Networks:         csEnv.NetworkProvider,
+			Templates:        csEnv.TemplateProvider,
+			ServiceOfferings: csEnv.InstanceTypeProvider,
+			SSHKeyPairs:      csEnv.SSHKeyPairProvider,
+			AffinityGroups:   csEnv.AffinityGroupProvider,
+			// As cmd/controller wires it: straight to the API server, as the ServiceAccount.
+			UserDataSecrets: userdatasecret.NewDefaultProvider(asServiceAccount(defaultRelease.namespace, defaultFullname)),
+		})
+		ExpectObjectReconciled(pctx, sa, ctrl, secretClass)
+		Expect(admin.Get(ctx, client.ObjectKeyFromObject(secretClass), secretClass)).To(Succeed())
+		cond := secretClass.StatusConditions().Get(v1.ConditionTypeUserDataReady)
+		Expect(cond.IsFalse()).To(BeTrue(), "%v", secretClass.Status.Conditions)
+		Expect(cond.Reason).To(Equal(userdatasecret.ReasonForbidden))
+		Expect(cond.Message).To(ContainSubstring("userDataSecrets"))
+		Expect(cond.Message).To(ContainSubstring("kube-system"))
+	})
+
 	It("creates a NodeClaim for a pending pod", func() {
 		pod := coretest.UnschedulablePod(coretest.PodOptions{
 			ObjectMeta:   metav1.ObjectMeta{Name: "provisioning-pod"},
@@ -172,13 +212,14 @@ var _ = Describe("Provisioning as the chart's ServiceAccount", Ordered, func() {
 		names, err := prov.CreateNodeClaims(pctx, results.NewNodeClaims)
 		Expect(err).NotTo(HaveOccurred())
 		nodeClaim = &karpv1.NodeClaim{}
-		Expect(sa.Get(ctx, client.ObjectKey{Name: names[0]}, nodeClaim)).To(Succeed())
+		Expect(admin.Get(ctx, client.ObjectKey{Name: names[0]}, nodeClaim)).To(Succeed())
 		Expect(nodeClaim.Spec.NodeClassRef.Name).To(Equal(nodeClass.Name))
 	})
 
 	It("launches the VM and records it on the NodeClaim", func() {
+		expectCached(sa, nodeClaim)
 		ExpectObjectReconciled(pctx, sa, lifecycleController, nodeClaim)
-		Expect(sa.Get(ctx, client.ObjectKeyFromObject(nodeClaim), nodeClaim)).To(Succeed())
+		Expect(admin.Get(ctx, client.ObjectKeyFromObject(nodeClaim), nodeClaim)).To(Succeed())
 		Expect(nodeClaim.StatusConditions().Get(karpv1.ConditionTypeLaunched).IsTrue()).To(BeTrue(), "%v", nodeClaim.Status.Conditions)
 		id, err := v1.ParseProviderID(nodeClaim.Status.ProviderID)
 		Expect(err).NotTo(HaveOccurred())
@@ -195,10 +236,11 @@ var _ = Describe("Provisioning as the chart's ServiceAccount", Ordered, func() {
 		}
 		Expect(admin.Create(ctx, node)).To(Succeed())
 		expectCached(sa, node)
+		expectCached(sa, nodeClaim)
 		ExpectObjectReconciled(pctx, sa, lifecycleController, nodeClaim)
-		Expect(sa.Get(ctx, client.ObjectKeyFromObject(nodeClaim), nodeClaim)).To(Succeed())
+		Expect(admin.Get(ctx, client.ObjectKeyFromObject(nodeClaim), nodeClaim)).To(Succeed())
 		Expect(nodeClaim.StatusConditions().Get(karpv1.ConditionTypeRegistered).IsTrue()).To(BeTrue(), "%v", nodeClaim.Status.Conditions)
-		Expect(sa.Get(ctx, client.ObjectKeyFromObject(node), node)).To(Succeed())
+		Expect(admin.Get(ctx, client.ObjectKeyFromObject(node), node)).To(Succeed())
 		Expect(node.Spec.Taints).NotTo(ContainElement(karpv1.UnregisteredNoExecuteTaint))
 		Expect(node.Labels).To(HaveKeyWithValue(karpv1.NodeRegisteredLabelKey, "true"))
 	})
@@ -208,6 +250,6 @@ var _ = Describe("Provisioning as the chart's ServiceAccount", Ordered, func() {
 		id, _ := v1.ParseProviderID(nodeClaim.Status.ProviderID)
 		// NodeClaimNotFound, not just any error: a permission error of the ServiceAccount would also be an error.
 		Eventually(func() error { _, err := cp.Get(pctx, nodeClaim.Status.ProviderID); return err }).
-			WithTimeout(10*time.Second).Should(Satisfy(corecloudprovider.IsNodeClaimNotFoundError), "VM %s still exists", id)
+			WithTimeout(30*time.Second).Should(Satisfy(corecloudprovider.IsNodeClaimNotFoundError), "VM %s still exists", id)
 	})
 })

@@ -2,6 +2,8 @@ package e2e_test
 
 import (
 	"fmt"
+	"os"
+	"strings"
 	"time"
 
 	"github.com/awslabs/operatorpkg/status"
@@ -30,13 +32,19 @@ const (
 
 // userData follows the bootstrap contract (docs/bootstrap.md): the kubelet flags in the rendered cloud-init are
 // what the node agent reads, as a real node's kubelet would.
+// The flags reach the kubelet through a drop-in of its systemd unit, which Debian- and RHEL-family images both read.
 const userData = `#cloud-config
 write_files:
-  - path: /etc/default/kubelet
+  - path: /etc/systemd/system/kubelet.service.d/20-karpenter.conf
+    content: |
+      [Service]
+      EnvironmentFile=/etc/kubernetes/karpenter-kubelet.env
+  - path: /etc/kubernetes/karpenter-kubelet.env
     content: |
       KUBELET_EXTRA_ARGS={{ .KubeletArgs }} --provider-id={{ .ProviderIDPrefix }}@INSTANCE_ID@
 runcmd:
-  - sed -i "s|@INSTANCE_ID@|$(cloud-init query v1.instance_id)|" /etc/default/kubelet
+  - sed -i "s|@INSTANCE_ID@|$(cloud-init query v1.instance_id)|" /etc/kubernetes/karpenter-kubelet.env
+  - systemctl daemon-reload
   - kubeadm join 10.0.0.10:6443 --token abcdef.0123456789abcdef --discovery-token-unsafe-skip-ca-verification
 `
 
@@ -255,3 +263,16 @@ func readyCondition(g Gomega, nc *v1.CloudStackNodeClass) *status.Condition {
 }
 
 func elapsed(start time.Time) string { return fmt.Sprintf("%.1fs", time.Since(start).Seconds()) }
+
+// expectNodePoolSkipped waits for proof that Karpenter's provisioner ran for a pending pod and skipped np because its
+// NodeClass is not ready (rather than a quiet window that a slow controller also passes): core's log line for np.
+func expectNodePoolSkipped(np *karpv1.NodePool) {
+	GinkgoHelper()
+	Eventually(func(g Gomega) {
+		log, err := os.ReadFile(env.LogFile("controller"))
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect(lo.ContainsBy(strings.Split(string(log), "\n"), func(line string) bool {
+			return strings.Contains(line, "ignoring nodepool, not ready") && strings.Contains(line, `"`+np.Name+`"`)
+		})).To(BeTrue(), "no log line of the provisioner skipping NodePool %s", np.Name)
+	}).Should(Succeed())
+}

@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/json"
 	"encoding/pem"
 	"flag"
 	"fmt"
@@ -16,6 +17,7 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"time"
 
@@ -156,6 +158,7 @@ var _ = Describe("Options", func() {
 			Expect(o.UnavailableOfferingsTTL).To(Equal(cache.UnavailableOfferingsTTL))
 			Expect(o.OfferingPrices).To(BeNil())
 			Expect(o.UserDataMaxLength).To(Equal(32768))
+			Expect(o.ListPageSize).To(Equal(500))
 			Expect(o.GCGracePeriod).To(Equal(2 * time.Minute))
 			Expect(o.Warnings()).To(BeEmpty())
 		}),
@@ -166,6 +169,7 @@ var _ = Describe("Options", func() {
 			"OFFERINGS_CACHE_TTL": "1m", "INSTANCE_TYPES_CACHE_TTL": "2m", "ZONES_CACHE_TTL": "3m",
 			"NETWORKS_CACHE_TTL": "4s", "TEMPLATES_CACHE_TTL": "5s", "UNAVAILABLE_OFFERINGS_TTL": "6s", "OFFERING_PRICES": `{"small":0.05}`,
 			"USERDATA_MAX_LENGTH": "65536", "GC_GRACE_PERIOD": "30s", "CLOUDSTACK_CA_BUNDLE": "$CA",
+			"CLOUDSTACK_LIST_PAGE_SIZE": "100",
 		}}, func(o *options.Options) {
 			Expect(o.APIURL).To(Equal("https://env.example.com/client/api"))
 			Expect(o.APIKey).To(Equal("env-key"))
@@ -183,6 +187,7 @@ var _ = Describe("Options", func() {
 			Expect(o.UnavailableOfferingsTTL).To(Equal(6 * time.Second))
 			Expect(o.OfferingPrices).To(Equal(map[string]float64{"small": 0.05}))
 			Expect(o.UserDataMaxLength).To(Equal(65536))
+			Expect(o.ListPageSize).To(Equal(100))
 			Expect(o.GCGracePeriod).To(Equal(30 * time.Second))
 			Expect(string(o.CABundle)).To(HavePrefix("-----BEGIN CERTIFICATE-----"))
 		}),
@@ -272,6 +277,8 @@ var _ = Describe("Options", func() {
 			`--offering-prices (OFFERING_PRICES): {"small":"cheap"} is not a JSON object of numbers such as {"small":0.05}`),
 		Entry("a negative price", input{args: with("--offering-prices=small=-1")}, prefix+
 			`--offering-prices (OFFERING_PRICES): price of "small" must be a non-negative number, got -1`),
+		Entry("a list page size of zero", input{args: with("--cloudstack-list-page-size=0")}, prefix+
+			"--cloudstack-list-page-size (CLOUDSTACK_LIST_PAGE_SIZE) must be at least 1, got 0; use the management server's default.page.size (500 unless changed)"),
 		Entry("userdata limit above CloudStack's ceiling", input{args: with("--userdata-max-length=2000000")}, prefix+
 			"--userdata-max-length (USERDATA_MAX_LENGTH) must be between 1 and 1048576 (CloudStack's ceiling for vm.userdata.max.length), got 2000000"),
 		Entry("non-positive rates and durations", input{args: with("--cloudstack-api-qps=0", "--cloudstack-api-burst=0",
@@ -303,6 +310,61 @@ var _ = Describe("Options", func() {
 				Expect(s).ToNot(ContainSubstring(testKey))
 				Expect(s).To(ContainSubstring("<redacted>"))
 				Expect(s).To(ContainSubstring(testURL))
+			}
+		})
+		// printers are every way Options can reach a log, an event or an error message.
+		printers := map[string]func(o *options.Options) string{
+			"String":     func(o *options.Options) string { return o.String() },
+			"%v":         func(o *options.Options) string { return fmt.Sprintf("%v", o) },
+			"%+v":        func(o *options.Options) string { return fmt.Sprintf("%+v", o) },
+			"%#v":        func(o *options.Options) string { return fmt.Sprintf("%#v", o) },
+			"%s":         func(o *options.Options) string { return fmt.Sprintf("%s", o) },
+			"%v value":   func(o *options.Options) string { return fmt.Sprintf("%v", *o) },
+			"MarshalLog": func(o *options.Options) string { return fmt.Sprint(o.MarshalLog()) },
+			"json": func(o *options.Options) string {
+				b, err := json.Marshal(o)
+				Expect(err).ToNot(HaveOccurred())
+				return string(b)
+			},
+			"slog JSON": func(o *options.Options) string {
+				var b bytes.Buffer
+				slog.New(slog.NewJSONHandler(&b, nil)).Info("options", "options", o)
+				return b.String()
+			},
+			"slog text": func(o *options.Options) string {
+				var b bytes.Buffer
+				slog.New(slog.NewTextHandler(&b, nil)).Info("options", "options", o)
+				return b.String()
+			},
+		}
+		It("redacts every field tagged secret in every printer, and prints every other field", func() {
+			o := options.Defaults()
+			o.APIURL = testURL
+			t := reflect.TypeFor[options.Options]()
+			var secrets []string
+			for i := range t.NumField() {
+				f := t.Field(i)
+				if f.Tag.Get("secret") != "true" {
+					continue
+				}
+				Expect(f.Type.Kind()).To(Equal(reflect.String), "secret field %s must be a string for this test", f.Name)
+				sentinel := "sentinel-of-" + f.Name
+				reflect.ValueOf(o).Elem().Field(i).SetString(sentinel)
+				secrets = append(secrets, sentinel)
+			}
+			Expect(secrets).To(HaveLen(2), "APIKey and SecretKey are tagged secret")
+			for name, print := range printers {
+				s := print(o)
+				for _, sentinel := range secrets {
+					Expect(s).ToNot(ContainSubstring(sentinel), "printer %s", name)
+				}
+				Expect(s).To(ContainSubstring("redacted"), "printer %s", name) // encoding/json escapes the <>
+				Expect(s).To(ContainSubstring(testURL), "printer %s", name)
+				for i := range t.NumField() {
+					if f := t.Field(i); f.IsExported() && f.Tag.Get("print") != "-" {
+						Expect(s).To(ContainSubstring(f.Name), "printer %s leaves out field %s", name, f.Name)
+					}
+				}
 			}
 		})
 		It("keeps the environment's secret out of --help", func() {

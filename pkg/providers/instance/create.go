@@ -248,7 +248,7 @@ func (p *DefaultProvider) adopt(ctx context.Context, vm *csgo.VirtualMachine, ta
 	if tagErr != nil {
 		log.FromContext(ctx).Error(tagErr, "tagging adopted VM", "vm-id", vm.Id)
 	}
-	waitCtx, cancel := context.WithTimeout(ctx, adoptTimeout)
+	waitCtx, cancel := context.WithTimeout(ctx, p.adoptTimeout)
 	defer cancel()
 	interval := adoptPollInterval
 	for vm.State != StateRunning {
