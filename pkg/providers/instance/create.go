@@ -156,7 +156,9 @@ func (p *DefaultProvider) launch(ctx context.Context, nodeClass *v1.CloudStackNo
 	tagged := make(chan error, 1)
 	go func() { tagged <- p.tags.tag(ctx, vmID, tags) }()
 	vm, err := p.follow.wait(ctx, deployJob, vmID, jobID)
-	// The tagging result comes first even on failure: the cleanup must not destroy a VM its batch still names.
+	// The deploy ended: a batch still open for this VM goes now rather than hold the NodeClaim. The tagging result
+	// comes first even on failure: the cleanup must not destroy a VM its batch still names.
+	p.tags.flush(vmID, tags)
 	tagErr := <-tagged
 	if err != nil {
 		if ambiguous(err) {

@@ -23,6 +23,10 @@ const (
 	jobCheckInterval = 30 * time.Second
 )
 
+// destroyRunningPolls is how many polls may see a destroyed VM still Running before its job is asked for: stopping
+// takes a moment, while a refused destroy (expunge not allowed) leaves the VM Running for good.
+const destroyRunningPolls = 3
+
 // jobKind is what a followed job is to achieve.
 type jobKind int
 
@@ -165,6 +169,7 @@ func (f *follower) poll(ctx context.Context, jobs []*followed) {
 		}
 	}
 	now := time.Now()
+	_, longest := f.api.JobPollIntervals()
 	for _, j := range jobs {
 		j.polls++
 		vm := vms[j.vmID]
@@ -174,7 +179,7 @@ func (f *follower) poll(ctx context.Context, jobs []*followed) {
 				f.finish(j, followResult{vm: settled})
 				continue
 			}
-			if !j.needsJob(vm, now) {
+			if !j.needsJob(vm, now, longest) {
 				continue
 			}
 		}
@@ -211,14 +216,15 @@ func (j *followed) settledBy(vm *csgo.VirtualMachine) (*csgo.VirtualMachine, boo
 }
 
 // needsJob reports whether the job must be asked for: its VM shows a failure, or looks unfinished for long.
-func (j *followed) needsJob(vm *csgo.VirtualMachine, now time.Time) bool {
+func (j *followed) needsJob(vm *csgo.VirtualMachine, now time.Time, longest time.Duration) bool {
 	switch {
 	case vm == nil, j.kind == deployJob && !strings.EqualFold(vm.State, StateStarting) && !strings.EqualFold(vm.State, StateStopped):
 		// Missing after a deploy, in Error, or in a state a deploy does not pass through.
 		return true
-	case j.kind == destroyJob && strings.EqualFold(vm.State, StateRunning) && j.polls > 1:
-		// A destroy stops the VM first; still Running after a poll interval, the job may have been refused.
-		return true
+	case j.kind == destroyJob && strings.EqualFold(vm.State, StateRunning) && j.polls > destroyRunningPolls:
+		// A destroy stops the VM first; still Running after a few polls, the job may have been refused. Asked once
+		// per longest poll interval: a slow stop is not worth a query on every poll.
+		return now.Sub(j.lastJobPoll) >= longest
 	}
 	return now.Sub(j.lastJobPoll) >= jobCheckInterval
 }

@@ -16,7 +16,8 @@ const tagBatchMax = 100
 
 // tagBatcher tags many VMs with one createTags call. The tags a launch sets are the same for every VM of a NodeClass
 // and NodePool (ownership, NodeClass, NodePool and the NodeClass's own tags); what tells the VMs apart, the NodeClaim
-// name, is already the VM's display name. VMs with the same tags that start within one window share a call.
+// name, is already the VM's display name. VMs with the same tags that start within one window share a call; a launch
+// whose deploy ended sends its batch at once, so tagging never holds a NodeClaim longer than its deploy did.
 //
 // createTags is all-or-nothing (TaggedResourceManagerImpl creates every tag in one transaction): when a batch fails,
 // every launch in it retries its own VM's tags once the VM runs (see launch), so one VM that cannot be tagged
@@ -62,6 +63,17 @@ func (t *tagBatcher) tag(ctx context.Context, vmID string, tags map[string]strin
 		return err
 	case <-ctx.Done():
 		return context.Cause(ctx)
+	}
+}
+
+// flush sends the open batch the VM waits in now, instead of at the end of its window.
+func (t *tagBatcher) flush(vmID string, tags map[string]string) {
+	key := canonical(tags)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if b, ok := t.batches[key]; ok && len(b.waiters[vmID]) > 0 {
+		delete(t.batches, key)
+		close(b.full)
 	}
 }
 

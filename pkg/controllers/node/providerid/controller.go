@@ -26,6 +26,13 @@ import (
 	v1 "github.com/cloudstack/karpenter-provider-cloudstack/pkg/apis/v1"
 )
 
+// A node with a CCM-set providerID and no NodeClaim of that VM yet is checked again every unmatchedRecheckInterval
+// for registrationWindow, Karpenter's registration TTL, after which its NodeClaim would be gone anyway.
+const (
+	unmatchedRecheckInterval = 5 * time.Second
+	registrationWindow       = 15 * time.Minute
+)
+
 // ReasonProviderIDMismatch is the reason of the Warning events this controller publishes.
 const ReasonProviderIDMismatch = "ProviderIDMismatch"
 
@@ -40,13 +47,6 @@ type Controller struct {
 func NewController(kubeClient client.Client, recorder events.Recorder) *Controller {
 	return &Controller{kubeClient: kubeClient, recorder: recorder}
 }
-
-// A Node younger than recheckYoungerThan whose CloudStack ID no NodeClaim records yet is checked again every
-// recheckInterval: long enough for the slowest launch to record its providerID.
-const (
-	recheckYoungerThan = 15 * time.Minute
-	recheckInterval    = 10 * time.Second
-)
 
 // Name is the controller's name in logs and metrics.
 func (c *Controller) Name() string { return "node.providerid" }
@@ -67,11 +67,11 @@ func (c *Controller) Reconcile(ctx context.Context, node *corev1.Node) (reconcil
 		return reconcile.Result{}, fmt.Errorf("listing nodeclaims, %w", err)
 	}
 	if len(nodeClaims.Items) == 0 {
-		// The VM's kubelet (and the CCM) may register the Node before Create returns and the NodeClaim records the
-		// providerID; nothing about the Node changes afterwards, so look again while the Node is young. Nodes of
-		// the cluster's own (static nodes the CCM initialized) are old and never looked at again.
-		if time.Since(node.CreationTimestamp.Time) < recheckYoungerThan {
-			return reconcile.Result{RequeueAfter: recheckInterval}, nil
+		// A node may register before its NodeClaim records the providerID (the launch returns after the VM runs), and
+		// NodeClaim changes do not trigger this controller: look again while the node is young enough for Karpenter
+		// to still be waiting for it.
+		if time.Since(node.CreationTimestamp.Time) < registrationWindow {
+			return reconcile.Result{RequeueAfter: unmatchedRecheckInterval}, nil
 		}
 		return reconcile.Result{}, nil
 	}
