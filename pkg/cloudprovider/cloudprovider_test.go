@@ -31,6 +31,7 @@ import (
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/controllers/nodeclaim/garbagecollection"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/operator"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/instance"
+	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/instancetype"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/simulator"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/test"
 )
@@ -439,7 +440,7 @@ var _ = Describe("Garbage collection on a shared cloud", func() {
 			JobPollInterval: 10 * time.Millisecond, JobPollMaxInterval: 100 * time.Millisecond, QPS: 1000, Burst: 1000}))
 	}
 	gcFor := func(api *cloudstack.Client, owner instance.Owner) *garbagecollection.Controller {
-		return garbagecollection.NewController(env.Clock, env.Client, instance.NewDefaultProvider(api, csEnv.UnavailableOfferings, owner), 30*time.Second)
+		return garbagecollection.NewController(env.Clock, env.Client, instance.NewDefaultProvider(api, csEnv.UnavailableOfferings, owner, instance.WithServiceOfferings(csEnv.InstanceTypeProvider.(*instancetype.DefaultProvider))), 30*time.Second)
 	}
 
 	It("destroys only each cluster's own leaks when clusters share a name, in one account and across accounts", func() {

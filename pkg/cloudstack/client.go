@@ -36,13 +36,10 @@ type Client struct {
 
 var _ API = (*Client)(nil)
 
-// New validates the options and builds a client. It makes no request; callers check connectivity with
-// Capabilities.
+// New builds a client. It makes no request; callers check connectivity with Capabilities. The options are those
+// pkg/operator/options validated (ClientOptions); New only fails when it cannot build the client at all.
 func New(o Options) (*Client, error) {
 	o = o.withDefaults()
-	if err := o.validate(); err != nil {
-		return nil, fmt.Errorf("validating CloudStack client options: %w", err)
-	}
 	hc, err := httpClient(o)
 	if err != nil {
 		return nil, err
