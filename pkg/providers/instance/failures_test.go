@@ -239,8 +239,9 @@ var _ = Describe("Create finding the NodeClaim's VM in Error", func() {
 var _ = Describe("Create adopting a VM that does not start", func() {
 	It("gives up after the adopt timeout with a retryable error, keeps the VM, and adopts it once it runs", func() {
 		nc := nodeClass()
-		// The previous process deployed the VM and died; the VM takes long to start.
-		sim.SetJobLatency(6 * time.Second)
+		// The previous process deployed the VM and died; the VM takes long to start: 12 s, so that it is still
+		// starting when Create gives up, half a second after its lookup and tagging, even on a loaded machine.
+		sim.SetJobLatency(12 * time.Second)
 		vmID, _ := deployAsLostCreate("slow-start")
 		p := restartedProvider(instance.WithAdoptTimeout(500 * time.Millisecond))
 		claim := olderNodeClaim("slow-start")
@@ -256,13 +257,15 @@ var _ = Describe("Create adopting a VM that does not start", func() {
 		Expect(err).NotTo(HaveOccurred())
 		Expect(inst.ID).To(Equal(vmID))
 		Expect(everVMs(sim, "slow-start")).To(HaveLen(1))
+		sim.SetJobLatency(20 * time.Millisecond) // the cleanup's destroy need not wait 12 s
 	})
 })
 
 var _ = Describe("Create cancelled during the launch", func() {
 	It("destroys the VM it deployed, so a cancelled launch leaves no VM", func() {
 		nc := nodeClass()
-		sim.SetJobLatency(3 * time.Second)
+		// The deploy job lasts 10 s: the cancel below must come while it runs, after the tagging, on a loaded machine.
+		sim.SetJobLatency(10 * time.Second)
 		cctx, cancel := context.WithCancel(ctx)
 		defer cancel()
 		done := make(chan error, 1)
@@ -283,6 +286,7 @@ var _ = Describe("Create cancelled during the launch", func() {
 		Expect(err).To(HaveOccurred())
 		Expect(everVMs(sim, "cancelled")).To(HaveLen(1))
 		Expect(liveVMs(sim, "cancelled")).To(BeEmpty(), "the VM of the cancelled launch is destroyed")
+		sim.SetJobLatency(20 * time.Millisecond)
 	})
 })
 
