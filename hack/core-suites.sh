@@ -51,10 +51,10 @@ export KUBECONFIG=$(cat "$work/kubeconfig-path")
 echo "local environment up (KUBECONFIG=$KUBECONFIG)"
 
 # Focus and skip per suite: see docs/core-suites.md for the reasons.
-FOCUS_regression=${SUITE_FOCUS_regression:-'StandaloneNodeClaim|DaemonSet|CRD Hash|Validation|DoNotDisrupt|Utilization|DefaultTopologySpreadConstraints'}
-SKIP_regression=${SUITE_SKIP_regression:-'Chaos|Performance|StaticCapacity|CapacityBuffer|registration timeout'}
-FOCUS_disruption=${SUITE_FOCUS_disruption:-'Expiration|Drift|Termination|TerminateFirst'}
-SKIP_disruption=${SUITE_SKIP_disruption:-'Repair|Reboot|never registers|never initialized'}
+FOCUS_regression=${SUITE_FOCUS_regression:-'StandaloneNodeClaim|DaemonSet|CRD Hash|Validation|DoNotDisrupt'}
+SKIP_regression=${SUITE_SKIP_regression:-'Chaos|Performance|StaticCapacity|CapacityBuffer|registration timeout|targeting different instance types'}
+FOCUS_disruption=${SUITE_FOCUS_disruption:-'Expiration|Drift|Termination'}
+SKIP_disruption=${SUITE_SKIP_disruption:-'Repair|Reboot|never registers|never initialized|Start-up Taints'}
 
 status=0
 for suite in "${suites[@]}"; do

@@ -2,6 +2,8 @@ package errors_test
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -96,6 +98,11 @@ var _ = Describe("classification", func() {
 		Entry("connection reset", &url.Error{Op: "Get", URL: "http://127.0.0.1/client/api", Err: syscall.ECONNRESET}, class{server: true}),
 		Entry("connection closed", &url.Error{Op: "Post", URL: "http://127.0.0.1/client/api", Err: io.EOF}, class{server: true}),
 		Entry("dial error", &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}, class{server: true}),
+		// A certificate the client cannot verify is a transport error too, but one the next attempt meets again.
+		Entry("untrusted server certificate", &url.Error{Op: "Get", URL: "https://127.0.0.1/client/api",
+			Err: &tls.CertificateVerificationError{Err: x509.UnknownAuthorityError{}}}, class{}),
+		Entry("certificate for another host", &url.Error{Op: "Get", URL: "https://127.0.0.1/client/api",
+			Err: &tls.CertificateVerificationError{Err: x509.HostnameError{Host: "127.0.0.1"}}}, class{}),
 		Entry("garbled body", json.Unmarshal([]byte("<html>"), new(map[string]any)), class{server: true}),
 		Entry("cancelled context", fmt.Errorf("calling listZones: %w", context.Canceled), class{}),
 		Entry("plain error", errors.New("boom"), class{}),

@@ -239,8 +239,9 @@ var _ = Describe("Create finding the NodeClaim's VM in Error", func() {
 var _ = Describe("Create adopting a VM that does not start", func() {
 	It("gives up after the adopt timeout with a retryable error, keeps the VM, and adopts it once it runs", func() {
 		nc := nodeClass()
-		// The previous process deployed the VM and died; the VM takes long to start.
-		sim.SetJobLatency(6 * time.Second)
+		// The previous process deployed the VM and died; the VM takes long to start: 12 s, so that it is still
+		// starting when Create gives up, half a second after its lookup and tagging, even on a loaded machine.
+		sim.SetJobLatency(12 * time.Second)
 		vmID, _ := deployAsLostCreate("slow-start")
 		p := restartedProvider(instance.WithAdoptTimeout(500 * time.Millisecond))
 		claim := olderNodeClaim("slow-start")
@@ -256,6 +257,7 @@ var _ = Describe("Create adopting a VM that does not start", func() {
 		Expect(err).NotTo(HaveOccurred())
 		Expect(inst.ID).To(Equal(vmID))
 		Expect(everVMs(sim, "slow-start")).To(HaveLen(1))
+		sim.SetJobLatency(20 * time.Millisecond) // the cleanup's destroy need not wait 12 s
 	})
 })
 
@@ -266,7 +268,8 @@ var _ = Describe("Create cancelled during the launch", func() {
 	// the NodeClaim is gone.
 	It("keeps the VM of a cancelled launch, and the next Create adopts it instead of deploying a second one", func() {
 		nc := nodeClass()
-		sim.SetJobLatency(3 * time.Second)
+		// The deploy job lasts 10 s: the cancel below must come while it runs, after the tagging, on a loaded machine.
+		sim.SetJobLatency(10 * time.Second)
 		cctx, cancel := context.WithCancel(ctx)
 		defer cancel()
 		claim := nodeClaim("cancelled")
@@ -293,6 +296,7 @@ var _ = Describe("Create cancelled during the launch", func() {
 		Expect(err).NotTo(HaveOccurred())
 		Expect(inst.ID).To(Equal(first.ID))
 		Expect(everVMs(sim, "cancelled")).To(HaveLen(1), "no second VM for the NodeClaim")
+		sim.SetJobLatency(20 * time.Millisecond)
 	})
 })
 
