@@ -13,6 +13,7 @@ import (
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/cloudprovider"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/controllers"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/controllers/nodeclaim/garbagecollection"
+	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/controllers/nodeclaim/tagging"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/controllers/nodeclass"
 	instancetyperefresh "github.com/cloudstack/karpenter-provider-cloudstack/pkg/controllers/providers/instancetype"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/operator"
@@ -56,6 +57,7 @@ func main() {
 		})...).
 		WithControllers(ctx,
 			garbagecollection.NewController(op.Clock, op.GetClient(), op.InstanceProvider, options.FromContext(ctx).GCGracePeriod),
+			tagging.NewController(op.GetClient(), op.InstanceProvider),
 			instancetyperefresh.NewController(op.InstanceTypeProvider),
 		).
 		Start(ctx)

@@ -15,6 +15,7 @@ import (
 	v1 "github.com/cloudstack/karpenter-provider-cloudstack/pkg/apis/v1"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/controllers/node/providerid"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/controllers/nodeclass"
+	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/controllers/nodeclass/hash"
 )
 
 // NewControllers returns the provider's controllers. mgr supplies the plain event recorder operatorpkg's status
@@ -23,6 +24,7 @@ func NewControllers(_ context.Context, mgr manager.Manager, clk clock.Clock, kub
 	providers nodeclass.Providers) []controller.Controller {
 	return []controller.Controller{
 		nodeclass.NewController(kubeClient, recorder, clk, providers),
+		hash.NewController(kubeClient),
 		providerid.NewController(kubeClient, recorder),
 		//nolint:staticcheck // SA1019: operatorpkg's status controller still takes the deprecated record.EventRecorder.
 		status.NewController[*v1.CloudStackNodeClass](kubeClient, mgr.GetEventRecorderFor("karpenter")),

@@ -66,6 +66,8 @@ type CloudStackNodeClassSpec struct {
 	// +optional
 	UserDataEncoding UserDataEncoding `json:"userDataEncoding,omitempty"`
 	// Tags are CloudStack resource tags applied to every VM, in addition to the tags the provider uses to track ownership.
+	// A change is applied to the running VMs in place, within about a minute, without replacing any node: changed
+	// values are updated, added keys added, and removed keys deleted from the VMs (only keys this field put there).
 	// CloudStack compares tag keys case-insensitively and trims them, so the reserved prefixes below are refused in
 	// any letter case and with leading or trailing blanks.
 	// +kubebuilder:validation:XValidation:message="spec.tags: keys must not be empty and must be at most 255 characters",rule="self.all(k, size(k) > 0 && size(k) <= 255)"
