@@ -54,6 +54,7 @@ func main() {
 			ServiceOfferings: op.InstanceTypeProvider,
 			SSHKeyPairs:      op.SSHKeyPairProvider,
 			AffinityGroups:   op.AffinityGroupProvider,
+			SecurityGroups:   op.SecurityGroupProvider,
 		})...).
 		WithControllers(ctx,
 			garbagecollection.NewController(op.Clock, op.GetClient(), op.InstanceProvider, options.FromContext(ctx).GCGracePeriod),

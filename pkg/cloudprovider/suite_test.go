@@ -76,6 +76,7 @@ func wire() {
 		ServiceOfferings: csEnv.InstanceTypeProvider,
 		SSHKeyPairs:      csEnv.SSHKeyPairProvider,
 		AffinityGroups:   csEnv.AffinityGroupProvider,
+		SecurityGroups:   csEnv.SecurityGroupProvider,
 	})
 	env.Clock.SetTime(time.Now())
 }

@@ -170,5 +170,3 @@ var _ = Describe("Tags changed in place", func() {
 		Expect(string(reason)).To(Equal("NodeClassDrift"))
 	})
 })
-
-

@@ -24,6 +24,7 @@ var requiredCommands = []Command{
 	{Name: "listTags", Use: "matching selector terms with `tags` (zones, networks, templates, offerings)"},
 	{Name: "listAffinityGroups", Use: "resolving `spec.affinityGroupSelectorTerms` (only when set)"},
 	{Name: "listSSHKeyPairs", Use: "checking `spec.sshKeyPair` (only when set)"},
+	{Name: "listSecurityGroups", Use: "resolving `spec.securityGroupSelectorTerms` (only when set)"},
 	{Name: "deployVirtualMachine", Use: "launching a node"},
 	{Name: "listVirtualMachines", Use: "finding and listing the cluster's VMs"},
 	{Name: "queryAsyncJobResult", Use: "waiting for deploy, destroy, reboot and tag jobs"},

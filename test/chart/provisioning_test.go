@@ -147,6 +147,7 @@ var _ = Describe("Provisioning as the chart's ServiceAccount", Ordered, func() {
 			ServiceOfferings: csEnv.InstanceTypeProvider,
 			SSHKeyPairs:      csEnv.SSHKeyPairProvider,
 			AffinityGroups:   csEnv.AffinityGroupProvider,
+			SecurityGroups:   csEnv.SecurityGroupProvider,
 		})
 		ExpectObjectReconciled(pctx, sa, ctrl, nodeClass)
 		Expect(admin.Get(ctx, client.ObjectKeyFromObject(nodeClass), nodeClass)).To(Succeed())

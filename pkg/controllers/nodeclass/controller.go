@@ -33,6 +33,7 @@ import (
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/affinitygroup"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/instancetype"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/network"
+	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/securitygroup"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/sshkeypair"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/template"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/zone"
@@ -54,6 +55,7 @@ type Providers struct {
 	ServiceOfferings instancetype.Provider
 	SSHKeyPairs      sshkeypair.Provider
 	AffinityGroups   affinitygroup.Provider
+	SecurityGroups   securitygroup.Provider
 }
 
 // subReconciler resolves one dependency: it writes its status fields and its condition, and returns an error only
@@ -85,6 +87,7 @@ func NewController(kubeClient client.Client, recorder events.Recorder, clk clock
 			&userData{},
 			&sshKeyPair{provider: p.SSHKeyPairs},
 			&affinityGroups{provider: p.AffinityGroups},
+			&securityGroups{provider: p.SecurityGroups, zones: p.Zones},
 		},
 	}
 }
