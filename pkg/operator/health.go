@@ -7,40 +7,37 @@ import (
 	"sync"
 	"time"
 
+	gocache "github.com/patrickmn/go-cache"
+
+	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/cache"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/cloudstack"
 )
-
-// readinessCacheTTL bounds how often readiness probes reach CloudStack: probes of every replica every few
-// seconds must not become a noticeable share of the API traffic.
-const readinessCacheTTL = 10 * time.Second
 
 // cloudStackCheck is a readiness check that fails while CloudStack is unreachable or rejects the credentials.
 type cloudStackCheck struct {
 	api     cloudstack.API
 	timeout time.Duration
-
-	mu        sync.Mutex
-	checkedAt time.Time
-	lastErr   error
+	// results holds the last result, failures included, for cache.ReadinessTTL.
+	results *gocache.Cache
+	mu      sync.Mutex
 }
 
-func newCloudStackCheck(api cloudstack.API) *cloudStackCheck {
-	return &cloudStackCheck{api: api, timeout: 5 * time.Second}
+// checkResult is a cached probe result; a failure is cached like a success, so a failing cloud is not probed more.
+type checkResult struct{ err error }
+
+func newCloudStackCheck(api cloudstack.API, results *gocache.Cache) *cloudStackCheck {
+	return &cloudStackCheck{api: api, timeout: 5 * time.Second, results: results}
 }
 
-// Check calls listCapabilities, the cheapest authenticated call, at most once per readinessCacheTTL.
+// Check calls listCapabilities, the cheapest authenticated call, at most once per cache.ReadinessTTL.
 func (c *cloudStackCheck) Check(req *http.Request) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if !c.checkedAt.IsZero() && time.Since(c.checkedAt) < readinessCacheTTL {
-		return c.lastErr
-	}
-	ctx, cancel := context.WithTimeout(req.Context(), c.timeout)
-	defer cancel()
-	_, err := c.api.Capabilities(ctx)
-	if err != nil {
-		err = fmt.Errorf("CloudStack API is not usable: %w", err)
-	}
-	c.checkedAt, c.lastErr = time.Now(), err
-	return err
+	r, _ := cache.GetOrLoad(c.results, &c.mu, "cloudstack", func() (checkResult, error) {
+		ctx, cancel := context.WithTimeout(req.Context(), c.timeout)
+		defer cancel()
+		if _, err := c.api.Capabilities(ctx); err != nil {
+			return checkResult{fmt.Errorf("CloudStack API is not usable: %w", err)}, nil
+		}
+		return checkResult{}, nil
+	})
+	return r.err
 }

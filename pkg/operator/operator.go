@@ -46,34 +46,23 @@ type Operator struct {
 	InstanceProvider      instance.Provider
 }
 
-// NewOperator validates the provider's options, builds the CloudStack client and the providers, and adds a
-// readiness check that fails while CloudStack is unreachable or rejects the credentials. Invalid options end the
-// process with a message that names the flag and the fix.
+// NewOperator builds the CloudStack client and the providers from the provider's options, and adds a readiness
+// check that fails while CloudStack is unreachable or rejects the credentials. The options were validated when
+// Karpenter core parsed them (coreoperator.NewOperator ends the process on invalid options, with a message that
+// names the flag and the fix).
 func NewOperator(ctx context.Context, op *coreoperator.Operator) (context.Context, *Operator) {
 	opts := options.FromContext(ctx)
-	if err := opts.Validate(); err != nil {
-		log.FromContext(ctx).Error(err, "invalid options")
-		os.Exit(1)
-	}
 	for _, w := range opts.Warnings() {
 		log.FromContext(ctx).Info("WARNING: " + w)
 	}
-	api, err := cloudstack.New(cloudstack.Options{
-		APIURL:      opts.APIURL,
-		APIKey:      opts.APIKey,
-		SecretKey:   opts.SecretKey,
-		VerifySSL:   opts.VerifySSL,
-		CABundle:    opts.CABundle,
-		HTTPTimeout: opts.HTTPTimeout,
-		QPS:         opts.APIQPS,
-		Burst:       opts.APIBurst,
-		Registerer:  crmetrics.Registry,
-	})
+	clientOpts := opts.ClientOptions()
+	clientOpts.Registerer = crmetrics.Registry
+	api, err := cloudstack.New(clientOpts)
 	if err != nil {
 		log.FromContext(ctx).Error(err, "failed building the CloudStack client")
 		os.Exit(1)
 	}
-	lo.Must0(op.AddReadyzCheck("cloudstack", newCloudStackCheck(api).Check))
+	lo.Must0(op.AddReadyzCheck("cloudstack", newCloudStackCheck(api, cache.New("readiness", cache.ReadinessTTL, cache.CleanupInterval)).Check))
 	if r := newCredentialsReloader(opts, api); r != nil {
 		lo.Must0(op.Add(r))
 	}
@@ -120,7 +109,9 @@ func New(op *coreoperator.Operator, api cloudstack.API, opts *options.Options) *
 	}
 	unavailable := cache.NewUnavailableOfferingsWithTTL(opts.UnavailableOfferingsTTL, cache.UnavailableOfferingsCleanupInterval)
 	instanceTypes := instancetype.NewDefaultProvider(api, unavailable, opts.OfferingPrices,
-		instancetype.WithServiceOfferingsTTL(opts.ServiceOfferingsCacheTTL), instancetype.WithInstanceTypesTTL(opts.InstanceTypesCacheTTL),
+		instancetype.WithCaches(
+			cache.New(instancetype.CatalogCacheName, opts.ServiceOfferingsCacheTTL, cache.CleanupInterval),
+			cache.New(instancetype.InstanceTypesCacheName, opts.InstanceTypesCacheTTL, cache.CleanupInterval)),
 		instancetype.WithVMMemoryOverheadPercent(opts.VMMemoryOverheadPercent))
 	return &Operator{
 		Operator:              op,
@@ -134,6 +125,7 @@ func New(op *coreoperator.Operator, api cloudstack.API, opts *options.Options) *
 		SecurityGroupProvider: securitygroup.NewDefaultProvider(api, cache.New("securitygroups", cache.SecurityGroupsTTL, cache.CleanupInterval)),
 		InstanceTypeProvider:  instanceTypes,
 		InstanceProvider: instance.NewDefaultProvider(api, unavailable, instance.Owner{ClusterName: opts.ClusterName, ClusterID: opts.ClusterID},
-			instance.WithServiceOfferings(instanceTypes)),
+			instance.WithServiceOfferings(instanceTypes),
+			instance.WithCapabilitiesCache(cache.New(instance.CapabilitiesCacheName, cache.CapabilitiesTTL, cache.CleanupInterval))),
 	}
 }

@@ -8,6 +8,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/cache"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/cloudstack"
 	cserrors "github.com/cloudstack/karpenter-provider-cloudstack/pkg/errors"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/simulator"
@@ -30,11 +31,12 @@ var _ = Describe("CloudStack readiness check", func() {
 		DeferCleanup(sim.Close)
 	})
 
-	newCheck := func(secret string) *cloudStackCheck {
+	newCheckTTL := func(secret string, ttl time.Duration) *cloudStackCheck {
 		api, err := cloudstack.New(cloudstack.Options{APIURL: sim.URL(), APIKey: sim.APIKey(), SecretKey: secret, RetryMaxAttempts: 1})
 		Expect(err).ToNot(HaveOccurred())
-		return newCloudStackCheck(api)
+		return newCloudStackCheck(api, cache.New("readiness", ttl, time.Minute))
 	}
+	newCheck := func(secret string) *cloudStackCheck { return newCheckTTL(secret, cache.ReadinessTTL) }
 
 	It("passes with working credentials and asks CloudStack at most once per TTL", func() {
 		check := newCheck(sim.SecretKey())
@@ -51,10 +53,12 @@ var _ = Describe("CloudStack readiness check", func() {
 	})
 
 	It("fails while CloudStack is unreachable, and recovers once the cached result expires", func() {
-		check := newCheck(sim.SecretKey())
+		// A short TTL stands for cache.ReadinessTTL passing.
+		check := newCheckTTL(sim.SecretKey(), 300*time.Millisecond)
 		sim.DropNextConnections(1)
 		Expect(check.Check(httptest.NewRequest("GET", "/readyz", nil))).ToNot(Succeed())
-		check.checkedAt = check.checkedAt.Add(-readinessCacheTTL - time.Second)
-		Expect(check.Check(httptest.NewRequest("GET", "/readyz", nil))).To(Succeed())
+		Expect(check.Check(httptest.NewRequest("GET", "/readyz", nil))).ToNot(Succeed(), "the failure is cached too")
+		Eventually(func() error { return check.Check(httptest.NewRequest("GET", "/readyz", nil)) }).
+			WithTimeout(30 * time.Second).WithPolling(100 * time.Millisecond).Should(Succeed())
 	})
 })
