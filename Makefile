@@ -46,6 +46,11 @@ test: ## Run every test suite against a real kube-apiserver (built on first use 
 	go build -o $(TOOLS)/testsummary ./hack/testsummary; \
 	go test -json -timeout $(TEST_TIMEOUT) $(TEST_FLAGS) $(PKGS) | $(TOOLS)/testsummary
 
+.PHONY: measure-memory
+measure-memory: ## Measure the controller's memory at 0, 25 and 50 nodes in the end-to-end environment (INSTALLATION.md, "Sizing")
+	KUBEBUILDER_ASSETS="$$(hack/envtest-assets.sh | tail -n1)" MEASURE_CONTROLLER_MEMORY=1 \
+		go test -v -count=1 -timeout 30m ./test/e2e/ -ginkgo.focus "Controller memory" -ginkgo.v | grep -E "controller memory with|^(ok|FAIL|---)"
+
 .PHONY: test-oldest
 test-oldest: ## Run the API, cloud provider and NodeClass controller suites on the oldest Kubernetes docs/VERSIONING.md claims
 	@start=$$(date +%s); \

@@ -14,6 +14,7 @@ import (
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/controllers"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/controllers/nodeclass"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/operator"
+	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/userdatasecret"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -23,8 +24,10 @@ func main() {
 	ctx, op := operator.NewOperator(coreoperator.NewOperator())
 	op.GetLogger().Info("starting karpenter-provider-cloudstack", "version", version)
 
+	// Secrets are read from the API server, never cached: the chart grants get on the named Secrets only.
+	userDataSecrets := userdatasecret.NewDefaultProvider(op.Manager.GetAPIReader())
 	cloudStackProvider := cloudprovider.New(op.GetClient(), op.EventRecorder, op.InstanceTypeProvider, op.InstanceProvider, op.ZoneProvider,
-		cloudprovider.WithInstanceTypeStore(op.InstanceTypeStore))
+		cloudprovider.WithInstanceTypeStore(op.InstanceTypeStore), cloudprovider.WithUserDataSecrets(userDataSecrets))
 	overlayUndecorated := metrics.Decorate(cloudStackProvider)
 	cloudProvider := overlay.Decorate(overlayUndecorated, op.GetClient(), op.InstanceTypeStore)
 	repairPolicies := lo.Must(health.NewRepairPolicyMatcher(ctx, cloudProvider))
@@ -52,6 +55,7 @@ func main() {
 				SSHKeyPairs:      op.SSHKeyPairProvider,
 				AffinityGroups:   op.AffinityGroupProvider,
 				SecurityGroups:   op.SecurityGroupProvider,
+				UserDataSecrets:  userDataSecrets,
 			},
 			Instances:     op.InstanceProvider,
 			InstanceTypes: op.InstanceTypeProvider,

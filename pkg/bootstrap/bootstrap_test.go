@@ -269,3 +269,25 @@ var _ = Describe("Encode and Generate", func() {
 		})
 	})
 })
+
+var _ = Describe("Secret values", func() {
+	const token = "q7x2mz.5b0f3c9d1e8a4f27"
+	values := func() bootstrap.Values {
+		v := bootstrap.NewValues("prod", fixtureNodeClass(), fixtureNodeClaim(), fixtureShape)
+		v.Secret = map[string]string{"token": token, "endpoint": "10.0.0.10:6443"}
+		return v
+	}
+	It("renders .Secret's keys into the userData", func() {
+		out, err := bootstrap.Render("kubeadm join {{ .Secret.endpoint }} --token {{ squote .Secret.token }}", values())
+		Expect(err).ToNot(HaveOccurred())
+		Expect(string(out)).To(Equal("kubeadm join 10.0.0.10:6443 --token '" + token + "'"))
+	})
+	It("cuts every Secret value of 4 characters or more out of an error's message, and keeps the error's type", func() {
+		inner := &bootstrap.TemplateError{Err: errors.New("bad argument " + token + " near 10.0.0.10:6443 and x")}
+		err := bootstrap.Redact(inner, map[string]string{"token": token, "endpoint": "10.0.0.10:6443", "short": "x", "part": token[:6]})
+		Expect(err.Error()).To(Equal("spec.userData is not a valid template, bad argument <redacted> near <redacted> and x"))
+		var terr *bootstrap.TemplateError
+		Expect(errors.As(err, &terr)).To(BeTrue())
+		Expect(bootstrap.Redact(inner, nil)).To(BeIdenticalTo(error(inner)))
+	})
+})

@@ -63,6 +63,14 @@ func IsTemplate(userData string) bool {
 // Rendering is bounded whatever the template (limits.go): a template that uses a refused feature is a
 // *TemplateError before anything runs, and one that exceeds a bound while running is a *LimitError.
 func Render(userData string, values Values) ([]byte, error) {
+	out, err := render(userData, values)
+	if err != nil {
+		return nil, redact(err, values.Secret)
+	}
+	return out, nil
+}
+
+func render(userData string, values Values) ([]byte, error) {
 	if !IsTemplate(userData) {
 		return []byte(userData), nil
 	}

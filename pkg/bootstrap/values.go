@@ -54,6 +54,9 @@ type Values struct {
 	KubeletArgs string
 	// ProviderIDPrefix is what the node's providerID starts with (cloudstack:///); the VM's UUID completes it.
 	ProviderIDPrefix string
+	// Secret is the data of the Secret spec.userDataSecretRef names (key -> value), nil without a reference. Its
+	// values are only ever rendered into the userData: an error of a rendering that had them names none of them.
+	Secret map[string]string
 }
 
 // NewValues builds the template variables for one NodeClaim of a NodeClass launched as a VM of that shape (its

@@ -36,9 +36,6 @@ const (
 	// CloudStack capacity frees up when other VMs are destroyed, which happens on a scale of minutes; three minutes
 	// lets Karpenter fall back to other offerings at once and retry the preferred one soon after.
 	UnavailableOfferingsTTL = 3 * time.Minute
-	// ReadinessTTL bounds how often readiness probes reach CloudStack: probes of every replica every few seconds must
-	// not become a noticeable share of the API traffic, and a probe result ten seconds old is still current enough.
-	ReadinessTTL = 10 * time.Second
 	// CleanupInterval is how often expired entries of ordinary caches are dropped; expiry is checked on every read
 	// anyway, so this only bounds memory.
 	CleanupInterval = 10 * time.Minute

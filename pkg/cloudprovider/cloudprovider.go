@@ -2,6 +2,7 @@ package cloudprovider
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -31,11 +32,12 @@ import (
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/operator/options"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/instance"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/instancetype"
+	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/userdatasecret"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/zone"
 )
 
 // nodeClassGroupKind is fixed: objects read through a typed client carry no TypeMeta to take it from.
-var nodeClassGroupKind = schema.GroupKind{Group: apis.Group, Kind: "CloudStackNodeClass"}
+var nodeClassGroupKind = schema.GroupKind{Group: apis.Group, Kind: v1.NodeClassKind}
 
 // Name is the provider's name, as reported to Karpenter core (and in its metrics).
 const Name = "cloudstack"
@@ -52,6 +54,8 @@ type CloudProvider struct {
 	zoneProvider         zone.Provider
 	// instanceTypeStore holds the NodeOverlays Karpenter core resolved per NodePool; nil when not wired.
 	instanceTypeStore *nodeoverlay.InstanceTypeStore
+	// userDataSecrets reads spec.userDataSecretRef at launch.
+	userDataSecrets userdatasecret.Provider
 }
 
 // Option configures a CloudProvider.
@@ -62,6 +66,12 @@ type Option func(*CloudProvider)
 // resource an overlay adds fits no instance type, and price overlays do not steer the launch.
 func WithInstanceTypeStore(store *nodeoverlay.InstanceTypeStore) Option {
 	return func(c *CloudProvider) { c.instanceTypeStore = store }
+}
+
+// WithUserDataSecrets sets how Create reads spec.userDataSecretRef. Without it, Create reads through kubeClient,
+// which suits an uncached client; give a controller's cached client a provider over the manager's APIReader.
+func WithUserDataSecrets(p userdatasecret.Provider) Option {
+	return func(c *CloudProvider) { c.userDataSecrets = p }
 }
 
 // New returns a CloudProvider backed by the given providers.
@@ -76,6 +86,9 @@ func New(kubeClient client.Client, recorder events.Recorder, instanceTypeProvide
 	}
 	for _, o := range opts {
 		o(c)
+	}
+	if c.userDataSecrets == nil {
+		c.userDataSecrets = userdatasecret.NewDefaultProvider(kubeClient)
 	}
 	return c
 }
@@ -100,7 +113,16 @@ func (c *CloudProvider) Create(ctx context.Context, nodeClaim *karpv1.NodeClaim)
 	if len(instanceTypes) == 0 {
 		return nil, cloudprovider.NewInsufficientCapacityError(fmt.Errorf("no instance type of CloudStackNodeClass %q satisfies the NodeClaim's requirements and resource requests", nodeClass.Name))
 	}
-	inst, err := c.instanceProvider.Create(ctx, nodeClass, nodeClaim, instanceTypes, userDataFor(ctx, nodeClass, nodeClaim))
+	// Read at launch, so a rotated Secret reaches the next VM; the values live only in this rendering.
+	secret, err := c.userDataSecrets.Get(ctx, nodeClass)
+	if err != nil {
+		var secretErr *userdatasecret.Error
+		if errors.As(err, &secretErr) {
+			return nil, cloudprovider.NewCreateError(err, secretErr.Reason, "Failed to read the Secret spec.userDataSecretRef names")
+		}
+		return nil, cloudprovider.NewCreateError(err, "UserDataSecretReadFailed", "Failed to read the Secret spec.userDataSecretRef names")
+	}
+	inst, err := c.instanceProvider.Create(ctx, nodeClass, nodeClaim, instanceTypes, userDataFor(ctx, nodeClass, nodeClaim, secret))
 	if err != nil {
 		return nil, fmt.Errorf("creating instance, %w", err)
 	}
@@ -144,14 +166,16 @@ func nodeClassReadiness(nodeClass *v1.CloudStackNodeClass) error {
 
 // userDataFor renders the NodeClass's userData for a VM of each instance type: the kubelet reservations in it are
 // the ones the instance type's allocatable was computed with.
-func userDataFor(ctx context.Context, nodeClass *v1.CloudStackNodeClass, nodeClaim *karpv1.NodeClaim) instance.UserData {
+func userDataFor(ctx context.Context, nodeClass *v1.CloudStackNodeClass, nodeClaim *karpv1.NodeClaim, secret map[string]string) instance.UserData {
 	opts := options.FromContext(ctx)
 	return func(it *cloudprovider.InstanceType) (string, error) {
 		shape, ok := instancetype.ShapeOf(it)
 		if !ok {
 			return "", fmt.Errorf("instance type %q has no %s/%s labels", it.Name, v1.LabelInstanceCPU, v1.LabelInstanceMemory)
 		}
-		return bootstrap.Generate(nodeClass, bootstrap.NewValues(opts.ClusterName, nodeClass, nodeClaim, shape), opts.UserDataMaxLength)
+		values := bootstrap.NewValues(opts.ClusterName, nodeClass, nodeClaim, shape)
+		values.Secret = secret
+		return bootstrap.Generate(nodeClass, values, opts.UserDataMaxLength)
 	}
 }
 
@@ -191,7 +215,7 @@ func (c *CloudProvider) List(ctx context.Context) ([]*karpv1.NodeClaim, error) {
 func (c *CloudProvider) Delete(ctx context.Context, nodeClaim *karpv1.NodeClaim) error {
 	id, err := v1.ParseProviderID(nodeClaim.Status.ProviderID)
 	if err != nil {
-		return cloudprovider.NewNodeClaimNotFoundError(fmt.Errorf("NodeClaim %q has no CloudStack providerID: %w", nodeClaim.Name, err))
+		return cloudprovider.NewNodeClaimNotFoundError(fmt.Errorf("NodeClaim %q has no CloudStack providerID, %w", nodeClaim.Name, err))
 	}
 	return c.instanceProvider.Delete(ctx, id)
 }
@@ -213,7 +237,7 @@ func (c *CloudProvider) GetInstanceTypes(ctx context.Context, nodePool *karpv1.N
 func (c *CloudProvider) Reboot(ctx context.Context, nodeClaim *karpv1.NodeClaim, _ string) error {
 	id, err := v1.ParseProviderID(nodeClaim.Status.ProviderID)
 	if err != nil {
-		return cloudprovider.NewNodeRebootFailedError(fmt.Errorf("NodeClaim %q: %w", nodeClaim.Name, err))
+		return cloudprovider.NewNodeRebootFailedError(fmt.Errorf("NodeClaim %q, %w", nodeClaim.Name, err))
 	}
 	if err := c.instanceProvider.Reboot(ctx, id); err != nil {
 		if cloudprovider.IsNodeClaimNotFoundError(err) {

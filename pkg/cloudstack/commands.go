@@ -36,7 +36,7 @@ var requiredCommands = []Command{
 		"`allowuserexpungerecovervm`. Without it that destroy job fails (531 \"Account does not have permission for " +
 		"expunging.\"); the provider then destroys without expunge and CloudStack expunges after `expunge.delay`"},
 	{Name: "rebootVirtualMachine", Use: "node repair by reboot"},
-	{Name: "listCapabilities", Use: "whether destroys may expunge, and the readiness probe's connectivity and credentials check"},
+	{Name: "listCapabilities", Use: "whether destroys may expunge, and the reachability probe every 30 s (the karpenter_cloudstack_api_reachable gauge)"},
 }
 
 // RequiredCommands returns the commands the role of the provider's API key must allow, and needs no others.

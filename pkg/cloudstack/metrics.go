@@ -19,6 +19,8 @@ type metrics struct {
 	// results count outcomes rather than requests: an async command's result is its job's, which arrives in a
 	// queryAsyncJobResult response (a 533 capacity error among them), yet is labelled with the command itself.
 	results *prometheus.CounterVec
+	// reachable is the outcome of the last Probe.
+	reachable prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -38,6 +40,11 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 				"destroyVirtualMachine, rebootVirtualMachine, createTags, deleteTags) the code is the job's result, whichever " +
 				"request carried it: a deploy refused at once and a deploy whose job failed with 533 both count under deployVirtualMachine.",
 		}, []string{"command", "code"}),
+		reachable: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: metricsNamespace, Subsystem: "api", Name: "reachable",
+			Help: "1 when CloudStack answered the last probe (listCapabilities, every 30 s on every replica) with the " +
+				"controller's credentials, 0 when it was unreachable or refused them. Readiness does not depend on it.",
+		}),
 	}
 	if reg == nil {
 		return m, nil
@@ -50,6 +57,9 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		return nil, err
 	}
 	if m.results, err = register(reg, m.results); err != nil {
+		return nil, err
+	}
+	if m.reachable, err = register(reg, m.reachable); err != nil {
 		return nil, err
 	}
 	return m, nil

@@ -1,16 +1,17 @@
 package operator
 
 import (
-	"net/http/httptest"
+	"context"
+	"strings"
 	"testing"
-	"time"
+
+	"github.com/go-logr/logr/funcr"
+	"github.com/prometheus/client_golang/prometheus"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
-	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/cache"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/cloudstack"
-	cserrors "github.com/cloudstack/karpenter-provider-cloudstack/pkg/errors"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/simulator"
 	"github.com/cloudstack/karpenter-provider-cloudstack/test/catalog"
 )
@@ -20,8 +21,11 @@ func TestOperator(t *testing.T) {
 	RunSpecs(t, "Operator")
 }
 
-var _ = Describe("CloudStack readiness check", func() {
-	var sim *simulator.Server
+var _ = Describe("CloudStack reachability", func() {
+	var (
+		sim *simulator.Server
+		reg *prometheus.Registry
+	)
 
 	BeforeEach(func() {
 		cat, err := simulator.ParseCatalog(catalog.YAML)
@@ -29,36 +33,57 @@ var _ = Describe("CloudStack readiness check", func() {
 		sim, err = simulator.New(cat, simulator.WithJobLatency(0))
 		Expect(err).ToNot(HaveOccurred())
 		DeferCleanup(sim.Close)
+		reg = prometheus.NewRegistry()
 	})
 
-	newCheckTTL := func(secret string, ttl time.Duration) *cloudStackCheck {
-		api, err := cloudstack.New(cloudstack.Options{APIURL: sim.URL(), APIKey: sim.APIKey(), SecretKey: secret, RetryMaxAttempts: 1})
+	newProber := func(secret string) (*reachability, *cloudstack.Client) {
+		api, err := cloudstack.New(cloudstack.Options{APIURL: sim.URL(), APIKey: sim.APIKey(), SecretKey: secret, RetryMaxAttempts: 1, Registerer: reg})
 		Expect(err).ToNot(HaveOccurred())
-		return newCloudStackCheck(api, cache.New("readiness", ttl, time.Minute))
+		return newReachability(api.Probe), api
 	}
-	newCheck := func(secret string) *cloudStackCheck { return newCheckTTL(secret, cache.ReadinessTTL) }
-
-	It("passes with working credentials and asks CloudStack at most once per TTL", func() {
-		check := newCheck(sim.SecretKey())
-		for range 5 {
-			Expect(check.Check(httptest.NewRequest("GET", "/readyz", nil))).To(Succeed())
+	gauge := func() float64 {
+		GinkgoHelper()
+		families, err := reg.Gather()
+		Expect(err).ToNot(HaveOccurred())
+		for _, f := range families {
+			if f.GetName() == "karpenter_cloudstack_api_reachable" {
+				return f.GetMetric()[0].GetGauge().GetValue()
+			}
 		}
-		Expect(sim.Counts()["listCapabilities"]).To(BeEquivalentTo(1))
+		Fail("karpenter_cloudstack_api_reachable is not registered")
+		return -1
+	}
+
+	It("reports an outage and the recovery in the gauge and the log, once per change", func(ctx context.Context) {
+		var logs strings.Builder
+		logger := funcr.New(func(prefix, args string) { logs.WriteString(prefix + " " + args + "\n") }, funcr.Options{})
+		r, _ := newProber(sim.SecretKey())
+		// The client keeps its connection alive once it has one: the outage is there from the first probe.
+		sim.DropNextConnections(2)
+		r.once(ctx, logger)
+		Expect(gauge()).To(Equal(0.0))
+		r.once(ctx, logger)
+		Expect(gauge()).To(Equal(0.0))
+		r.once(ctx, logger)
+		Expect(gauge()).To(Equal(1.0))
+		r.once(ctx, logger)
+		Expect(gauge()).To(Equal(1.0))
+		Expect(strings.Count(logs.String(), "CloudStack API is unreachable")).To(Equal(1), logs.String())
+		Expect(strings.Count(logs.String(), "CloudStack API answers again")).To(Equal(1), logs.String())
 	})
 
-	It("fails while CloudStack rejects the credentials, without the secret in the error", func() {
-		err := newCheck("not-the-secret").Check(httptest.NewRequest("GET", "/readyz", nil))
-		Expect(cserrors.IsUnauthorized(err)).To(BeTrue(), "got %v", err)
-		Expect(err.Error()).ToNot(ContainSubstring("not-the-secret"))
+	It("reports refused credentials without the secret", func(ctx context.Context) {
+		var logs strings.Builder
+		logger := funcr.New(func(prefix, args string) { logs.WriteString(prefix + " " + args + "\n") }, funcr.Options{})
+		r, _ := newProber("not-the-secret")
+		r.once(ctx, logger)
+		Expect(gauge()).To(Equal(0.0))
+		Expect(logs.String()).To(ContainSubstring("401"))
+		Expect(logs.String()).ToNot(ContainSubstring("not-the-secret"))
 	})
 
-	It("fails while CloudStack is unreachable, and recovers once the cached result expires", func() {
-		// A short TTL stands for cache.ReadinessTTL passing.
-		check := newCheckTTL(sim.SecretKey(), 300*time.Millisecond)
-		sim.DropNextConnections(1)
-		Expect(check.Check(httptest.NewRequest("GET", "/readyz", nil))).ToNot(Succeed())
-		Expect(check.Check(httptest.NewRequest("GET", "/readyz", nil))).ToNot(Succeed(), "the failure is cached too")
-		Eventually(func() error { return check.Check(httptest.NewRequest("GET", "/readyz", nil)) }).
-			WithTimeout(30 * time.Second).WithPolling(100 * time.Millisecond).Should(Succeed())
+	It("runs on every replica, not only the leader", func() {
+		r, _ := newProber(sim.SecretKey())
+		Expect(r.NeedLeaderElection()).To(BeFalse())
 	})
 })

@@ -46,7 +46,9 @@ type VM struct {
 	// GPUCount is the number of GPUs passed through to the VM (its offering's).
 	GPUCount int
 	// Arch is the VM's architecture as CloudStack reports it (its template's: x86_64 or aarch64).
-	Arch             string
+	Arch string
+	// OSType is its template's OS type, what listVirtualMachines reports as osdisplayname (e.g. "Ubuntu 24.04 LTS").
+	OSType           string
 	Created          time.Time
 	KeyPairs         []string
 	AffinityGroupIDs []string
@@ -198,7 +200,7 @@ func (st *cloud) snapshot(v *vm) VM {
 		State: v.state, ZoneID: v.zone.ID, ZoneName: v.zone.Name, ServiceOfferingID: v.offering.ID, ServiceOfferingName: v.offering.Name,
 		TemplateID: v.template.ID, UserData: v.userData, Tags: map[string]string{}, CPUNumber: v.cpu, CPUSpeed: v.speed, MemoryMiB: v.memory,
 		Created: v.created, KeyPairs: append([]string(nil), v.keyPairs...), RootDiskSizeGiB: v.rootDiskGiB, Details: maps.Clone(v.details),
-		Reboots: v.reboots, Arch: v.template.Arch, GPUCount: v.offering.GPUCount,
+		Reboots: v.reboots, Arch: v.template.Arch, GPUCount: v.offering.GPUCount, OSType: v.template.OSType,
 		GuestMemoryKiB: int64(math.Floor(float64(v.memory) * 1024 * (1 - st.settings.GuestMemoryOverheadPercent/100)))}
 	for _, n := range v.nics {
 		out.NetworkIDs = append(out.NetworkIDs, n.network.ID)

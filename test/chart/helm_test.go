@@ -17,6 +17,8 @@ import (
 	"k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	v1 "github.com/cloudstack/karpenter-provider-cloudstack/pkg/apis/v1"
 )
 
 // The real helm commands, as a user runs them, against a kube-apiserver of their own (so that the CRDs are installed
@@ -129,12 +131,11 @@ var _ = Describe("helm install, upgrade and uninstall", Ordered, func() {
 		// What docs/VERSIONING.md warns about: helm upgrade leaves installed CRDs alone.
 		Expect(hasZonesColumn()).To(BeFalse(), "helm upgrade is not expected to change an installed CRD")
 
-		// docs/VERSIONING.md, "Upgrading": kubectl apply --server-side --force-conflicts -f charts/karpenter-cloudstack/crds/
-		// (helm created the CRDs and owns their fields: without --force-conflicts a changed CRD is refused).
-		kubectl := filepath.Join(os.Getenv("KUBEBUILDER_ASSETS"), "kubectl")
-		out, err := exec.Command(kubectl, "--kubeconfig", kubeconfig, "apply", "--server-side", "--force-conflicts",
-			"-f", filepath.Join(chart, "crds")).CombinedOutput()
-		Expect(err).NotTo(HaveOccurred(), "the upgrade step of docs/VERSIONING.md failed:\n%s", out)
+		// INSTALLATION.md, "9. Upgrade" (and docs/VERSIONING.md): the documented kubectl apply of the new CRDs, run
+		// as written from the repository root (helm created the CRDs and owns their fields: without
+		// --force-conflicts a changed CRD is refused).
+		out, err := documentedKubectl(kubeconfig, installationSection("## 9. Upgrade"), "kubectl apply")
+		Expect(err).NotTo(HaveOccurred(), "the documented upgrade step failed:\n%s", out)
 		Expect(hasZonesColumn()).To(BeTrue(), "the new CRD is installed")
 	})
 
@@ -151,6 +152,22 @@ var _ = Describe("helm install, upgrade and uninstall", Ordered, func() {
 		Expect(kc.Get(ctx, client.ObjectKey{Name: "nodepools.karpenter.sh"}, &apiextensionsv1.CustomResourceDefinition{})).To(Succeed())
 		Expect(kc.Get(ctx, client.ObjectKey{Namespace: namespace, Name: secretName}, &corev1.Secret{})).To(Succeed())
 		Expect(helmKube("list", "--namespace", namespace, "--short")).To(BeEmpty())
+	})
+
+	It("frees what the controller's finalizers hold after helm uninstall ran first, with the documented commands", func() {
+		// The controller is gone (uninstalled above): nothing acts on its finalizers any more.
+		nc := &v1.CloudStackNodeClass{
+			ObjectMeta: metav1.ObjectMeta{Name: "left-behind", Finalizers: []string{v1.TerminationFinalizer}},
+			Spec: v1.CloudStackNodeClassSpec{Zone: "zone-a", NetworkSelectorTerms: []v1.SelectorTerm{{Name: "n"}},
+				ServiceOfferingSelectorTerms: []v1.SelectorTerm{{Name: "o"}}, TemplateSelectorTerms: []v1.SelectorTerm{{Name: "t"}}},
+		}
+		Expect(kc.Create(ctx, nc)).To(Succeed())
+		Expect(kc.Delete(ctx, nc)).To(Succeed())
+		Expect(kc.Get(ctx, client.ObjectKeyFromObject(nc), nc)).To(Succeed())
+		Expect(nc.DeletionTimestamp).NotTo(BeNil(), "Terminating, held by the finalizer")
+		out, err := documentedKubectl(kubeconfig, installationSection("### If `helm uninstall` ran first"), "kubectl get cloudstacknodeclasses")
+		Expect(err).NotTo(HaveOccurred(), "%s", out)
+		Eventually(func() bool { return apierrors.IsNotFound(kc.Get(ctx, client.ObjectKeyFromObject(nc), nc)) }).Should(BeTrue())
 	})
 
 	It("removes the Secret it created itself on uninstall", func() {
@@ -173,3 +190,16 @@ var _ = Describe("helm install, upgrade and uninstall", Ordered, func() {
 		gone(&appsv1.Deployment{}, fullname, ns)
 	})
 })
+
+// documentedKubectl runs the command line of an INSTALLATION.md section that starts with prefix, as written (pipes
+// included), in a shell whose kubectl is the test's and whose KUBECONFIG is its apiserver's, from the repository root
+// (the documented paths are relative to it).
+func documentedKubectl(kubeconfig, section, prefix string) (string, error) {
+	GinkgoHelper()
+	line := documentedLine(section, prefix)
+	cmd := exec.Command("sh", "-c", line)
+	cmd.Dir = repoRoot
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig, "PATH="+os.Getenv("KUBEBUILDER_ASSETS")+":"+os.Getenv("PATH"))
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}

@@ -94,6 +94,11 @@ var _ = Describe("Installed on a real apiserver", Ordered, func() {
 			Expect(admin.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "unrelated", Namespace: ns},
 				StringData: map[string]string{"password": "hunter2"}})).To(Succeed())
 		}
+		// The non-default values grant the join Secrets below to the controller (userDataSecrets).
+		for _, ref := range []client.ObjectKey{{Namespace: ciRelease.namespace, Name: "karpenter-join"}, {Namespace: "kube-system", Name: "join-prod"}} {
+			Expect(admin.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: ref.Name, Namespace: ref.Namespace},
+				StringData: map[string]string{"token": "abcdef.0123456789abcdef"}})).To(Succeed())
+		}
 		Expect(admin.Create(ctx, serviceMonitorCRD())).To(Succeed())
 
 		rendered = append(render(defaultRelease), render(ciRelease)...)
@@ -295,6 +300,21 @@ var _ = Describe("Installed on a real apiserver", Ordered, func() {
 			return c.List(ctx, resourceSlices())
 		}),
 	)
+
+	// spec.userDataSecretRef: the controller reads exactly the Secrets userDataSecrets names, by get only.
+	It("lets the ServiceAccount get the userDataSecrets, and no other Secret", func() {
+		for _, ref := range []client.ObjectKey{{Namespace: ciRelease.namespace, Name: "karpenter-join"}, {Namespace: "kube-system", Name: "join-prod"}} {
+			Expect(ciSA.Get(ctx, ref, &corev1.Secret{})).To(Succeed(), "%s", ref)
+			Expect(apierrors.IsForbidden(sa.Get(ctx, ref, &corev1.Secret{}))).To(BeTrue(), "the default release names no userDataSecrets: %s", ref)
+		}
+		for _, forbidden := range []error{
+			ciSA.Get(ctx, client.ObjectKey{Namespace: "kube-system", Name: "unrelated"}, &corev1.Secret{}),
+			ciSA.List(ctx, &corev1.SecretList{}, client.InNamespace("kube-system")),
+			ciSA.Update(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "kube-system", Name: "join-prod"}}),
+		} {
+			Expect(apierrors.IsForbidden(forbidden)).To(BeTrue(), "expected Forbidden, got %v", forbidden)
+		}
+	})
 
 	// The non-default values turn on feature gates and DRA; their RBAC follows, and nothing more.
 	DescribeTable("grants gated permissions only when the gate is on",

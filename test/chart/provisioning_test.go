@@ -35,6 +35,7 @@ import (
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/cloudprovider"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/controllers/nodeclass"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/operator/options"
+	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/userdatasecret"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/test"
 )
 
@@ -154,6 +155,46 @@ var _ = Describe("Provisioning as the chart's ServiceAccount", Ordered, func() {
 		Expect(nodeClass.StatusConditions().Get(status.ConditionReady).IsTrue()).To(BeTrue(), "%v", nodeClass.Status.Conditions)
 		Expect(nodeClass.Finalizers).To(ContainElement(v1.TerminationFinalizer))
 		Expect(nodeClass.Annotations).To(HaveKeyWithValue(v1.AnnotationNodeClassHash, nodeClass.Hash()))
+	})
+
+	It("reports a userDataSecretRef the chart does not grant as UserDataSecretForbidden, naming the value to set", func() {
+		secretClass := nodeClass.DeepCopy()
+		secretClass.ObjectMeta = metav1.ObjectMeta{Name: "provisioning-secret"}
+		secretClass.Status = v1.CloudStackNodeClassStatus{}
+		secretClass.Spec.UserData = lo.ToPtr("#cloud-config\nruncmd:\n- kubeadm join --token {{ .Secret.token }}\n")
+		secretClass.Spec.UserDataSecretRef = &v1.SecretReference{Namespace: "kube-system", Name: "join-prod"}
+		Expect(admin.Create(ctx, secretClass)).To(Succeed())
+		DeferCleanup(func() {
+			Expect(client.IgnoreNotFound(admin.Delete(ctx, secretClass))).To(Succeed())
+			// The controller's finalizer: nothing was launched from this NodeClass.
+			Eventually(func() error {
+				got := &v1.CloudStackNodeClass{}
+				if err := admin.Get(ctx, client.ObjectKeyFromObject(secretClass), got); err != nil {
+					return client.IgnoreNotFound(err)
+				}
+				got.Finalizers = nil
+				return admin.Update(ctx, got)
+			}).Should(Succeed())
+		})
+		expectCached(sa, secretClass)
+		ctrl := nodeclass.NewController(sa, events.NewRecorder(&record.FakeRecorder{}), clk, nodeclass.Providers{
+			Zones:            csEnv.ZoneProvider,
+			Networks:         csEnv.NetworkProvider,
+			Templates:        csEnv.TemplateProvider,
+			ServiceOfferings: csEnv.InstanceTypeProvider,
+			SSHKeyPairs:      csEnv.SSHKeyPairProvider,
+			AffinityGroups:   csEnv.AffinityGroupProvider,
+			SecurityGroups:   csEnv.SecurityGroupProvider,
+			// As cmd/controller wires it: straight to the API server, as the ServiceAccount.
+			UserDataSecrets: userdatasecret.NewDefaultProvider(asServiceAccount(defaultRelease.namespace, defaultFullname)),
+		})
+		ExpectObjectReconciled(pctx, sa, ctrl, secretClass)
+		Expect(admin.Get(ctx, client.ObjectKeyFromObject(secretClass), secretClass)).To(Succeed())
+		cond := secretClass.StatusConditions().Get(v1.ConditionTypeUserDataReady)
+		Expect(cond.IsFalse()).To(BeTrue(), "%v", secretClass.Status.Conditions)
+		Expect(cond.Reason).To(Equal(userdatasecret.ReasonForbidden))
+		Expect(cond.Message).To(ContainSubstring("userDataSecrets"))
+		Expect(cond.Message).To(ContainSubstring("kube-system"))
 	})
 
 	It("creates a NodeClaim for a pending pod", func() {

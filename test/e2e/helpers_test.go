@@ -32,13 +32,19 @@ const (
 
 // userData follows the bootstrap contract (docs/bootstrap.md): the kubelet flags in the rendered cloud-init are
 // what the node agent reads, as a real node's kubelet would.
+// The flags reach the kubelet through a drop-in of its systemd unit, which Debian- and RHEL-family images both read.
 const userData = `#cloud-config
 write_files:
-  - path: /etc/default/kubelet
+  - path: /etc/systemd/system/kubelet.service.d/20-karpenter.conf
+    content: |
+      [Service]
+      EnvironmentFile=/etc/kubernetes/karpenter-kubelet.env
+  - path: /etc/kubernetes/karpenter-kubelet.env
     content: |
       KUBELET_EXTRA_ARGS={{ .KubeletArgs }} --provider-id={{ .ProviderIDPrefix }}@INSTANCE_ID@
 runcmd:
-  - sed -i "s|@INSTANCE_ID@|$(cloud-init query v1.instance_id)|" /etc/default/kubelet
+  - sed -i "s|@INSTANCE_ID@|$(cloud-init query v1.instance_id)|" /etc/kubernetes/karpenter-kubelet.env
+  - systemctl daemon-reload
   - kubeadm join 10.0.0.10:6443 --token abcdef.0123456789abcdef --discovery-token-unsafe-skip-ca-verification
 `
 

@@ -7,6 +7,7 @@ import (
 
 // CloudStackNodeClassSpec describes how Karpenter launches CloudStack VMs for the NodePools that reference it.
 // +kubebuilder:validation:XValidation:message="set exactly one of spec.zone or spec.zoneSelectorTerms",rule="has(self.zone) != has(self.zoneSelectorTerms)"
+// +kubebuilder:validation:XValidation:message="spec.userDataSecretRef is only read by a spec.userData template ({{ .Secret.<key> }}); set spec.userData or remove the reference",rule="!has(self.userDataSecretRef) || has(self.userData)"
 type CloudStackNodeClassSpec struct {
 	// Zone is the name or ID of the single CloudStack zone VMs are launched in.
 	// Use zoneSelectorTerms instead to let one NodePool spread across several zones.
@@ -76,6 +77,14 @@ type CloudStackNodeClassSpec struct {
 	// +kubebuilder:validation:Enum=gzip;plain
 	// +optional
 	UserDataEncoding UserDataEncoding `json:"userDataEncoding,omitempty"`
+	// UserDataSecretRef names a Secret whose data a userData template reads as .Secret, for example
+	// {{ .Secret.token }}: join credentials (a kubeadm bootstrap token, the CA hash, the API endpoint) then live in a
+	// Secret, not in this cluster-scoped object. The Secret is read when a VM is launched (and when the NodeClass is
+	// validated); its values are rendered into that VM's userData only, never into status, events, logs or the drift
+	// hash, so rotating them changes what new VMs get and does not replace existing nodes. The controller reads only
+	// the Secrets the chart's userDataSecrets value grants it.
+	// +optional
+	UserDataSecretRef *SecretReference `json:"userDataSecretRef,omitempty"`
 	// Tags are CloudStack resource tags applied to every VM, in addition to the tags the provider uses to track ownership.
 	// A change is applied to the running VMs in place, within about a minute, without replacing any node: changed
 	// values are updated, added keys added, and removed keys deleted from the VMs (only keys this field put there).
@@ -105,6 +114,22 @@ type CloudStackNodeClassSpec struct {
 	// Your userData must configure the kubelet with the same values.
 	// +optional
 	Kubelet *KubeletConfiguration `json:"kubelet,omitempty"`
+}
+
+// SecretReference names a Secret in a namespace.
+type SecretReference struct {
+	// Namespace is the Secret's namespace.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	// +required
+	Namespace string `json:"namespace"`
+	// Name is the Secret's name.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
+	// +required
+	Name string `json:"name"`
 }
 
 // UserDataEncoding is how userData is packed before it is base64-encoded.

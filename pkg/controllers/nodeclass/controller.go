@@ -36,6 +36,7 @@ import (
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/securitygroup"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/sshkeypair"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/template"
+	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/userdatasecret"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/zone"
 )
 
@@ -56,6 +57,9 @@ type Providers struct {
 	SSHKeyPairs      sshkeypair.Provider
 	AffinityGroups   affinitygroup.Provider
 	SecurityGroups   securitygroup.Provider
+	// UserDataSecrets reads spec.userDataSecretRef. Nil reads through the controller's kubeClient, which suits an
+	// uncached test client; the operator passes one reading through the manager's APIReader.
+	UserDataSecrets userdatasecret.Provider
 }
 
 // subReconciler resolves one dependency: it writes its status fields and its condition, and returns an error only
@@ -84,7 +88,7 @@ func NewController(kubeClient client.Client, recorder events.Recorder, clk clock
 			&networks{provider: p.Networks},
 			&templates{provider: p.Templates},
 			&serviceOfferings{provider: p.ServiceOfferings},
-			&userData{},
+			&userData{secrets: lo.Ternary[userdatasecret.Provider](p.UserDataSecrets != nil, p.UserDataSecrets, userdatasecret.NewDefaultProvider(kubeClient))},
 			&sshKeyPair{provider: p.SSHKeyPairs},
 			&affinityGroups{provider: p.AffinityGroups},
 			&securityGroups{provider: p.SecurityGroups, zones: p.Zones},
@@ -233,7 +237,7 @@ func (c *Controller) nodeClaimsUsing(ctx context.Context, name string) ([]string
 
 func usesNodeClass(nc *karpv1.NodeClaim, name string) bool {
 	ref := nc.Spec.NodeClassRef
-	return ref != nil && ref.Group == apis.Group && ref.Kind == "CloudStackNodeClass" && ref.Name == name
+	return ref != nil && ref.Group == apis.Group && ref.Kind == v1.NodeClassKind && ref.Name == name
 }
 
 // Register wires the controller into the manager: NodeClass changes, and deletions of the NodeClaims that use

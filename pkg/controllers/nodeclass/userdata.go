@@ -3,12 +3,14 @@ package nodeclass
 import (
 	"context"
 	"errors"
+	"strings"
 
 	"github.com/awslabs/operatorpkg/status"
 
 	v1 "github.com/cloudstack/karpenter-provider-cloudstack/pkg/apis/v1"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/bootstrap"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/operator/options"
+	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/userdatasecret"
 )
 
 // Reasons of UserDataReady.
@@ -21,17 +23,33 @@ const (
 	ReasonUserDataRenderLimitExceeded = "UserDataRenderLimitExceeded"
 )
 
-type userData struct{}
+type userData struct {
+	secrets userdatasecret.Provider
+}
 
 // reconcile renders spec.userData for a placeholder NodeClaim: a template error or an oversized result would
-// otherwise only surface as a failed launch per NodeClaim, long after the NodeClass was applied.
-func (*userData) reconcile(ctx context.Context, nodeClass *v1.CloudStackNodeClass, conds status.ConditionSet) error {
+// otherwise only surface as a failed launch per NodeClaim, long after the NodeClass was applied. The rendering uses
+// the referenced Secret's real values, so a missing key or a value too long for the size limit shows here too; the
+// rendered bytes are dropped.
+func (u *userData) reconcile(ctx context.Context, nodeClass *v1.CloudStackNodeClass, conds status.ConditionSet) error {
 	if nodeClass.Spec.UserData == nil {
 		conds.SetTrueWithReason(v1.ConditionTypeUserDataReady, ReasonNotConfigured, "spec.userData is not set; VMs boot with no user data")
 		return nil
 	}
+	secret, err := u.secrets.Get(ctx, nodeClass)
+	var secretErr *userdatasecret.Error
+	if errors.As(err, &secretErr) {
+		conds.SetFalse(v1.ConditionTypeUserDataReady, secretErr.Reason, secretErr.Error())
+		return nil
+	}
+	if err != nil {
+		// The API server did not answer: keep the last verdict rather than flap Ready.
+		return err
+	}
 	opts := options.FromContext(ctx)
-	_, err := bootstrap.Generate(nodeClass, bootstrap.PlaceholderValues(opts.ClusterName, nodeClass), opts.UserDataMaxLength)
+	values := bootstrap.PlaceholderValues(opts.ClusterName, nodeClass)
+	values.Secret = secret
+	_, err = bootstrap.Generate(nodeClass, values, opts.UserDataMaxLength)
 	var sizeErr *bootstrap.SizeError
 	var limitErr *bootstrap.LimitError
 	switch {
@@ -40,7 +58,11 @@ func (*userData) reconcile(ctx context.Context, nodeClass *v1.CloudStackNodeClas
 	case errors.As(err, &sizeErr):
 		conds.SetFalse(v1.ConditionTypeUserDataReady, ReasonUserDataTooLarge, err.Error())
 	case err != nil:
-		conds.SetFalse(v1.ConditionTypeUserDataReady, ReasonUserDataTemplateInvalid, err.Error())
+		msg := err.Error()
+		if nodeClass.Spec.UserDataSecretRef == nil && strings.Contains(*nodeClass.Spec.UserData, ".Secret") {
+			msg += "; .Secret has no keys without spec.userDataSecretRef"
+		}
+		conds.SetFalse(v1.ConditionTypeUserDataReady, ReasonUserDataTemplateInvalid, msg)
 	default:
 		conds.SetTrue(v1.ConditionTypeUserDataReady)
 	}

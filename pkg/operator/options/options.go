@@ -68,6 +68,9 @@ type Options struct {
 	APIBurst int
 	// HTTPTimeout bounds one HTTP request to the management server.
 	HTTPTimeout time.Duration
+	// ListPageSize is the pagesize of list calls; a server whose default.page.size is lower refuses it, and the
+	// client then continues with the server's limit.
+	ListPageSize int
 	// Cache TTL overrides; the defaults and the reasons for them are in pkg/cache.
 	ZonesCacheTTL            time.Duration
 	NetworksCacheTTL         time.Duration
@@ -110,6 +113,7 @@ func (o *Options) ClientOptions() cloudstack.Options {
 		VerifySSL:   o.VerifySSL,
 		CABundle:    o.CABundle,
 		HTTPTimeout: o.HTTPTimeout,
+		PageSize:    o.ListPageSize,
 		QPS:         o.APIQPS,
 		Burst:       o.APIBurst,
 	}
@@ -149,6 +153,8 @@ func (o *Options) AddFlags(fs *coreoptions.FlagSet) {
 		"Client-side burst of CloudStack API requests")
 	o.register(fs, durationVar(&o.HTTPTimeout), "cloudstack-http-timeout", "CLOUDSTACK_HTTP_TIMEOUT", cloudstack.DefaultHTTPTimeout.String(),
 		"Timeout of one HTTP request to the management server")
+	o.register(fs, intVar(&o.ListPageSize), "cloudstack-list-page-size", "CLOUDSTACK_LIST_PAGE_SIZE", strconv.Itoa(cloudstack.DefaultPageSize),
+		"Page size of CloudStack list calls; at most the management server's default.page.size (a larger one is lowered to the server's limit on first refusal)")
 	for _, t := range o.ttls() {
 		o.register(fs, durationVar(t.p), t.flag, t.env, t.def.String(), t.usage)
 	}
@@ -230,7 +236,7 @@ func (o *Options) loadCredentialsDir(fs *coreoptions.FlagSet) error {
 			return "", false
 		}
 		if err != nil {
-			errs = append(errs, fmt.Errorf("reading %s from the credentials dir: %w", name, err))
+			errs = append(errs, fmt.Errorf("reading %s from the credentials dir, %w", name, err))
 			return "", false
 		}
 		// Secrets written by hand usually end with a newline that is not part of the value.

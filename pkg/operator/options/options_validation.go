@@ -55,6 +55,9 @@ func (o *Options) Validate() error {
 			add("--%s (%s) must be a positive duration such as 30s or 5m, got %s", d.flag, d.env, *d.p)
 		}
 	}
+	if o.ListPageSize < 1 {
+		add("--cloudstack-list-page-size (CLOUDSTACK_LIST_PAGE_SIZE) must be at least 1, got %d; use the management server's default.page.size (500 unless changed)", o.ListPageSize)
+	}
 	if o.GCGracePeriod < 0 {
 		add("--gc-grace-period (GC_GRACE_PERIOD) must not be negative, got %s", o.GCGracePeriod)
 	}

@@ -29,7 +29,8 @@ const (
 	deploymentNS   = "default"
 )
 
-// applyExamples server-side applies every file under examples/: NodeClasses first, then NodePools, then the rest.
+// applyExamples server-side applies every file under examples/: Secrets (the join credentials NodeClasses read)
+// first, then NodeClasses, then NodePools, then the rest.
 func (d *demo) applyExamples(ctx context.Context) error {
 	files, err := filepath.Glob(filepath.Join("examples", "*.yaml"))
 	if err != nil || len(files) == 0 {
@@ -43,7 +44,7 @@ func (d *demo) applyExamples(ctx context.Context) error {
 		}
 		objs = append(objs, docs...)
 	}
-	rank := map[string]int{"CloudStackNodeClass": 0, "NodePool": 1}
+	rank := map[string]int{"Secret": 0, "CloudStackNodeClass": 1, "NodePool": 2}
 	sort.SliceStable(objs, func(i, j int) bool { return rankOf(rank, objs[i]) < rankOf(rank, objs[j]) })
 	for _, o := range objs {
 		if err := d.env.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(o), client.FieldOwner("demo"), client.ForceOwnership); err != nil {
@@ -58,7 +59,7 @@ func rankOf(rank map[string]int, o *unstructured.Unstructured) int {
 	if r, ok := rank[o.GetKind()]; ok {
 		return r
 	}
-	return 2
+	return len(rank)
 }
 
 func (d *demo) waitNodeClassReady(ctx context.Context, name string) error {

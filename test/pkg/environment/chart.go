@@ -47,6 +47,7 @@ var ChartOptionalSettings = [][2]string{
 	{"settings.vmMemoryOverheadPercent", "VM_MEMORY_OVERHEAD_PERCENT"},
 	{"settings.cloudstack.apiQPS", "CLOUDSTACK_API_QPS"},
 	{"settings.cloudstack.apiBurst", "CLOUDSTACK_API_BURST"},
+	{"settings.cloudstack.listPageSize", "CLOUDSTACK_LIST_PAGE_SIZE"},
 	{"settings.cloudstack.httpTimeout", "CLOUDSTACK_HTTP_TIMEOUT"},
 	{"settings.cacheTTLs.zones", "ZONES_CACHE_TTL"},
 	{"settings.cacheTTLs.networks", "NETWORKS_CACHE_TTL"},

@@ -136,7 +136,7 @@ func (a *Agent) register(ctx context.Context, vm simulator.VM) (*corev1.Node, er
 	userData, err := DecodeUserData(vm.UserData)
 	var cfg *KubeletConfig
 	if err == nil {
-		cfg, err = ParseKubeletConfig(userData)
+		cfg, err = ReadKubeletConfig(userData, DistroOf(vm.OSType))
 	}
 	if err != nil {
 		a.mu.Lock()

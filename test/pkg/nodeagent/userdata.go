@@ -66,6 +66,20 @@ func DecodeUserData(encoded string) (string, error) {
 	return string(raw), nil
 }
 
+// ReadKubeletConfig is the kubelet configuration a node of that distro boots with from the rendered userData:
+// the flags of KubeletCommandLine.
+func ReadKubeletConfig(userData string, distro Distro) (*KubeletConfig, error) {
+	cmdline, err := KubeletCommandLine(userData, distro)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := ParseKubeletConfig(cmdline)
+	if err != nil {
+		return nil, fmt.Errorf("on a %s-family image, %w", distro.Name, err)
+	}
+	return cfg, nil
+}
+
 // ParseKubeletConfig reads the kubelet flags out of rendered userData. It fails when the userData carries no
 // --register-with-taints: a node without it would register without karpenter.sh/unregistered, which breaks the
 // bootstrap contract, so such a VM must not join.
@@ -102,7 +116,7 @@ func ParseKubeletConfig(userData string) (*KubeletConfig, error) {
 		}
 	}
 	if !seenTaints {
-		return nil, fmt.Errorf("userData has no --register-with-taints flag; docs/bootstrap.md shows how to pass {{ .KubeletArgs }}")
+		return nil, fmt.Errorf("the kubelet gets no --register-with-taints flag; docs/bootstrap.md shows how to pass {{ .KubeletArgs }} through a kubelet drop-in every distribution reads")
 	}
 	return cfg, nil
 }
