@@ -18,6 +18,8 @@ PKGS ?= ./...
 # The oldest Kubernetes docs/VERSIONING.md claims, and the suites test-oldest runs on it: the API suite (CRDs, every
 # CEL rule), the cloud provider's (provisioning through Karpenter's provisioner, drift, GC) and the NodeClass controller's.
 OLDEST_K8S ?= 1.30.14
+# make scale's workload: --replicas pods of the example Deployment, --job-latency per simulated VM job.
+SCALE_ARGS ?= --replicas 100
 OLDEST_PKGS ?= ./pkg/apis/... ./pkg/cloudprovider/... ./pkg/controllers/...
 # Generated Go files are formatted by their generator; everything else must be gofmt'ed.
 GOFILES = $$(git ls-files --cached --others --exclude-standard '*.go' | grep -v '/zz_generated\.' || true)
@@ -59,6 +61,10 @@ test-oldest: ## Run the API, cloud provider and NodeClass controller suites on t
 	echo "control plane: $$KUBEBUILDER_ASSETS ($$("$$KUBEBUILDER_ASSETS/kube-apiserver" --version); ready after $$(( $$(date +%s) - start ))s)"; \
 	go build -o $(TOOLS)/testsummary ./hack/testsummary; \
 	go test -json -timeout $(TEST_TIMEOUT) $(TEST_FLAGS) $(OLDEST_PKGS) | $(TOOLS)/testsummary
+
+.PHONY: scale
+scale: ## Measure a scale-up and scale-down of the example workload: times, CloudStack requests per node, idle requests, controller RSS/CPU (SCALE_ARGS, e.g. "--replicas 500 --job-latency 20s"; see docs/performance.md)
+	go run ./test/cmd/demo --non-interactive --measure $(SCALE_ARGS)
 
 .PHONY: demo
 demo: ## Run the whole product on one machine: control plane, simulated CloudStack, node agent, controller (DEMO_ARGS=--non-interactive for CI)

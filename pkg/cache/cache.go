@@ -32,6 +32,15 @@ const (
 	// CapabilitiesTTL: server capabilities (allowuserexpungerecovervm, API limits) change only with a management
 	// server reconfiguration, so an hour avoids the per-delete listCapabilities call other integrations make.
 	CapabilitiesTTL = time.Hour
+	// InstancesTTL bounds how stale the provider's view of the cluster's VMs may be for Get, List and Delete. Karpenter
+	// core asks for many NodeClaims at once (garbage collection lists every VM, termination reads each node's VM), and a
+	// few seconds let one listing or one batched lookup answer all of them. VMs this process launches or destroys are
+	// in the view at once, so the delay only concerns changes made by others (a VM destroyed out of band).
+	InstancesTTL = 10 * time.Second
+	// InstanceDriftTTL bounds the staleness of the VM a drift check compares with its NodeClass. Drift compares only
+	// what a VM keeps for its lifetime (zone, template, offering, default network), so one listing of the cluster's VMs
+	// per garbage-collection pass serves every drift check in between, whatever the number of nodes.
+	InstanceDriftTTL = 10 * time.Minute
 	// UnavailableOfferingsTTL is how long an (instance type, zone) pair stays unavailable after a capacity error.
 	// CloudStack capacity frees up when other VMs are destroyed, which happens on a scale of minutes; three minutes
 	// lets Karpenter fall back to other offerings at once and retry the preferred one soon after.

@@ -74,7 +74,7 @@ var _ = Describe("Provisioning", func() {
 		Expect(vm.TemplateID).To(Equal(nodeClass.Status.Templates[0].ID))
 		Expect(vm.Tags).To(HaveKeyWithValue(v1.TagKeyCluster, test.ClusterName))
 		Expect(vm.Tags).To(HaveKeyWithValue(v1.TagKeyNodePool, nodePool.Name))
-		Expect(vm.Tags).To(HaveKeyWithValue(v1.TagKeyNodeClaim, nodeClaim.Name))
+		Expect(vm.DisplayName).To(Equal(nodeClaim.Name))
 		Expect(vm.Tags).To(HaveKeyWithValue(v1.TagKeyNodeClass, nodeClass.Name))
 		Expect(vm.Tags).To(HaveKeyWithValue("team", "platform"))
 		userData := decodeUserData(vm.UserData)

@@ -49,7 +49,7 @@ func (c *CloudProvider) IsDrifted(ctx context.Context, nodeClaim *karpv1.NodeCla
 	if err != nil {
 		return "", fmt.Errorf("checking drift of NodeClaim %q, %w", nodeClaim.Name, err)
 	}
-	inst, err := c.instanceProvider.Get(ctx, id)
+	inst, err := c.instanceProvider.GetForDrift(ctx, id)
 	if err != nil {
 		return "", fmt.Errorf("getting instance, %w", err)
 	}

@@ -4,8 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	csgo "github.com/apache/cloudstack-go/v2/cloudstack"
+	"golang.org/x/time/rate"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	cserrors "github.com/cloudstack/karpenter-provider-cloudstack/pkg/errors"
 )
@@ -42,6 +45,14 @@ type API interface {
 	// WaitForJob polls an async job until it ends, ctx ends or the job timeout passes. A failed job returns its
 	// *cserrors.APIError (for example 533 insufficient capacity); a successful one its jobresult.
 	WaitForJob(ctx context.Context, jobID string) (json.RawMessage, error)
+	// PollJob asks once for an async job's state: done is false while the job runs. A failed job is done with its
+	// *cserrors.APIError; a failed request is not done and returns the request's error.
+	PollJob(ctx context.Context, jobID string) (done bool, result json.RawMessage, err error)
+	// JobSucceeded records the success of a job its caller saw end by other means (the VM it deployed is Running), for
+	// the results metric; the job is not polled.
+	JobSucceeded(jobID string)
+	// JobPollIntervals are the delay before the first poll of a job and the longest delay between polls.
+	JobPollIntervals() (first, max time.Duration)
 	// GetVM returns one VM by ID; cserrors.IsNotFound when it does not exist (any more). An admin key may read
 	// another account's VM by ID, so callers that act on it must check ownership themselves.
 	GetVM(ctx context.Context, id string) (*csgo.VirtualMachine, error)
@@ -50,8 +61,14 @@ type API interface {
 	// accounts' VMs, and nothing another account owns may ever look like ours. Project VMs are not listed either.
 	// CloudStack ORs tag filters and matches names by substring before 4.19, so both are checked here as well.
 	ListVMs(ctx context.Context, name string, tags map[string]string) ([]*csgo.VirtualMachine, error)
+	// ListVMsByID lists the VMs of the key's own account with these IDs in one request (ids=...); VMs that no longer
+	// exist are left out. CloudStack refuses the whole request with 431 (cserrors.IsNotFound) when one ID never
+	// existed.
+	ListVMsByID(ctx context.Context, ids []string) ([]*csgo.VirtualMachine, error)
 	// DestroyVM destroys a VM, expunging it when asked, and waits for the job.
 	DestroyVM(ctx context.Context, id string, expunge bool) error
+	// StartDestroyVM starts destroying a VM, expunging it when asked, and returns the job without waiting for it.
+	StartDestroyVM(ctx context.Context, id string, expunge bool) (jobID string, err error)
 	// RebootVM reboots a VM and waits for the job.
 	RebootVM(ctx context.Context, id string) error
 	// CreateTags adds tags to resources and waits for the job; a key a resource already has fails the job.
@@ -214,8 +231,7 @@ func (c *Client) GetVM(ctx context.Context, id string) (*csgo.VirtualMachine, er
 
 // ListVMs implements API.
 func (c *Client) ListVMs(ctx context.Context, name string, tags map[string]string) ([]*csgo.VirtualMachine, error) {
-	vms, err := listAll(ctx, c, "listVirtualMachines", func(n, size int) (page[*csgo.VirtualMachine], error) {
-		p := &csgo.ListVirtualMachinesParams{}
+	vms, err := c.listVMs(ctx, func(p *csgo.ListVirtualMachinesParams) {
 		if name != "" {
 			p.SetName(name)
 		}
@@ -223,13 +239,6 @@ func (c *Client) ListVMs(ctx context.Context, name string, tags map[string]strin
 			// The server ORs these, which still narrows the listing; the AND happens below.
 			p.SetTags(tags)
 		}
-		p.SetPage(n)
-		p.SetPagesize(size)
-		r, err := c.sdk.Load().VirtualMachine.ListVirtualMachines(p)
-		if err != nil {
-			return page[*csgo.VirtualMachine]{}, err
-		}
-		return page[*csgo.VirtualMachine]{r.VirtualMachines, r.Count}, nil
 	})
 	if err != nil {
 		return nil, err
@@ -241,6 +250,26 @@ func (c *Client) ListVMs(ctx context.Context, name string, tags map[string]strin
 		}
 	}
 	return out, nil
+}
+
+// ListVMsByID implements API.
+func (c *Client) ListVMsByID(ctx context.Context, ids []string) ([]*csgo.VirtualMachine, error) {
+	return c.listVMs(ctx, func(p *csgo.ListVirtualMachinesParams) { p.SetIds(ids) })
+}
+
+// listVMs pages through listVirtualMachines with the filters set sets, in the key's own account (no listall).
+func (c *Client) listVMs(ctx context.Context, set func(*csgo.ListVirtualMachinesParams)) ([]*csgo.VirtualMachine, error) {
+	return listAll(ctx, c, "listVirtualMachines", func(n, size int) (page[*csgo.VirtualMachine], error) {
+		p := &csgo.ListVirtualMachinesParams{}
+		set(p)
+		p.SetPage(n)
+		p.SetPagesize(size)
+		r, err := c.sdk.Load().VirtualMachine.ListVirtualMachines(p)
+		if err != nil {
+			return page[*csgo.VirtualMachine]{}, err
+		}
+		return page[*csgo.VirtualMachine]{r.VirtualMachines, r.Count}, nil
+	})
 }
 
 func hasAllTags(have []csgo.Tags, want map[string]string) bool {
@@ -270,6 +299,18 @@ func TagMap(tags []csgo.Tags) map[string]string {
 
 // DestroyVM implements API.
 func (c *Client) DestroyVM(ctx context.Context, id string, expunge bool) error {
+	jobID, err := c.StartDestroyVM(ctx, id, expunge)
+	if err != nil {
+		return err
+	}
+	if _, err := c.WaitForJob(ctx, jobID); err != nil {
+		return fmt.Errorf("destroying virtual machine %s: %w", id, err)
+	}
+	return nil
+}
+
+// StartDestroyVM implements API.
+func (c *Client) StartDestroyVM(ctx context.Context, id string, expunge bool) (string, error) {
 	r, err := do(ctx, c, "destroyVirtualMachine", func() (*csgo.DestroyVirtualMachineResponse, error) {
 		p := &csgo.DestroyVirtualMachineParams{}
 		p.SetId(id)
@@ -277,13 +318,10 @@ func (c *Client) DestroyVM(ctx context.Context, id string, expunge bool) error {
 		return c.sdk.Load().VirtualMachine.DestroyVirtualMachine(p)
 	})
 	if err != nil {
-		return err
+		return "", err
 	}
 	c.startedJob("destroyVirtualMachine", r.JobID)
-	if _, err := c.WaitForJob(ctx, r.JobID); err != nil {
-		return fmt.Errorf("destroying virtual machine %s, %w", id, err)
-	}
-	return nil
+	return r.JobID, nil
 }
 
 // RebootVM implements API.
@@ -354,5 +392,25 @@ func (c *Client) Capabilities(ctx context.Context) (*csgo.Capability, error) {
 	if r.Capabilities == nil {
 		return nil, fmt.Errorf("listCapabilities returned no capability object")
 	}
+	c.followServerLimit(ctx, r.Capabilities.Apilimitmax, r.Capabilities.Apilimitinterval)
 	return r.Capabilities, nil
+}
+
+// followServerLimit keeps the client under the server's api.throttling limit, which listCapabilities reports only
+// when api.throttling.enabled is set: serverLimitShare of max per interval, with a burst small enough that no
+// interval sees more than max requests (burst + rate x interval <= max). The configured QPS and Burst stay the
+// ceiling; without an advertised limit they apply as configured.
+func (c *Client) followServerLimit(ctx context.Context, limitMax, interval int) {
+	qps, burst := c.opts.QPS, c.opts.Burst
+	if limitMax > 0 && interval > 0 {
+		qps = min(qps, serverLimitShare*float64(limitMax)/float64(interval))
+		burst = min(burst, max(1, int((1-serverLimitShare)*float64(limitMax))))
+	}
+	if c.limiter.Limit() == rate.Limit(qps) && c.limiter.Burst() == burst {
+		return
+	}
+	log.FromContext(ctx).Info("following the management server's API limit", "serverMax", limitMax, "serverIntervalSeconds", interval,
+		"qps", qps, "burst", burst)
+	c.limiter.SetLimit(rate.Limit(qps))
+	c.limiter.SetBurst(burst)
 }

@@ -107,9 +107,37 @@ func httpClient(o Options) (*http.Client, error) {
 	}, nil
 }
 
-// do runs one SDK call under the rate limit, records its metrics, and returns as soon as ctx ends. The SDK call
-// itself cannot be cancelled; it finishes in the background within the HTTP timeout.
+// do runs an SDK call (see doOnce), sending it again for as long as the server throttles it and ctx lasts.
 func do[T any](ctx context.Context, c *Client, command string, fn func() (T, error)) (T, error) {
+	delay := c.opts.RetryBaseDelay
+	start := time.Now()
+	for {
+		v, err := doOnce(ctx, c, command, fn)
+		if err == nil || !cserrors.IsThrottled(err) {
+			return v, err
+		}
+		// The api-limit plugin refuses a request before it runs, so even a deploy is safe to send again. The server
+		// says when its window ends; waiting for it (with jitter, so that requests refused together do not return
+		// together) keeps a burst from failing launches.
+		c.metrics.throttled.WithLabelValues(command).Inc()
+		wait := delay
+		if after := cserrors.RetryAfter(err); after > 0 {
+			wait = after
+		}
+		if time.Since(start)+wait > c.opts.ThrottleRetryTimeout {
+			return v, err
+		}
+		log.FromContext(ctx).V(1).Info("the management server throttled the request; retrying", "command", command, "after", wait.String())
+		if serr := sleep(ctx, wait+rand.N(wait/2+1)); serr != nil {
+			return v, fmt.Errorf("%w (retry abandoned: %w)", err, serr)
+		}
+		delay = min(2*delay, c.opts.RetryMaxDelay)
+	}
+}
+
+// doOnce runs one SDK call under the rate limit, records its metrics, and returns as soon as ctx ends. The SDK call
+// itself cannot be cancelled; it finishes in the background within the HTTP timeout.
+func doOnce[T any](ctx context.Context, c *Client, command string, fn func() (T, error)) (T, error) {
 	var zero T
 	if err := c.waitForRateLimit(ctx); err != nil {
 		return zero, fmt.Errorf("waiting for the client-side rate limit before %s, %w", command, err)
@@ -128,8 +156,8 @@ func do[T any](ctx context.Context, c *Client, command string, fn func() (T, err
 	case r := <-done:
 		c.metrics.requests.WithLabelValues(command, resultCode(r.err, false)).Inc()
 		c.metrics.duration.WithLabelValues(command).Observe(time.Since(start).Seconds())
-		if r.err != nil || !asyncCommands[command] {
-			// An accepted async command has no result yet: WaitForJob records it.
+		if (r.err != nil && !cserrors.IsThrottled(r.err)) || (r.err == nil && !asyncCommands[command]) {
+			// An accepted async command has no result yet: WaitForJob records it. A throttled one is sent again.
 			c.metrics.results.WithLabelValues(command, resultCode(r.err, false)).Inc()
 		}
 		if cserrors.IsTLSVerification(r.err) {

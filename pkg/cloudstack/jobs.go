@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	csgo "github.com/apache/cloudstack-go/v2/cloudstack"
 
@@ -50,27 +51,44 @@ func (c *Client) WaitForJob(ctx context.Context, jobID string) (json.RawMessage,
 			c.jobEnded(jobID, nil, true)
 			return nil, fmt.Errorf("waiting for async job %s, %w", jobID, context.Cause(ctx))
 		}
-		r, err := read(ctx, c, "queryAsyncJobResult", func() (*csgo.QueryAsyncJobResultResponse, error) {
-			p := &csgo.QueryAsyncJobResultParams{}
-			p.SetJobID(jobID)
-			return c.sdk.Load().Asyncjob.QueryAsyncJobResult(p)
-		})
-		if err != nil {
-			c.jobEnded(jobID, err, false)
-			return nil, fmt.Errorf("polling async job %s, %w", jobID, err)
-		}
-		switch r.Jobstatus {
-		case jobSucceeded:
-			c.jobEnded(jobID, nil, false)
-			return r.Jobresult, nil
-		case jobFailed:
-			jobErr := cserrors.FromJobResult(r.Jobresulttype, r.Jobresult)
-			c.jobEnded(jobID, jobErr, false)
-			return nil, fmt.Errorf("async job %s failed, %w", jobID, jobErr)
-		case jobPending:
-		default:
-			return nil, fmt.Errorf("async job %s has unknown status %d", jobID, r.Jobstatus)
+		done, result, err := c.PollJob(ctx, jobID)
+		if done || err != nil {
+			return result, err
 		}
 		interval = min(2*interval, c.opts.JobPollMaxInterval)
 	}
+}
+
+// PollJob implements API.
+func (c *Client) PollJob(ctx context.Context, jobID string) (bool, json.RawMessage, error) {
+	r, err := read(ctx, c, "queryAsyncJobResult", func() (*csgo.QueryAsyncJobResultResponse, error) {
+		p := &csgo.QueryAsyncJobResultParams{}
+		p.SetJobID(jobID)
+		return c.sdk.Load().Asyncjob.QueryAsyncJobResult(p)
+	})
+	if err != nil {
+		c.jobEnded(jobID, err, false)
+		return false, nil, fmt.Errorf("polling async job %s, %w", jobID, err)
+	}
+	switch r.Jobstatus {
+	case jobSucceeded:
+		c.jobEnded(jobID, nil, false)
+		return true, r.Jobresult, nil
+	case jobFailed:
+		jobErr := cserrors.FromJobResult(r.Jobresulttype, r.Jobresult)
+		c.jobEnded(jobID, jobErr, false)
+		return true, nil, fmt.Errorf("async job %s failed, %w", jobID, jobErr)
+	case jobPending:
+		return false, nil, nil
+	default:
+		return false, nil, fmt.Errorf("async job %s has unknown status %d", jobID, r.Jobstatus)
+	}
+}
+
+// JobSucceeded implements API.
+func (c *Client) JobSucceeded(jobID string) { c.jobEnded(jobID, nil, false) }
+
+// JobPollIntervals implements API.
+func (c *Client) JobPollIntervals() (first, max time.Duration) {
+	return c.opts.JobPollInterval, c.opts.JobPollMaxInterval
 }

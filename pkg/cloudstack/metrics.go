@@ -21,6 +21,8 @@ type metrics struct {
 	results *prometheus.CounterVec
 	// reachable is the outcome of the last Probe.
 	reachable prometheus.Gauge
+	// throttled counts requests the server refused with 429 (api.throttling), which the client sent again.
+	throttled *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -45,6 +47,11 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "1 when CloudStack answered the last probe (listCapabilities, every 30 s on every replica) with the " +
 				"controller's credentials, 0 when it was unreachable or refused them. Readiness does not depend on it.",
 		}),
+		throttled: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: metricsNamespace, Subsystem: "api", Name: "throttled_total",
+			Help: "CloudStack API requests the management server refused with 429 (api.throttling.max reached), by command. " +
+				"The client waits for the server's window and sends them again; a steady rate means the client limit is above the server's.",
+		}, []string{"command"}),
 	}
 	if reg == nil {
 		return m, nil
@@ -60,6 +67,9 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		return nil, err
 	}
 	if m.reachable, err = register(reg, m.reachable); err != nil {
+		return nil, err
+	}
+	if m.throttled, err = register(reg, m.throttled); err != nil {
 		return nil, err
 	}
 	return m, nil

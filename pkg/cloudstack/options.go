@@ -20,6 +20,13 @@ const (
 	DefaultRetryMaxAttempts = 4
 	DefaultRetryBaseDelay   = 250 * time.Millisecond
 	DefaultRetryMaxDelay    = 5 * time.Second
+	// DefaultThrottleRetryTimeout bounds how long one request is sent again while the server throttles it: long
+	// enough for many api.throttling windows (1 s by default), so a burst never fails a launch, short enough that a
+	// server that throttles for good surfaces as an error.
+	DefaultThrottleRetryTimeout = 2 * time.Minute
+	// serverLimitShare is the share of the server's api.throttling rate the client uses when it advertises one: the
+	// limit counts per account, and other clients of the account need room too.
+	serverLimitShare = 0.8
 )
 
 // Options configure a Client. Zero values take the defaults above, except VerifySSL, which the operator's options
@@ -36,7 +43,9 @@ type Options struct {
 	CABundle []byte
 	// HTTPTimeout bounds one HTTP request, including a request abandoned after its context was cancelled.
 	HTTPTimeout time.Duration
-	// QPS and Burst are the client-side rate limit shared by all calls, polls included.
+	// QPS and Burst are the client-side rate limit shared by all calls, polls included. When the server advertises
+	// api.throttling in listCapabilities, the client keeps under it (see Client.Capabilities); QPS and Burst stay
+	// the ceiling.
 	QPS   float64
 	Burst int
 	// JobPollInterval is the delay before the first job poll; later polls back off by 2x up to JobPollMaxInterval.
@@ -51,6 +60,9 @@ type Options struct {
 	RetryMaxAttempts int
 	RetryBaseDelay   time.Duration
 	RetryMaxDelay    time.Duration
+	// ThrottleRetryTimeout bounds sending one request again while the server answers 429 (any command: the api-limit
+	// plugin refuses a request before it runs).
+	ThrottleRetryTimeout time.Duration
 	// Registerer receives the client's metrics; nil leaves them unregistered.
 	Registerer prometheus.Registerer
 }
@@ -66,6 +78,7 @@ func (o Options) withDefaults() Options {
 	setDefault(&o.RetryMaxAttempts, DefaultRetryMaxAttempts)
 	setDefault(&o.RetryBaseDelay, DefaultRetryBaseDelay)
 	setDefault(&o.RetryMaxDelay, DefaultRetryMaxDelay)
+	setDefault(&o.ThrottleRetryTimeout, DefaultThrottleRetryTimeout)
 	return o
 }
 

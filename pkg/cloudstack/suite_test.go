@@ -45,7 +45,7 @@ func testOptions(sim *simulator.Server, reg prometheus.Registerer) cloudstack.Op
 		HTTPTimeout: 10 * time.Second, QPS: 10000, Burst: 10000,
 		JobPollInterval: 2 * time.Millisecond, JobPollMaxInterval: 10 * time.Millisecond, JobTimeout: 30 * time.Second,
 		RetryMaxAttempts: 3, RetryBaseDelay: time.Millisecond, RetryMaxDelay: 4 * time.Millisecond,
-		Registerer: reg,
+		ThrottleRetryTimeout: 20 * time.Millisecond, Registerer: reg,
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 )
 
 // HTTP status codes CloudStack uses as errorcode (ApiErrorCode.java).
@@ -201,6 +202,26 @@ func IsZoneDisabled(err error) bool {
 func IsThrottled(err error) bool {
 	e, ok := asAPIError(err)
 	return ok && (e.HTTPCode == CodeThrottled || e.CSCode == csRequestLimit)
+}
+
+// retryAfterRE reads the api-limit plugin's wait: "please retry after 640 ms." (newer releases: "after [640] ms.").
+var retryAfterRE = regexp.MustCompile(`retry after \[?(\d+)\]? ms`)
+
+// RetryAfter is how long a throttled request should wait, as the server says; 0 when it says nothing.
+func RetryAfter(err error) time.Duration {
+	e, ok := asAPIError(err)
+	if !ok || !IsThrottled(err) {
+		return 0
+	}
+	m := retryAfterRE.FindStringSubmatch(e.Text)
+	if m == nil {
+		return 0
+	}
+	ms, convErr := strconv.Atoi(m[1])
+	if convErr != nil {
+		return 0
+	}
+	return time.Duration(ms) * time.Millisecond
 }
 
 // IsUnauthorized reports whether the credentials or the account's permissions refused the request, including a

@@ -54,7 +54,11 @@ type Settings struct {
 	AllowUserExpungeRecoverVM bool `json:"allowUserExpungeRecoverVm,omitempty"`
 	// AllowUserViewDestroyedVM is allow.user.view.destroyed.vm: whether non-admins see Destroyed VMs.
 	AllowUserViewDestroyedVM bool `json:"allowUserViewDestroyedVm,omitempty"`
-	// APILimitInterval and APILimitMax are reported by listCapabilities (api.throttling.interval/max).
+	// APIThrottling is api.throttling.enabled: each non-root account may send APILimitMax requests per
+	// APILimitInterval seconds, later ones fail with 429 (see apiLimiter). listCapabilities reports the limit only
+	// when it is enabled, as ManagementServerImpl.listCapabilities does.
+	APIThrottling bool `json:"apiThrottling,omitempty"`
+	// APILimitInterval and APILimitMax are api.throttling.interval/max (defaults 1 and 25).
 	APILimitInterval int `json:"apiLimitInterval,omitempty"`
 	APILimitMax      int `json:"apiLimitMax,omitempty"`
 	// GuestMemoryOverheadPercent is the share of a VM's memory its guest OS does not see (MemTotal is smaller than

@@ -301,9 +301,13 @@ func cmdListSSHKeyPairs(s *Server, r *request) (any, *apiError) {
 
 func cmdListCapabilities(s *Server, r *request) (any, *apiError) {
 	set := s.cat.Settings
+	limitInterval, limitMax := 0, 0
+	if set.APIThrottling {
+		limitInterval, limitMax = set.APILimitInterval, set.APILimitMax
+	}
 	return map[string]any{"capability": capabilityJSON{
 		AllowUserExpungeRecoverVM: set.AllowUserExpungeRecoverVM, AllowUserViewDestroyedVM: set.AllowUserViewDestroyedVM,
-		APILimitInterval: set.APILimitInterval, APILimitMax: set.APILimitMax, CloudStackVersion: set.CloudStackVersion,
+		APILimitInterval: limitInterval, APILimitMax: limitMax, CloudStackVersion: set.CloudStackVersion,
 		CustomDiskOfferingMaxSize: 1024, DefaultUIPageSize: 20, DynamicRolesEnabled: true, KVMSnapshotEnabled: false,
 		SupportELB: "false", UserPublicTemplateEnabled: true, AllowUserCreateProjects: true,
 	}}, nil

@@ -244,8 +244,8 @@ type capabilityJSON struct {
 	AllowUserExpungeRecoverVolume  bool   `json:"allowuserexpungerecovervolume"`
 	AllowUserViewAllDomainAccounts bool   `json:"allowuserviewalldomainaccounts"`
 	AllowUserViewDestroyedVM       bool   `json:"allowuserviewdestroyedvm"`
-	APILimitInterval               int    `json:"apilimitinterval"`
-	APILimitMax                    int    `json:"apilimitmax"`
+	APILimitInterval               int    `json:"apilimitinterval,omitempty"`
+	APILimitMax                    int    `json:"apilimitmax,omitempty"`
 	CloudStackVersion              string `json:"cloudstackversion"`
 	CustomDiskOfferingMaxSize      int64  `json:"customdiskofferingmaxsize"`
 	CustomDiskOfferingMinSize      int64  `json:"customdiskofferingminsize"`

@@ -37,6 +37,7 @@ type Server struct {
 	st     *cloud
 
 	faults  faults
+	limiter apiLimiter
 	account accounting
 }
 
@@ -224,8 +225,10 @@ func (s *Server) handle(w http.ResponseWriter, hr *http.Request, r *request) int
 		return s.writeError(w, envelope, errUnavailable(r.command, acct.Name))
 	}
 	if s.faults.throttle.Load() {
-		return s.writeError(w, envelope, &apiError{code: 429, csCode: 4545, text: fmt.Sprintf(
-			"The given user has reached his/her account api limit, please retry after %d ms.", 1000*s.cat.Settings.APILimitInterval)})
+		return s.writeError(w, envelope, errThrottled(time.Duration(s.cat.Settings.APILimitInterval)*time.Second))
+	}
+	if aerr := s.rateLimit(acct); aerr != nil {
+		return s.writeError(w, envelope, aerr)
 	}
 	if s.faults.injectError(r.command) {
 		return s.writeError(w, envelope, &apiError{code: 530, csCode: 4250,

@@ -218,7 +218,7 @@ func expectVMsMatchNodeClaims(nodeClassName string) {
 			Expect(node.Name).To(Equal(vm.Name), "a node is named after its VM's hostname")
 		}
 		Expect(vm.Tags).To(HaveKeyWithValue(v1.TagKeyCluster, env.ClusterName))
-		Expect(vm.Tags).To(HaveKeyWithValue(v1.TagKeyNodeClaim, nc.Name))
+		Expect(vm.DisplayName).To(Equal(nc.Name), "the display name names the NodeClaim")
 		Expect(vm.Tags).To(HaveKeyWithValue(v1.TagKeyNodePool, nc.Labels[karpv1.NodePoolLabelKey]))
 		if nodeClassName != "" {
 			Expect(vm.Tags).To(HaveKeyWithValue(v1.TagKeyNodeClass, nodeClassName))

@@ -301,8 +301,8 @@ var _ = Describe("Garbage collection", func() {
 	})
 })
 
-// nodeClaimOfVM is the NodeClaim a VM was deployed for: its tag once tagging is done (tags land when the tag job
-// ends), else the display name the deploy carries.
+// nodeClaimOfVM is the NodeClaim a VM was deployed for: the display name the deploy carries (VMs of earlier
+// releases also carry it in a tag).
 func nodeClaimOfVM(vm simulator.VM) string {
 	if name := vm.Tags[v1.TagKeyNodeClaim]; name != "" {
 		return name

@@ -47,6 +47,8 @@ const (
 	TagKeyClusterID = apis.Group + "/cluster-id"
 	TagKeyNodeClass = apis.Group + "/cloudstacknodeclass"
 	TagKeyNodePool  = karpv1.NodePoolLabelKey
+	// TagKeyNodeClaim named the NodeClaim on VMs of earlier releases. The VM's display name carries it now, so the
+	// tags of a launch are the same for many VMs and one createTags call sets them.
 	TagKeyNodeClaim = "karpenter.sh/nodeclaim"
 )
 

@@ -2,7 +2,6 @@ package instance
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -136,24 +135,25 @@ func (p *DefaultProvider) launch(ctx context.Context, nodeClass *v1.CloudStackNo
 		return nil, fmt.Errorf("deploying VM, %w", err)
 	}
 	// Tagging while the VM starts records what it is for even if this process dies now; ownership itself is already
-	// proven by the instance group deploy set.
-	tagErr := p.api.CreateTags(ctx, []string{vmID}, ResourceTypeVM, tags)
-	result, err := p.api.WaitForJob(ctx, jobID)
+	// proven by the instance group deploy set. Launches with the same tags share the call.
+	tagged := make(chan error, 1)
+	go func() { tagged <- p.tags.tag(ctx, vmID, tags) }()
+	vm, err := p.follow.wait(ctx, deployJob, vmID, jobID)
+	// The tagging result comes first even on failure: the cleanup must not destroy a VM its batch still names.
+	tagErr := <-tagged
 	if err != nil {
 		p.cleanup(ctx, vmID)
 		return nil, fmt.Errorf("waiting for deploy job %s of VM %s, %w", jobID, vmID, err)
-	}
-	vm, err := p.vmFromJob(ctx, vmID, result)
-	if err != nil {
-		p.cleanup(ctx, vmID)
-		return nil, err
 	}
 	if isGone(vm.State) {
 		p.cleanup(ctx, vmID)
 		return nil, fmt.Errorf("VM %s is %s after its deploy job succeeded", vmID, vm.State)
 	}
+	p.vms.put(vm)
 	inst := NewInstance(vm)
-	if tagErr != nil {
+	if tagErr == nil {
+		p.vms.tagged(vmID, tags)
+	} else {
 		if err := p.updateTags(ctx, vmID, inst.Tags, tags); err != nil {
 			// The VM is ours by its instance group, so List and the garbage collector still see it, and the
 			// garbage collector adds the missing tags on its next pass. The NodeClaim can use it now.
@@ -208,7 +208,9 @@ func (p *DefaultProvider) deployParams(ctx context.Context, nodeClass *v1.CloudS
 	return params, nil
 }
 
-// Tags implements Provider. The ownership and identity tags win over the NodeClass's on conflict.
+// Tags implements Provider. The ownership and identity tags win over the NodeClass's on conflict. They are the same
+// for every VM of a NodeClass and NodePool, so launches share createTags calls; the NodeClaim's own name is the VM's
+// display name, set by deploy.
 func (p *DefaultProvider) Tags(nodeClass *v1.CloudStackNodeClass, nodeClaim *karpv1.NodeClaim) map[string]string {
 	tags := make(map[string]string, len(nodeClass.Spec.Tags)+5)
 	for k, v := range nodeClass.Spec.Tags {
@@ -217,28 +219,11 @@ func (p *DefaultProvider) Tags(nodeClass *v1.CloudStackNodeClass, nodeClaim *kar
 	for k, v := range p.owner.Tags() {
 		tags[k] = v
 	}
-	tags[v1.TagKeyNodeClaim] = nodeClaim.Name
 	tags[v1.TagKeyNodeClass] = nodeClass.Name
 	if np := nodeClaim.Labels[karpv1.NodePoolLabelKey]; np != "" {
 		tags[v1.TagKeyNodePool] = np
 	}
 	return tags
-}
-
-// vmFromJob reads the VM from the deploy job's result, which CloudStack fills with the started VM, and falls back to
-// reading the VM when the result holds none.
-func (p *DefaultProvider) vmFromJob(ctx context.Context, vmID string, result json.RawMessage) (*csgo.VirtualMachine, error) {
-	var r struct {
-		VirtualMachine *csgo.VirtualMachine `json:"virtualmachine"`
-	}
-	if err := json.Unmarshal(result, &r); err == nil && r.VirtualMachine != nil && r.VirtualMachine.Id != "" {
-		return r.VirtualMachine, nil
-	}
-	vm, err := p.api.GetVM(ctx, vmID)
-	if err != nil {
-		return nil, fmt.Errorf("getting VM %s after deploy, %w", vmID, err)
-	}
-	return vm, nil
 }
 
 // findByName looks for this cluster's VM with exactly that hostname. The server filters by name (exactly from 4.19,
@@ -262,8 +247,9 @@ func (p *DefaultProvider) findByName(ctx context.Context, name string) (*csgo.Vi
 // it is running.
 func (p *DefaultProvider) adopt(ctx context.Context, vm *csgo.VirtualMachine, tags map[string]string) (*Instance, error) {
 	log.FromContext(ctx).V(1).Info("adopting existing VM", "vm-id", vm.Id, "vm-name", vm.Name, "state", vm.State)
-	if err := p.updateTags(ctx, vm.Id, cloudstack.TagMap(vm.Tags), tags); err != nil {
-		log.FromContext(ctx).Error(err, "tagging adopted VM", "vm-id", vm.Id)
+	tagErr := p.updateTags(ctx, vm.Id, cloudstack.TagMap(vm.Tags), tags)
+	if tagErr != nil {
+		log.FromContext(ctx).Error(tagErr, "tagging adopted VM", "vm-id", vm.Id)
 	}
 	waitCtx, cancel := context.WithTimeout(ctx, p.adoptTimeout)
 	defer cancel()
@@ -284,6 +270,10 @@ func (p *DefaultProvider) adopt(ctx context.Context, vm *csgo.VirtualMachine, ta
 			return nil, fmt.Errorf("getting adopted VM %s, %w", vm.Id, err)
 		}
 		vm = next
+	}
+	p.vms.put(vm)
+	if tagErr == nil {
+		p.vms.tagged(vm.Id, tags)
 	}
 	inst := NewInstance(vm)
 	for k, v := range tags {

@@ -275,7 +275,7 @@ var _ = Describe("Create cancelled during the launch", func() {
 		Eventually(func(g Gomega) {
 			vms := everVMs(sim, "cancelled")
 			g.Expect(vms).To(HaveLen(1))
-			g.Expect(vms[0].Tags).To(HaveKeyWithValue(v1.TagKeyNodeClaim, "cancelled"))
+			g.Expect(vms[0].Tags).To(HaveKeyWithValue(v1.TagKeyClusterID, owner.ClusterID))
 		}).WithTimeout(30 * time.Second).WithPolling(5 * time.Millisecond).Should(Succeed())
 		cancel()
 		var err error

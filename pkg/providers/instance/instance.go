@@ -32,6 +32,9 @@ type Provider interface {
 	Create(ctx context.Context, nodeClass *v1.CloudStackNodeClass, nodeClaim *karpv1.NodeClaim, instanceTypes []*cloudprovider.InstanceType, userData UserData) (*Instance, error)
 	// Get returns a VM; NodeClaimNotFoundError when it is gone or in Error, Destroyed, Expunging or Expunged.
 	Get(ctx context.Context, id string) (*Instance, error)
+	// GetForDrift is Get for drift checks, which compare only what a VM keeps for its lifetime (zone, template,
+	// offering, networks) and so may be answered from an older listing of the cluster's VMs.
+	GetForDrift(ctx context.Context, id string) (*Instance, error)
 	// List returns the VMs this cluster owns (see Owner) that are not gone, tagged or not.
 	List(ctx context.Context) ([]*Instance, error)
 	// ListAll is List plus the cluster's VMs in Error: gone for Karpenter, yet still to be destroyed.
@@ -79,12 +82,22 @@ func WithCapabilitiesCache(c *gocache.Cache) Option {
 // CapabilitiesCacheName names the capabilities cache in karpenter_cloudstack_cache_requests_total.
 const CapabilitiesCacheName = "capabilities"
 
+// tagBatchPolls is how many first job-poll intervals a launch's tagging waits for other launches to share its call.
+// The launch waits for its deploy job meanwhile, which takes longer on a real server.
+const tagBatchPolls = 4
+
 // DefaultProvider is the Provider backed by the CloudStack API.
 type DefaultProvider struct {
 	api         cloudstack.API
 	unavailable *cache.UnavailableOfferings
 	owner       Owner
 	offerings   ServiceOfferings
+	clock       func() time.Time
+	// vms answers Get, List and drift lookups of many NodeClaims with one request.
+	vms *vmCache
+	// follow waits for deploy and destroy jobs; tags tags launched VMs in batches.
+	follow *follower
+	tags   *tagBatcher
 	// startTime tells NodeClaims this process created from those a previous process may have launched already.
 	startTime time.Time
 	// adoptTimeout bounds waiting for an adopted VM to run.
@@ -101,10 +114,14 @@ var _ Provider = (*DefaultProvider)(nil)
 
 // NewDefaultProvider returns a Provider for the VMs of one cluster.
 func NewDefaultProvider(api cloudstack.API, unavailable *cache.UnavailableOfferings, owner Owner, opts ...Option) *DefaultProvider {
-	p := &DefaultProvider{api: api, unavailable: unavailable, owner: owner, startTime: time.Now(), adoptTimeout: adoptTimeout}
+	p := &DefaultProvider{api: api, unavailable: unavailable, owner: owner, clock: time.Now, startTime: time.Now(), adoptTimeout: adoptTimeout}
 	for _, o := range opts {
 		o(p)
 	}
+	p.vms = newVMCache(api, p.clock)
+	p.follow = newFollower(api, p.vms)
+	firstPoll, _ := api.JobPollIntervals()
+	p.tags = newTagBatcher(api, tagBatchPolls*firstPoll)
 	if p.offerings == nil {
 		// A wiring bug, found at start-up: building a catalog here would silently list the offerings a second time.
 		panic("instance.NewDefaultProvider needs WithServiceOfferings, the instance-type provider's catalog")
@@ -117,7 +134,16 @@ func NewDefaultProvider(api cloudstack.API, unavailable *cache.UnavailableOfferi
 
 // Get implements Provider.
 func (p *DefaultProvider) Get(ctx context.Context, id string) (*Instance, error) {
-	vm, err := p.api.GetVM(ctx, id)
+	return p.get(ctx, id, cache.InstancesTTL)
+}
+
+// GetForDrift implements Provider.
+func (p *DefaultProvider) GetForDrift(ctx context.Context, id string) (*Instance, error) {
+	return p.get(ctx, id, cache.InstanceDriftTTL)
+}
+
+func (p *DefaultProvider) get(ctx context.Context, id string, maxAge time.Duration) (*Instance, error) {
+	vm, err := p.vms.get(ctx, id, maxAge)
 	if err != nil {
 		if cserrors.IsNotFound(err) {
 			return nil, cloudprovider.NewNodeClaimNotFoundError(fmt.Errorf("getting VM %q, %w", id, err))
@@ -142,7 +168,7 @@ func (p *DefaultProvider) List(ctx context.Context) ([]*Instance, error) {
 // ListAll implements Provider.
 func (p *DefaultProvider) ListAll(ctx context.Context) ([]*Instance, error) {
 	// No tag filter: a VM whose tagging failed carries none, and is ours by its instance group alone.
-	vms, err := p.api.ListVMs(ctx, "", nil)
+	vms, err := p.vms.list(ctx, cache.InstancesTTL)
 	if err != nil {
 		return nil, fmt.Errorf("listing VMs of cluster %q, %w", p.owner.ClusterName, err)
 	}
@@ -160,7 +186,7 @@ func (p *DefaultProvider) ListAll(ctx context.Context) ([]*Instance, error) {
 
 // Delete implements Provider. A VM in Error is destroyed like any other: it still holds its volumes and name.
 func (p *DefaultProvider) Delete(ctx context.Context, id string) error {
-	vm, err := p.api.GetVM(ctx, id)
+	vm, err := p.vms.get(ctx, id, cache.InstancesTTL)
 	if err != nil {
 		if cserrors.IsNotFound(err) {
 			return cloudprovider.NewNodeClaimNotFoundError(fmt.Errorf("deleting VM %q, %w", id, err))
@@ -176,13 +202,14 @@ func (p *DefaultProvider) Delete(ctx context.Context, id string) error {
 		}
 		return fmt.Errorf("destroying VM %q, %w", id, err)
 	}
+	p.vms.gone(id)
 	return nil
 }
 
 // CreateTags implements Provider. CloudStack refuses to create a tag whose key the VM already has, so changed
 // values are deleted first; keys that already hold the wanted value are left alone.
 func (p *DefaultProvider) CreateTags(ctx context.Context, id string, tags map[string]string) error {
-	vm, err := p.api.GetVM(ctx, id)
+	vm, err := p.vms.get(ctx, id, cache.InstancesTTL)
 	if err != nil {
 		if cserrors.IsNotFound(err) {
 			return cloudprovider.NewNodeClaimNotFoundError(fmt.Errorf("tagging VM %q, %w", id, err))
@@ -218,6 +245,7 @@ func (p *DefaultProvider) updateTags(ctx context.Context, id string, current, wa
 		}
 		return fmt.Errorf("tagging VM %q, %w", id, err)
 	}
+	p.vms.tagged(id, missing)
 	return nil
 }
 
@@ -238,15 +266,27 @@ func (p *DefaultProvider) Reboot(ctx context.Context, id string) error {
 // the capabilities are read again.
 func (p *DefaultProvider) destroy(ctx context.Context, id string) error {
 	if !p.expungeAllowed(ctx) {
-		return p.api.DestroyVM(ctx, id, false)
+		return p.destroyAndWait(ctx, id, false)
 	}
-	err := p.api.DestroyVM(ctx, id, true)
+	err := p.destroyAndWait(ctx, id, true)
 	if !cserrors.IsExpungeRefused(err) {
 		return err
 	}
 	log.FromContext(ctx).Info("CloudStack refused to expunge; destroying without expunge (allow expungeVirtualMachine in the key's role to expunge at once)", "vm-id", id)
 	p.capabilities.SetDefault(expungeKey, false)
-	return p.api.DestroyVM(ctx, id, false)
+	return p.destroyAndWait(ctx, id, false)
+}
+
+// destroyAndWait destroys a VM and waits until it is gone, together with every other destroy in flight.
+func (p *DefaultProvider) destroyAndWait(ctx context.Context, id string, expunge bool) error {
+	jobID, err := p.api.StartDestroyVM(ctx, id, expunge)
+	if err != nil {
+		return err
+	}
+	if _, err := p.follow.wait(ctx, destroyJob, id, jobID); err != nil {
+		return fmt.Errorf("destroying VM %s, %w", id, err)
+	}
+	return nil
 }
 
 // expungeAllowed reports whether this account may expunge on destroy (allow.user.expunge.recover.vm), cached

@@ -46,7 +46,7 @@ var _ = Describe("Create", func() {
 		Expect(vm.RootDiskSizeGiB).To(BeEquivalentTo(30))
 		Expect(vm.Details).NotTo(HaveKey("cpuNumber"))
 		Expect(vm.Tags).To(Equal(map[string]string{
-			v1.TagKeyCluster: clusterName, v1.TagKeyClusterID: owner.ClusterID, v1.TagKeyNodeClaim: "happy-1", v1.TagKeyNodeClass: "default",
+			v1.TagKeyCluster: clusterName, v1.TagKeyClusterID: owner.ClusterID, v1.TagKeyNodeClass: "default",
 			v1.TagKeyNodePool: "default", "team": "platform",
 		}))
 		Expect(inst.State).To(Equal(instance.StateRunning))
@@ -55,18 +55,18 @@ var _ = Describe("Create", func() {
 		Expect(inst.CPU).To(Equal(1))
 		Expect(inst.MemoryMiB).To(Equal(1024))
 		Expect(inst.NetworkIDs[0]).To(Equal(id("network", "net-a2")))
-		Expect(inst.Tags).To(HaveKeyWithValue(v1.TagKeyNodeClaim, "happy-1"))
+		Expect(inst.DisplayName).To(Equal("happy-1"))
 		Expect(inst.Created).NotTo(BeZero())
 	})
 
-	It("launches with deploy, one job poll, createTags and its poll when jobs finish at once", func() {
+	It("launches with deploy, one VM listing for the deploy job, createTags and its poll when jobs finish at once", func() {
 		sim.SetJobLatency(0)
 		nc := nodeClass()
 		its := listInstanceTypes(nc)
 		sim.ResetCounts()
 		_, err := provider.Create(ctx, nc, nodeClaim("requests-1"), its, userData)
 		Expect(err).NotTo(HaveOccurred())
-		Expect(sim.Counts()).To(Equal(map[string]int64{"deployVirtualMachine": 1, "createTags": 1, "queryAsyncJobResult": 2}))
+		Expect(sim.Counts()).To(Equal(map[string]int64{"deployVirtualMachine": 1, "listVirtualMachines": 1, "createTags": 1, "queryAsyncJobResult": 1}))
 	})
 
 	DescribeTable("honours the NodeClaim's requirements",

@@ -192,6 +192,9 @@ func (d *demo) watch(ctx context.Context, done func(*snapshot) bool) error {
 			d.say("%s", line)
 			d.last = line
 		}
+		if d.recorder != nil {
+			d.recorder.record(s)
+		}
 		if done(s) {
 			return nil
 		}

@@ -13,6 +13,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	karpv1 "sigs.k8s.io/karpenter/pkg/apis/v1"
@@ -47,6 +48,9 @@ type Agent struct {
 	renewed map[string]time.Time
 	// rejected remembers VMs whose userData cannot bootstrap a node, so the reason is logged once.
 	rejected map[string]bool
+	// started remembers nodes (by UID) whose startup taints are off, so a pass asks for their NodeClaim no more: the
+	// agent's cost per pass stays constant per node instead of one NodeClaim read per node and pass.
+	started map[string]bool
 	// ccm runs a simulated CloudStack cloud-controller-manager in each pass (see CCM).
 	ccm bool
 }
@@ -54,7 +58,7 @@ type Agent struct {
 // New returns an agent for the VMs of clusterName (tagged with it or in its VM group) that syncs every interval.
 func New(kube client.Client, vms VMLister, clusterName string, interval time.Duration, log *slog.Logger) *Agent {
 	return &Agent{kube: kube, vms: vms, clusterName: clusterName, interval: interval, log: log, now: time.Now,
-		renewed: map[string]time.Time{}, rejected: map[string]bool{}}
+		renewed: map[string]time.Time{}, rejected: map[string]bool{}, started: map[string]bool{}}
 }
 
 // Run syncs until ctx ends. Errors of one pass are logged and retried on the next: the API server or the
@@ -169,6 +173,7 @@ func (a *Agent) deleteNode(ctx context.Context, node *corev1.Node) error {
 	}
 	a.mu.Lock()
 	delete(a.renewed, node.Name)
+	delete(a.started, string(node.UID))
 	a.mu.Unlock()
 	a.log.Info("deleted node of a gone VM", "node", node.Name)
 	return nil
@@ -213,9 +218,20 @@ func (a *Agent) removeStartupTaints(ctx context.Context, node *corev1.Node) erro
 	if node.Labels[karpv1.NodeRegisteredLabelKey] != "true" {
 		return nil
 	}
+	a.mu.Lock()
+	done := a.started[string(node.UID)]
+	a.mu.Unlock()
+	if done {
+		return nil
+	}
 	nodeClaim := &karpv1.NodeClaim{}
 	if err := a.kube.Get(ctx, client.ObjectKey{Name: node.Name}, nodeClaim); err != nil {
 		return client.IgnoreNotFound(err)
+	}
+	markStarted := func() {
+		a.mu.Lock()
+		a.started[string(node.UID)] = true
+		a.mu.Unlock()
 	}
 	var keep []corev1.Taint
 	for _, t := range node.Spec.Taints {
@@ -228,6 +244,7 @@ func (a *Agent) removeStartupTaints(ctx context.Context, node *corev1.Node) erro
 		}
 	}
 	if len(keep) == len(node.Spec.Taints) {
+		markStarted()
 		return nil
 	}
 	patch := client.MergeFrom(node.DeepCopy())
@@ -235,12 +252,14 @@ func (a *Agent) removeStartupTaints(ctx context.Context, node *corev1.Node) erro
 	if err := a.kube.Patch(ctx, node, patch); err != nil {
 		return fmt.Errorf("removing startup taints of node %s, %w", node.Name, err)
 	}
+	markStarted()
 	return nil
 }
 
 func (a *Agent) runPods(ctx context.Context, nodes map[string]*corev1.Node) error {
+	// Only bound pods concern a kubelet; the pending pods of a burst are left to the API server.
 	pods := &corev1.PodList{}
-	if err := a.kube.List(ctx, pods); err != nil {
+	if err := a.kube.List(ctx, pods, client.MatchingFieldsSelector{Selector: fields.OneTermNotEqualSelector("spec.nodeName", "")}); err != nil {
 		return fmt.Errorf("listing pods, %w", err)
 	}
 	var errs []error

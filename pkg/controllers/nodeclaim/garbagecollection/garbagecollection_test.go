@@ -151,7 +151,7 @@ var _ = Describe("Garbage collection on a shared cloud", func() {
 		ExpectSingletonReconciled(ctx, gc)
 		vm, _ = lo.Find(csEnv.Simulator.VirtualMachines(), func(vm simulator.VM) bool { return vm.ID == vmID })
 		Expect(vm.Tags).To(Equal(lo.Assign(test.Owner().Tags(), map[string]string{
-			v1.TagKeyNodeClaim: nodeClaim.Name, v1.TagKeyNodeClass: nodeClass.Name, v1.TagKeyNodePool: nodeClaim.Labels[karpv1.NodePoolLabelKey],
+			v1.TagKeyNodeClass: nodeClass.Name, v1.TagKeyNodePool: nodeClaim.Labels[karpv1.NodePoolLabelKey],
 			"team": "platform",
 		})))
 		Expect(vm.State).To(Equal("Running"), "the VM is kept")

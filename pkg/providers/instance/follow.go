@@ -1,0 +1,242 @@
+package instance
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	csgo "github.com/apache/cloudstack-go/v2/cloudstack"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+
+	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/cloudstack"
+)
+
+const (
+	// followTimeout bounds waiting for one deploy or destroy, as the job poller's own timeout does.
+	followTimeout = cloudstack.DefaultJobTimeout
+	// jobCheckInterval is how often a job whose VM looks unfinished (Starting for long, or Running after a destroy
+	// was accepted) is asked for directly, so that a job that ended without the expected state is not waited on
+	// until followTimeout.
+	jobCheckInterval = 30 * time.Second
+)
+
+// jobKind is what a followed job is to achieve.
+type jobKind int
+
+const (
+	deployJob jobKind = iota
+	destroyJob
+)
+
+// follower waits for many deploy and destroy jobs with one listVirtualMachines ids=... per poll instead of one
+// queryAsyncJobResult per job: a job's end shows in its VM's state (Running after a deploy; gone, Destroyed or
+// Expunging after a destroy). Only a job whose VM shows a failure (Error, missing after a deploy, still Running after
+// a destroy) is asked for directly, which yields the error to classify (533 insufficient capacity, 531 expunge
+// refused, ...). Polls start at the client's first job poll interval and back off to its maximum, starting over
+// whenever a new job joins.
+type follower struct {
+	api cloudstack.API
+	vms *vmCache
+
+	mu       sync.Mutex
+	inflight map[string]*followed // by job ID
+	running  bool
+	joined   bool // a job joined since the last poll
+	wake     chan struct{}
+}
+
+type followed struct {
+	vmID, jobID string
+	kind        jobKind
+	polls       int
+	lastJobPoll time.Time
+	done        chan followResult
+}
+
+type followResult struct {
+	vm  *csgo.VirtualMachine // the VM when the job succeeded (nil after a destroy that removed it)
+	err error
+}
+
+func newFollower(api cloudstack.API, vms *vmCache) *follower {
+	return &follower{api: api, vms: vms, inflight: map[string]*followed{}, wake: make(chan struct{}, 1)}
+}
+
+// wait blocks until the job ends, ctx ends or followTimeout passes. A failed job returns its error.
+func (f *follower) wait(ctx context.Context, kind jobKind, vmID, jobID string) (*csgo.VirtualMachine, error) {
+	if jobID == "" {
+		return nil, fmt.Errorf("waiting for the job of VM %s: the API returned no job ID", vmID)
+	}
+	ctx, cancel := context.WithTimeoutCause(ctx, followTimeout, fmt.Errorf("async job %s did not finish within %s", jobID, followTimeout))
+	defer cancel()
+	j := &followed{vmID: vmID, jobID: jobID, kind: kind, lastJobPoll: time.Now(), done: make(chan followResult, 1)}
+	f.mu.Lock()
+	f.inflight[jobID] = j
+	f.joined = true
+	start := !f.running
+	f.running = true
+	f.mu.Unlock()
+	if start {
+		go f.loop(log.IntoContext(context.Background(), log.FromContext(ctx)))
+	} else {
+		select {
+		case f.wake <- struct{}{}:
+		default:
+		}
+	}
+	select {
+	case r := <-j.done:
+		return r.vm, r.err
+	case <-ctx.Done():
+		f.mu.Lock()
+		delete(f.inflight, jobID)
+		f.mu.Unlock()
+		return nil, fmt.Errorf("waiting for async job %s of VM %s: %w", jobID, vmID, context.Cause(ctx))
+	}
+}
+
+func (f *follower) loop(ctx context.Context) {
+	first, longest := f.api.JobPollIntervals()
+	interval := first
+	deadline := time.Now().Add(interval)
+	timer := time.NewTimer(interval)
+	defer timer.Stop()
+	for {
+		select {
+		case <-timer.C:
+		case <-f.wake:
+			// A new job is polled no later than the first interval from now; a poll due sooner stays as it is, so
+			// that a steady stream of new jobs cannot postpone polls.
+			if time.Until(deadline) > first {
+				deadline = time.Now().Add(first)
+				timer.Reset(first)
+			}
+			continue
+		}
+		f.mu.Lock()
+		if len(f.inflight) == 0 {
+			f.running = false
+			f.mu.Unlock()
+			return
+		}
+		jobs := make([]*followed, 0, len(f.inflight))
+		for _, j := range f.inflight {
+			jobs = append(jobs, j)
+		}
+		if f.joined {
+			interval = first
+		}
+		f.joined = false
+		f.mu.Unlock()
+		f.poll(ctx, jobs)
+		interval = min(2*interval, longest)
+		deadline = time.Now().Add(interval)
+		timer.Reset(interval)
+	}
+}
+
+// poll lists the VMs of every job in flight and settles the jobs whose VM shows their end.
+func (f *follower) poll(ctx context.Context, jobs []*followed) {
+	ids := make([]string, 0, len(jobs))
+	seen := map[string]bool{}
+	for _, j := range jobs {
+		if !seen[j.vmID] {
+			seen[j.vmID] = true
+			ids = append(ids, j.vmID)
+		}
+	}
+	vms := map[string]*csgo.VirtualMachine{}
+	listed := true
+	for start := 0; start < len(ids); start += lookupBatchMax {
+		batch, err := f.api.ListVMsByID(ctx, ids[start:min(start+lookupBatchMax, len(ids))])
+		if err != nil {
+			// Throttled or unreachable (the client already retried), or an ID CloudStack no longer resolves: ask the
+			// jobs themselves this time.
+			log.FromContext(ctx).V(1).Info("listing VMs of jobs in flight failed; polling their jobs", "error", err.Error())
+			listed = false
+			break
+		}
+		for _, vm := range batch {
+			vms[vm.Id] = vm
+			f.vms.put(vm)
+		}
+	}
+	now := time.Now()
+	for _, j := range jobs {
+		j.polls++
+		vm := vms[j.vmID]
+		if listed {
+			if settled, ok := j.settledBy(vm); ok {
+				f.api.JobSucceeded(j.jobID)
+				f.finish(j, followResult{vm: settled})
+				continue
+			}
+			if !j.needsJob(vm, now) {
+				continue
+			}
+		}
+		j.lastJobPoll = now
+		done, result, err := f.api.PollJob(ctx, j.jobID)
+		switch {
+		case !done && err != nil:
+			log.FromContext(ctx).V(1).Info("polling job failed; retrying", "job-id", j.jobID, "vm-id", j.vmID, "error", err.Error())
+		case !done:
+		case err != nil:
+			f.finish(j, followResult{err: err})
+		default:
+			if v := vmFromJobResult(result); v != nil {
+				vm = v
+				f.vms.put(vm)
+			}
+			if vm == nil && j.kind == deployJob {
+				f.finish(j, followResult{err: fmt.Errorf("deploy job %s of VM %s succeeded, but the VM is not listed", j.jobID, j.vmID)})
+				continue
+			}
+			f.finish(j, followResult{vm: vm})
+		}
+	}
+}
+
+// settledBy reports whether the VM's state proves the job succeeded.
+func (j *followed) settledBy(vm *csgo.VirtualMachine) (*csgo.VirtualMachine, bool) {
+	switch j.kind {
+	case deployJob:
+		return vm, vm != nil && strings.EqualFold(vm.State, StateRunning)
+	default:
+		return vm, vm == nil || isDestroyed(vm.State)
+	}
+}
+
+// needsJob reports whether the job must be asked for: its VM shows a failure, or looks unfinished for long.
+func (j *followed) needsJob(vm *csgo.VirtualMachine, now time.Time) bool {
+	switch {
+	case vm == nil, j.kind == deployJob && !strings.EqualFold(vm.State, StateStarting) && !strings.EqualFold(vm.State, StateStopped):
+		// Missing after a deploy, in Error, or in a state a deploy does not pass through.
+		return true
+	case j.kind == destroyJob && strings.EqualFold(vm.State, StateRunning) && j.polls > 1:
+		// A destroy stops the VM first; still Running after a poll interval, the job may have been refused.
+		return true
+	}
+	return now.Sub(j.lastJobPoll) >= jobCheckInterval
+}
+
+func (f *follower) finish(j *followed, r followResult) {
+	f.mu.Lock()
+	delete(f.inflight, j.jobID)
+	f.mu.Unlock()
+	j.done <- r
+}
+
+// vmFromJobResult reads the VM from a deploy or destroy job's result, which CloudStack fills with the VM.
+func vmFromJobResult(result json.RawMessage) *csgo.VirtualMachine {
+	var r struct {
+		VirtualMachine *csgo.VirtualMachine `json:"virtualmachine"`
+	}
+	if err := json.Unmarshal(result, &r); err == nil && r.VirtualMachine != nil && r.VirtualMachine.Id != "" {
+		return r.VirtualMachine
+	}
+	return nil
+}
