@@ -79,7 +79,7 @@ var _ = Describe("Tags changed in place", func() {
 			Expect(vm.Tags).To(HaveKeyWithValue("cost-center", "42"))
 			Expect(vm.Tags).NotTo(HaveKey("env"), "a tag removed from the NodeClass is removed from the VM")
 			Expect(vm.Tags).To(HaveKeyWithValue(v1.TagKeyClusterID, test.ClusterID), "ownership tags are kept")
-			Expect(vm.Tags).To(HaveKeyWithValue(v1.TagKeyNodeClaim, nc.Name))
+			Expect(vm.Tags).To(HaveKeyWithValue(v1.TagKeyNodeClass, nodeClass.Name))
 			Expect(ExpectExists(ctx, env.Client, nc).Annotations).To(HaveKeyWithValue(v1.AnnotationTags, `{"cost-center":"42","team":"infra"}`))
 			drifted, err := cloudProvider.IsDrifted(ctx, ExpectExists(ctx, env.Client, nc))
 			Expect(err).NotTo(HaveOccurred())
