@@ -54,6 +54,7 @@ func main() {
 				ServiceOfferings: op.InstanceTypeProvider,
 				SSHKeyPairs:      op.SSHKeyPairProvider,
 				AffinityGroups:   op.AffinityGroupProvider,
+				SecurityGroups:   op.SecurityGroupProvider,
 				UserDataSecrets:  userDataSecrets,
 			},
 			Instances:     op.InstanceProvider,

@@ -20,6 +20,8 @@ const (
 	AffinityGroupsTTL = DefaultTTL
 	// SSHKeyPairsTTL is the default, for the same reason as affinity groups.
 	SSHKeyPairsTTL = DefaultTTL
+	// SecurityGroupsTTL is the default, for the same reason as affinity groups.
+	SecurityGroupsTTL = DefaultTTL
 	// ServiceOfferingsTTL is longer than the default: offerings are an administrator's catalog that changes rarely,
 	// and a refresh controller updates the instance-type catalog on its own schedule.
 	ServiceOfferingsTTL = 5 * time.Minute

@@ -138,6 +138,8 @@ func (c *CloudProvider) Create(ctx context.Context, nodeClaim *karpv1.NodeClaim)
 	nc.Annotations = lo.Assign(nc.Annotations, map[string]string{
 		v1.AnnotationNodeClassHash:        nodeClass.Hash(),
 		v1.AnnotationNodeClassHashVersion: v1.NodeClassHashVersion,
+		// The tags launched with: the tagging controller updates the VM when the NodeClass's change.
+		v1.AnnotationTags: v1.TagsRecord(nodeClass.Spec.Tags),
 	})
 	return nc, nil
 }

@@ -3,6 +3,7 @@ package cloudprovider
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	csgo "github.com/apache/cloudstack-go/v2/cloudstack"
 	"github.com/samber/lo"
@@ -27,6 +28,9 @@ const (
 	NetworkDrift cloudprovider.DriftReason = "NetworkDrift"
 	// ServiceOfferingDrift: the VM's service offering is no longer selected by the NodeClass.
 	ServiceOfferingDrift cloudprovider.DriftReason = "ServiceOfferingDrift"
+	// SecurityGroupDrift: the security groups the NodeClass resolves are no longer the VM's (CloudStack changes a
+	// VM's groups only while it is stopped, so the node is replaced).
+	SecurityGroupDrift cloudprovider.DriftReason = "SecurityGroupDrift"
 )
 
 // IsDrifted tells whether the NodeClaim's VM no longer matches its NodeClass.
@@ -107,5 +111,17 @@ func dynamicDrift(inst *instance.Instance, nodeClass *v1.CloudStackNodeClass) cl
 	if len(st.ServiceOfferings) > 0 && !lo.ContainsBy(st.ServiceOfferings, func(o v1.ServiceOffering) bool { return o.ID == inst.ServiceOfferingID }) {
 		return ServiceOfferingDrift
 	}
+	if len(st.SecurityGroups) > 0 && !sameIDs(lo.Map(st.SecurityGroups, func(g v1.SecurityGroup, _ int) string { return g.ID }), inst.SecurityGroupIDs) {
+		return SecurityGroupDrift
+	}
 	return ""
+}
+
+// sameIDs compares two sets of UUIDs, in any order and letter case.
+func sameIDs(a, b []string) bool {
+	norm := func(ids []string) []string {
+		return lo.Uniq(lo.Map(ids, func(id string, _ int) string { return strings.ToLower(id) }))
+	}
+	x, y := norm(a), norm(b)
+	return len(x) == len(y) && len(lo.Intersect(x, y)) == len(x)
 }

@@ -36,6 +36,9 @@ type API interface {
 	ListAffinityGroups(ctx context.Context) ([]*csgo.AffinityGroup, error)
 	// ListSSHKeyPairs lists the account's SSH key pairs.
 	ListSSHKeyPairs(ctx context.Context) ([]*csgo.SSHKeyPair, error)
+	// ListSecurityGroups lists the account's security groups, with their tags. Security groups belong to an account,
+	// not a zone; only zones with securitygroupsenabled accept them.
+	ListSecurityGroups(ctx context.Context) ([]*csgo.SecurityGroup, error)
 	// DeployVM starts a deployment and returns at once with the new VM's ID and the job to wait for. It is never
 	// retried: a lost response may still have created the VM.
 	DeployVM(ctx context.Context, p *csgo.DeployVirtualMachineParams) (vmID, jobID string, err error)
@@ -178,6 +181,20 @@ func (c *Client) ListSSHKeyPairs(ctx context.Context) ([]*csgo.SSHKeyPair, error
 			return page[*csgo.SSHKeyPair]{}, err
 		}
 		return page[*csgo.SSHKeyPair]{r.SSHKeyPairs, r.Count}, nil
+	})
+}
+
+// ListSecurityGroups implements API.
+func (c *Client) ListSecurityGroups(ctx context.Context) ([]*csgo.SecurityGroup, error) {
+	return listAll(ctx, c, "listSecurityGroups", func(n, size int) (page[*csgo.SecurityGroup], error) {
+		p := &csgo.ListSecurityGroupsParams{}
+		p.SetPage(n)
+		p.SetPagesize(size)
+		r, err := c.sdk.Load().SecurityGroup.ListSecurityGroups(p)
+		if err != nil {
+			return page[*csgo.SecurityGroup]{}, err
+		}
+		return page[*csgo.SecurityGroup]{r.SecurityGroups, r.Count}, nil
 	})
 }
 

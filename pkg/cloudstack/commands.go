@@ -24,11 +24,12 @@ var requiredCommands = []Command{
 	{Name: "listTags", Use: "matching selector terms with `tags` (zones, networks, templates, offerings)"},
 	{Name: "listAffinityGroups", Use: "resolving `spec.affinityGroupSelectorTerms` (only when set)"},
 	{Name: "listSSHKeyPairs", Use: "checking `spec.sshKeyPair` (only when set)"},
+	{Name: "listSecurityGroups", Use: "resolving `spec.securityGroupSelectorTerms` (only when set)"},
 	{Name: "deployVirtualMachine", Use: "launching a node"},
 	{Name: "listVirtualMachines", Use: "finding and listing the cluster's VMs"},
 	{Name: "queryAsyncJobResult", Use: "waiting for deploy, destroy, reboot and tag jobs"},
-	{Name: "createTags", Use: "the ownership tags on every VM (`karpenter.k8s.cloudstack/cluster-id`, `karpenter.sh/nodepool`, ...)"},
-	{Name: "deleteTags", Use: "replacing ownership tags whose value changed"},
+	{Name: "createTags", Use: "the ownership tags on every VM (`karpenter.k8s.cloudstack/cluster-id`, `karpenter.sh/nodepool`, ...), and `spec.tags`, also on running VMs when they change"},
+	{Name: "deleteTags", Use: "replacing tags whose value changed, and removing from running VMs the keys dropped from `spec.tags`"},
 	{Name: "destroyVirtualMachine", Use: "removing a node's VM (and VMs whose launch failed or that garbage collection finds)"},
 	{Name: "expungeVirtualMachine", Checked: true, Use: "never sent: CloudStack checks it against the role when " +
 		"`destroyVirtualMachine` passes `expunge=true`, which the provider does when `listCapabilities` reports " +

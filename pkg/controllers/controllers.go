@@ -15,7 +15,9 @@ import (
 	v1 "github.com/cloudstack/karpenter-provider-cloudstack/pkg/apis/v1"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/controllers/node/providerid"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/controllers/nodeclaim/garbagecollection"
+	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/controllers/nodeclaim/tagging"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/controllers/nodeclass"
+	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/controllers/nodeclass/hash"
 	instancetyperefresh "github.com/cloudstack/karpenter-provider-cloudstack/pkg/controllers/providers/instancetype"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/operator/options"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/instance"
@@ -40,10 +42,12 @@ func NewControllers(ctx context.Context, mgr manager.Manager, clk clock.Clock, k
 	providers Providers) []controller.Controller {
 	return []controller.Controller{
 		nodeclass.NewController(kubeClient, recorder, clk, providers.NodeClass),
+		hash.NewController(kubeClient),
 		providerid.NewController(kubeClient, recorder),
 		//nolint:staticcheck // SA1019: operatorpkg's status controller still takes the deprecated record.EventRecorder.
 		status.NewController[*v1.CloudStackNodeClass](kubeClient, mgr.GetEventRecorderFor("karpenter")),
 		garbagecollection.NewController(clk, kubeClient, providers.Instances, options.FromContext(ctx).GCGracePeriod),
+		tagging.NewController(kubeClient, providers.Instances),
 		instancetyperefresh.NewController(providers.InstanceTypes),
 	}
 }

@@ -299,6 +299,13 @@ func Code(err error) int {
 	return 0
 }
 
+// IsNothingToDelete reports deleteTags' failure when none of the named tags exists on the resources (530 "Failed to
+// delete tags", TaggedResourceManagerImpl.deleteTags): the tags are already gone, which is what the caller wanted.
+func IsNothingToDelete(err error) bool {
+	e, ok := asAPIError(err)
+	return ok && e.HTTPCode == CodeInternalError && strings.Contains(e.Text, "Failed to delete tags")
+}
+
 // IsTLSVerification reports that the management server's TLS certificate could not be verified: signed by a CA the
 // client does not trust, issued for another name, or expired. Retrying cannot help; the CA bundle or the URL must
 // change.

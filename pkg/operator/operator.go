@@ -26,6 +26,7 @@ import (
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/instance"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/instancetype"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/network"
+	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/securitygroup"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/sshkeypair"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/template"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/zone"
@@ -44,6 +45,7 @@ type Operator struct {
 	TemplateProvider      template.Provider
 	AffinityGroupProvider affinitygroup.Provider
 	SSHKeyPairProvider    sshkeypair.Provider
+	SecurityGroupProvider securitygroup.Provider
 	InstanceTypeProvider  instancetype.Provider
 	InstanceProvider      instance.Provider
 
@@ -149,6 +151,7 @@ func New(op *coreoperator.Operator, api cloudstack.API, opts *options.Options) *
 		TemplateProvider:      template.NewDefaultProvider(api, cache.New("templates", opts.TemplatesCacheTTL, cache.CleanupInterval)),
 		AffinityGroupProvider: affinitygroup.NewDefaultProvider(api, cache.New("affinitygroups", cache.AffinityGroupsTTL, cache.CleanupInterval)),
 		SSHKeyPairProvider:    sshkeypair.NewDefaultProvider(api, cache.New("sshkeypairs", cache.SSHKeyPairsTTL, cache.CleanupInterval)),
+		SecurityGroupProvider: securitygroup.NewDefaultProvider(api, cache.New("securitygroups", cache.SecurityGroupsTTL, cache.CleanupInterval)),
 		InstanceTypeProvider:  instanceTypes,
 		InstanceProvider: instance.NewDefaultProvider(api, unavailable, instance.Owner{ClusterName: opts.ClusterName, ClusterID: opts.ClusterID},
 			instance.WithServiceOfferings(instanceTypes),

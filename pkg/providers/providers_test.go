@@ -2,11 +2,13 @@ package providers_test
 
 import (
 	"context"
-	"k8s.io/apimachinery/pkg/api/resource"
+	"strings"
 
 	csgo "github.com/apache/cloudstack-go/v2/cloudstack"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	"github.com/samber/lo"
+	"k8s.io/apimachinery/pkg/api/resource"
 
 	v1 "github.com/cloudstack/karpenter-provider-cloudstack/pkg/apis/v1"
 	cserrors "github.com/cloudstack/karpenter-provider-cloudstack/pkg/errors"
@@ -289,5 +291,23 @@ var _ = Describe("SSH key pair provider", func() {
 		Expect(err).NotTo(HaveOccurred())
 		Expect(found).To(BeFalse())
 		Expect(e.sim.Counts()["listSSHKeyPairs"]).To(BeEquivalentTo(1))
+	})
+})
+
+var _ = Describe("Security group provider", func() {
+	It("resolves id, name and tag terms in term order from one cached listing, and never another account's group", func() {
+		e := newEnv("", "")
+		e.sim.ResetCounts()
+		groups, err := e.securityGroups.Resolve(ctx, []v1.SelectorTerm{{Name: "ssh-from-bastion"}, {Tags: map[string]string{"k8s-role": "nodes"}}})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(lo.Map(groups, func(g v1.SecurityGroup, _ int) string { return g.Name })).To(Equal([]string{"ssh-from-bastion", "k8s-nodes"}))
+		byID, err := e.securityGroups.Resolve(ctx, []v1.SelectorTerm{{ID: strings.ToUpper(groups[1].ID)}})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(byID).To(Equal(groups[1:]))
+		none, err := e.securityGroups.Resolve(ctx, []v1.SelectorTerm{{Name: "default"}})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(none).To(BeEmpty())
+		Expect(e.sim.Counts()["listSecurityGroups"]).To(BeEquivalentTo(1))
+		Expect(e.sim.Counts()).NotTo(HaveKey("listTags"), "listSecurityGroups carries the tags")
 	})
 })

@@ -14,6 +14,7 @@ import (
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/cloudstack"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/affinitygroup"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/network"
+	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/securitygroup"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/sshkeypair"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/template"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/zone"
@@ -30,13 +31,14 @@ const catalogPath = "../../test/catalog/catalog.yaml"
 // env is a simulator, a client of its user account, and every provider of this suite wired as the operator wires
 // them, each with its own cache.
 type env struct {
-	sim           *simulator.Server
-	api           cloudstack.API
-	zones         *zone.DefaultProvider
-	networks      *network.DefaultProvider
-	templates     *template.DefaultProvider
-	affinityGroup *affinitygroup.DefaultProvider
-	sshKeyPairs   *sshkeypair.DefaultProvider
+	sim            *simulator.Server
+	api            cloudstack.API
+	zones          *zone.DefaultProvider
+	networks       *network.DefaultProvider
+	templates      *template.DefaultProvider
+	affinityGroup  *affinitygroup.DefaultProvider
+	sshKeyPairs    *sshkeypair.DefaultProvider
+	securityGroups *securitygroup.DefaultProvider
 }
 
 // testCatalog extends the shared catalog with what the selector tables need: zone tags, a disabled zone and a
@@ -70,13 +72,14 @@ func newEnv(apiKey, secret string) *env {
 		QPS: 10000, Burst: 10000, RetryMaxAttempts: 2, RetryBaseDelay: time.Millisecond, RetryMaxDelay: time.Millisecond})
 	Expect(err).NotTo(HaveOccurred())
 	return &env{
-		sim:           sim,
-		api:           api,
-		zones:         zone.NewDefaultProvider(api, gocache.New(cache.ZonesTTL, cache.CleanupInterval)),
-		networks:      network.NewDefaultProvider(api, gocache.New(cache.NetworksTTL, cache.CleanupInterval)),
-		templates:     template.NewDefaultProvider(api, gocache.New(cache.TemplatesTTL, cache.CleanupInterval)),
-		affinityGroup: affinitygroup.NewDefaultProvider(api, gocache.New(cache.AffinityGroupsTTL, cache.CleanupInterval)),
-		sshKeyPairs:   sshkeypair.NewDefaultProvider(api, gocache.New(cache.SSHKeyPairsTTL, cache.CleanupInterval)),
+		sim:            sim,
+		api:            api,
+		zones:          zone.NewDefaultProvider(api, gocache.New(cache.ZonesTTL, cache.CleanupInterval)),
+		networks:       network.NewDefaultProvider(api, gocache.New(cache.NetworksTTL, cache.CleanupInterval)),
+		templates:      template.NewDefaultProvider(api, gocache.New(cache.TemplatesTTL, cache.CleanupInterval)),
+		affinityGroup:  affinitygroup.NewDefaultProvider(api, gocache.New(cache.AffinityGroupsTTL, cache.CleanupInterval)),
+		sshKeyPairs:    sshkeypair.NewDefaultProvider(api, gocache.New(cache.SSHKeyPairsTTL, cache.CleanupInterval)),
+		securityGroups: securitygroup.NewDefaultProvider(api, gocache.New(cache.SecurityGroupsTTL, cache.CleanupInterval)),
 	}
 }
 

@@ -21,6 +21,7 @@ type Catalog struct {
 	ServiceOfferings []ServiceOffering `json:"serviceOfferings,omitempty"`
 	AffinityGroups   []AffinityGroup   `json:"affinityGroups,omitempty"`
 	SSHKeyPairs      []SSHKeyPair      `json:"sshKeyPairs,omitempty"`
+	SecurityGroups   []SecurityGroup   `json:"securityGroups,omitempty"`
 	Projects         []Project         `json:"projects,omitempty"`
 	Roles            []Role            `json:"roles,omitempty"`
 }
@@ -99,6 +100,9 @@ type Zone struct {
 	Disabled    bool              `json:"disabled,omitempty"`
 	Capacity    ZoneCapacity      `json:"capacity,omitempty"`
 	Tags        map[string]string `json:"tags,omitempty"`
+	// SecurityGroupsEnabled makes an Advanced zone with security groups: deploys there join the given security
+	// groups (or the account's default one); every other zone refuses securitygroupids.
+	SecurityGroupsEnabled bool `json:"securityGroupsEnabled,omitempty"`
 }
 
 // ZoneCapacity is what VMs in a zone may allocate in total; zero means unlimited.
@@ -178,6 +182,16 @@ type SSHKeyPair struct {
 	Name        string `json:"name"`
 	Fingerprint string `json:"fingerprint,omitempty"`
 	Account     string `json:"account,omitempty"`
+}
+
+// SecurityGroup is a security group owned by an account. Security groups are not zonal: any zone with security groups
+// enabled accepts them.
+type SecurityGroup struct {
+	ID          string            `json:"id,omitempty"`
+	Name        string            `json:"name"`
+	Description string            `json:"description,omitempty"`
+	Account     string            `json:"account,omitempty"`
+	Tags        map[string]string `json:"tags,omitempty"`
 }
 
 // Project is a CloudStack project in a domain. VMs deployed with its projectid belong to its project account, which
@@ -454,6 +468,17 @@ func (c *Catalog) complete() error {
 		if g.Account, err = account("affinity group", g.Account, g.Name); err != nil {
 			return err
 		}
+	}
+	for i := range c.SecurityGroups {
+		g := &c.SecurityGroups[i]
+		if g.Account, err = account("security group", g.Account, g.Name); err != nil {
+			return err
+		}
+		// Names are unique per account, as the server's security_group table has them.
+		if err = unique("securitygroup", g.Account+"/"+g.Name); err != nil {
+			return err
+		}
+		defaultID(&g.ID, "securitygroup", g.Account+"/"+g.Name)
 	}
 	for i := range c.Projects {
 		p := &c.Projects[i]

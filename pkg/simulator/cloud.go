@@ -23,6 +23,7 @@ type cloud struct {
 	offerings []*ServiceOffering
 	groups    []*AffinityGroup
 	keypairs  []*SSHKeyPair
+	sgs       []*SecurityGroup
 
 	vms     []*vm          // creation order, which is what list calls return
 	vmByID  map[string]*vm // includes VMs until expunged
@@ -144,6 +145,11 @@ func newCloud(c *Catalog) (*cloud, error) {
 	}
 	for i := range c.SSHKeyPairs {
 		st.keypairs = append(st.keypairs, &c.SSHKeyPairs[i])
+	}
+	for i := range c.SecurityGroups {
+		g := &c.SecurityGroups[i]
+		st.sgs = append(st.sgs, g)
+		st.addCatalogTags("SecurityGroup", g.ID, st.byName[g.Account], g.Tags)
 	}
 	return st, nil
 }
@@ -317,7 +323,7 @@ func (n *network) netmask() string {
 }
 
 func canonicalResourceType(t string) (string, bool) {
-	for _, c := range []string{"UserVm", "Network", "Template", "ServiceOffering", "Zone"} {
+	for _, c := range []string{"UserVm", "Network", "Template", "ServiceOffering", "Zone", "SecurityGroup"} {
 		if strings.EqualFold(c, t) {
 			return c, true
 		}

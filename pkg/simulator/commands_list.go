@@ -42,7 +42,8 @@ func cmdListZones(s *Server, r *request) (any, *apiError) {
 		}
 		out = append(out, zoneJSON{AllocationState: state, DHCPProvider: "VirtualRouter", DNS1: "8.8.8.8", GuestCIDRAddress: "10.1.0.0/16",
 			ID: z.ID, InternalDNS1: "10.0.0.2", Name: z.Name, NetworkType: z.NetworkType, Tags: st.tagsJSON(z.ID), Type: "Core",
-			ZoneToken: StableID("zonetoken", z.Name)})
+			SecurityGroupsEnabled: z.SecurityGroupsEnabled,
+			ZoneToken:             StableID("zonetoken", z.Name)})
 	}
 	page, total, aerr := pageOf(s, r, out)
 	if aerr != nil {

@@ -30,6 +30,10 @@ func (st *cloud) resourceOwner(resourceType, id string) (*account, bool) {
 		if st.zoneByID(id) != nil {
 			return st.accounts[0], true
 		}
+	case "SecurityGroup":
+		if g := st.securityGroupByID(id); g != nil {
+			return st.byName[g.Account], true
+		}
 	}
 	return nil, false
 }

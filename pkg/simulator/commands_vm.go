@@ -114,6 +114,10 @@ func cmdDeployVirtualMachine(s *Server, r *request) (any, *apiError) {
 	if aerr != nil {
 		return nil, aerr
 	}
+	sgs, aerr := s.deploySecurityGroups(r, owner, z)
+	if aerr != nil {
+		return nil, aerr
+	}
 	if aerr := s.checkLimits(owner, cpu, mem); aerr != nil {
 		return nil, aerr
 	}
@@ -127,7 +131,7 @@ func cmdDeployVirtualMachine(s *Server, r *request) (any, *apiError) {
 	id := st.newID("vm")
 	st.seq++
 	v := &vm{id: id, name: name, group: r.get("group"), state: StateStopped, owner: owner, zone: z, offering: o, template: t,
-		userData: r.get("userdata"), keyPairs: keypairs, groups: groups, cpu: cpu, speed: speed, memory: mem, details: details,
+		userData: r.get("userdata"), keyPairs: keypairs, groups: groups, sgs: sgs, cpu: cpu, speed: speed, memory: mem, details: details,
 		created: r.now, updated: r.now, counted: true, instanceName: fmt.Sprintf("i-%d-%d-VM", owner.num, st.seq)}
 	if v.name == "" {
 		v.name = "VM-" + id

@@ -204,6 +204,7 @@ var _ = Describe("Fidelity to the SDK and to listApis", Ordered, func() {
 		Entry("zones", "listZones", url.Values{}, "zone", func() any { return &csgo.Zone{} }, "", ""),
 		Entry("affinity groups", "listAffinityGroups", url.Values{}, "affinitygroup", func() any { return &csgo.AffinityGroup{} }, "AffinityGroupService.json", "affinitygroup"),
 		Entry("ssh key pairs", "listSSHKeyPairs", url.Values{}, "sshkeypair", func() any { return &csgo.SSHKeyPair{} }, "SSHService.json", "sshkeypair"),
+		Entry("security groups", "listSecurityGroups", url.Values{}, "securitygroup", func() any { return &csgo.SecurityGroup{} }, "", ""),
 	)
 
 	It("decodes a finished deploy job like the SDK's recorded deployVirtualMachine job", func() {

@@ -83,7 +83,7 @@ type vmJSON struct {
 	PasswordEnabled       bool                  `json:"passwordenabled"`
 	RootDeviceID          int64                 `json:"rootdeviceid"`
 	RootDeviceType        string                `json:"rootdevicetype"`
-	SecurityGroup         []any                 `json:"securitygroup"`
+	SecurityGroup         []vmSecurityGroupJSON `json:"securitygroup"`
 	ServiceOfferingID     string                `json:"serviceofferingid"`
 	ServiceOfferingName   string                `json:"serviceofferingname"`
 	State                 string                `json:"state"`

@@ -52,6 +52,8 @@ type VM struct {
 	Created          time.Time
 	KeyPairs         []string
 	AffinityGroupIDs []string
+	// SecurityGroupIDs are the security groups the VM joined (only in security-group zones).
+	SecurityGroupIDs []string
 	RootDiskSizeGiB  int64
 	Details          map[string]string
 	Reboots          int
@@ -79,6 +81,7 @@ type vm struct {
 	userData                                   string
 	keyPairs                                   []string
 	groups                                     []*AffinityGroup
+	sgs                                        []*SecurityGroup
 	cpu, speed, memory                         int
 	rootDiskGiB                                int64
 	details                                    map[string]string
@@ -163,7 +166,7 @@ func (st *cloud) vmJSON(v *vm, admin bool) vmJSON {
 		Group: v.group, GuestOSID: StableID("ostype", v.template.OSType), Hypervisor: v.template.Hypervisor, ID: v.id,
 		KeyPairs: strings.Join(v.keyPairs, ","), LastUpdated: csTime(v.updated), Memory: v.memory, Name: v.name, NIC: []nicJSON{},
 		OSDisplayName: v.template.OSType, OSTypeID: StableID("ostype", v.template.OSType), RootDeviceType: "ROOT",
-		SecurityGroup: []any{}, ServiceOfferingID: v.offering.ID, ServiceOfferingName: v.offering.Name, State: v.state,
+		SecurityGroup: []vmSecurityGroupJSON{}, ServiceOfferingID: v.offering.ID, ServiceOfferingName: v.offering.Name, State: v.state,
 		Tags: st.tagsJSON(v.id), TemplateDisplayText: v.template.Name, TemplateID: v.template.ID, TemplateName: v.template.Name,
 		TemplateType: "USER", UserID: v.owner.userID, UserName: v.owner.Name, VGPUProfileName: v.offering.VGPUProfile,
 		ZoneID: v.zone.ID, ZoneName: v.zone.Name,
@@ -188,6 +191,10 @@ func (st *cloud) vmJSON(v *vm, admin bool) vmJSON {
 			out.IPAddress = n.ip
 		}
 	}
+	for _, g := range v.sgs {
+		out.SecurityGroup = append(out.SecurityGroup, vmSecurityGroupJSON{Account: v.owner.Name, Description: g.Description, ID: g.ID, Name: g.Name,
+			EgressRule: []any{}, IngressRule: []any{}, Tags: st.tagsJSON(g.ID)})
+	}
 	for _, g := range v.groups {
 		out.AffinityGroup = append(out.AffinityGroup, vmAffinityGroupJSON{Account: v.owner.Name, Description: g.Description,
 			Domain: domainName(v.owner.domainPath), DomainID: v.owner.domainID, ID: g.ID, Name: g.Name, Type: g.Type})
@@ -208,6 +215,9 @@ func (st *cloud) snapshot(v *vm) VM {
 	}
 	for _, g := range v.groups {
 		out.AffinityGroupIDs = append(out.AffinityGroupIDs, g.ID)
+	}
+	for _, g := range v.sgs {
+		out.SecurityGroupIDs = append(out.SecurityGroupIDs, g.ID)
 	}
 	for _, t := range st.tagsOf(v.id) {
 		out.Tags[t.key] = t.value

@@ -69,6 +69,7 @@ func (e *Environment) NodeClassProviders() nodeclass.Providers {
 		ServiceOfferings: e.InstanceTypeProvider,
 		SSHKeyPairs:      e.SSHKeyPairProvider,
 		AffinityGroups:   e.AffinityGroupProvider,
+		SecurityGroups:   e.SecurityGroupProvider,
 	}
 }
 

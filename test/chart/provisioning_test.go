@@ -148,6 +148,7 @@ var _ = Describe("Provisioning as the chart's ServiceAccount", Ordered, func() {
 			ServiceOfferings: csEnv.InstanceTypeProvider,
 			SSHKeyPairs:      csEnv.SSHKeyPairProvider,
 			AffinityGroups:   csEnv.AffinityGroupProvider,
+			SecurityGroups:   csEnv.SecurityGroupProvider,
 		})
 		ExpectObjectReconciled(pctx, sa, ctrl, nodeClass)
 		Expect(admin.Get(ctx, client.ObjectKeyFromObject(nodeClass), nodeClass)).To(Succeed())
@@ -183,6 +184,7 @@ var _ = Describe("Provisioning as the chart's ServiceAccount", Ordered, func() {
 			ServiceOfferings: csEnv.InstanceTypeProvider,
 			SSHKeyPairs:      csEnv.SSHKeyPairProvider,
 			AffinityGroups:   csEnv.AffinityGroupProvider,
+			SecurityGroups:   csEnv.SecurityGroupProvider,
 			// As cmd/controller wires it: straight to the API server, as the ServiceAccount.
 			UserDataSecrets: userdatasecret.NewDefaultProvider(asServiceAccount(defaultRelease.namespace, defaultFullname)),
 		})

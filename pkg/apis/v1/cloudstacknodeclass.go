@@ -54,6 +54,17 @@ type CloudStackNodeClassSpec struct {
 	// +kubebuilder:validation:MaxItems=30
 	// +optional
 	AffinityGroupSelectorTerms []SelectorTerm `json:"affinityGroupSelectorTerms,omitempty"`
+	// SecurityGroupSelectorTerms select the security groups every VM joins (deployVirtualMachine's securitygroupids).
+	// Security groups belong to the account, not to a zone, and only zones with security groups enabled accept them:
+	// the NodeClass reports SecurityGroupsReady=False when a selected zone has them disabled, or when a term matches
+	// no security group. Without terms, VMs in a security-group zone join the account's default group. A change of
+	// the groups the terms resolve to drifts the nodes (a VM's groups cannot be changed while it runs).
+	// +kubebuilder:validation:XValidation:message="spec.securityGroupSelectorTerms: each term must set id, name or tags",rule="self.all(t, has(t.id) || has(t.name) || has(t.tags))"
+	// +kubebuilder:validation:XValidation:message="spec.securityGroupSelectorTerms: a term with id must not also set name or tags; put them in a separate term",rule="self.all(t, !has(t.id) || (!has(t.name) && !has(t.tags)))"
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=30
+	// +optional
+	SecurityGroupSelectorTerms []SelectorTerm `json:"securityGroupSelectorTerms,omitempty"`
 	// UserData is the cloud-init user data (or shell script) passed to every VM. The provider appends nothing to it;
 	// it is sent compressed as userDataEncoding says and base64-encoded, and its encoded size must fit the management server's
 	// vm.userdata.max.length (32768 bytes by default): the NodeClass reports UserDataReady=False when it does not.
@@ -75,6 +86,8 @@ type CloudStackNodeClassSpec struct {
 	// +optional
 	UserDataSecretRef *SecretReference `json:"userDataSecretRef,omitempty"`
 	// Tags are CloudStack resource tags applied to every VM, in addition to the tags the provider uses to track ownership.
+	// A change is applied to the running VMs in place, within about a minute, without replacing any node: changed
+	// values are updated, added keys added, and removed keys deleted from the VMs (only keys this field put there).
 	// CloudStack compares tag keys case-insensitively and trims them, so the reserved prefixes below are refused in
 	// any letter case and with leading or trailing blanks.
 	// +kubebuilder:validation:XValidation:message="spec.tags: keys must not be empty and must be at most 255 characters",rule="self.all(k, size(k) > 0 && size(k) <= 255)"

@@ -8,17 +8,20 @@ import (
 )
 
 // NodeClassHashVersion changes whenever the hash function or the hashed fields change, so that a provider
-// upgrade does not mark every node as drifted: NodeClaims whose hash version differs are not compared.
-const NodeClassHashVersion = "v1"
+// upgrade does not mark every node as drifted: NodeClaims whose hash version differs are not compared, and the
+// hash controller re-stamps those that have not drifted with the new hash.
+//
+// v2: spec.tags left the hash; they are updated on running VMs in place (docs/VERSIONING.md).
+const NodeClassHashVersion = "v2"
 
 // Hash returns the hash of the fields of the spec that, when changed, make existing nodes drift. Selector
-// terms are not hashed: their resolved results are compared instead (dynamic drift).
+// terms are not hashed: their resolved results are compared instead (dynamic drift). Tags are not hashed either:
+// the tagging controller updates them on running VMs.
 func (in *CloudStackNodeClass) Hash() string {
 	return fmt.Sprint(lo.Must(hashstructure.Hash(hashedSpec{
 		UserData: lo.FromPtr(in.Spec.UserData),
 		// gzip is the default: spelling it out must not make nodes drift.
 		UserDataEncoding: string(lo.Ternary(in.Spec.UserDataEncoding == UserDataEncodingGzip, "", in.Spec.UserDataEncoding)),
-		Tags:             nilIfEmpty(in.Spec.Tags),
 		SSHKeyPair:       lo.FromPtr(in.Spec.SSHKeyPair),
 		RootDiskSize:     rootDiskSizeString(in),
 		Kubelet:          hashedKubeletOf(in.Spec.Kubelet),
@@ -30,7 +33,6 @@ func (in *CloudStackNodeClass) Hash() string {
 type hashedSpec struct {
 	UserData         string
 	UserDataEncoding string
-	Tags             map[string]string
 	SSHKeyPair       string
 	RootDiskSize     string
 	Kubelet          hashedKubelet

@@ -14,6 +14,7 @@ const (
 	ConditionTypeUserDataReady         = "UserDataReady"
 	ConditionTypeSSHKeyPairReady       = "SSHKeyPairReady"
 	ConditionTypeAffinityGroupsReady   = "AffinityGroupsReady"
+	ConditionTypeSecurityGroupsReady   = "SecurityGroupsReady"
 )
 
 // CloudStackNodeClassStatus is what the provider resolved for the NodeClass in CloudStack.
@@ -33,6 +34,10 @@ type CloudStackNodeClassStatus struct {
 	// AffinityGroups are the affinity groups VMs join.
 	// +optional
 	AffinityGroups []AffinityGroup `json:"affinityGroups,omitempty"`
+	// SecurityGroups are the security groups VMs join (in every zone: the NodeClass is not Ready when a selected zone
+	// has security groups disabled).
+	// +optional
+	SecurityGroups []SecurityGroup `json:"securityGroups,omitempty"`
 	// SSHKeyPair is the resolved SSH key pair name.
 	// +optional
 	SSHKeyPair string `json:"sshKeyPair,omitempty"`
@@ -91,6 +96,14 @@ type AffinityGroup struct {
 	Name string `json:"name"`
 }
 
+// SecurityGroup is a resolved CloudStack security group.
+type SecurityGroup struct {
+	// ID is the security group's UUID.
+	ID string `json:"id"`
+	// Name is the security group's name.
+	Name string `json:"name"`
+}
+
 // StatusConditions lists one condition per dependency; operatorpkg derives Ready from them.
 func (in *CloudStackNodeClass) StatusConditions(opts ...status.ForOption) status.ConditionSet {
 	return status.NewReadyConditions(
@@ -101,6 +114,7 @@ func (in *CloudStackNodeClass) StatusConditions(opts ...status.ForOption) status
 		ConditionTypeUserDataReady,
 		ConditionTypeSSHKeyPairReady,
 		ConditionTypeAffinityGroupsReady,
+		ConditionTypeSecurityGroupsReady,
 	).For(in, opts...)
 }
 

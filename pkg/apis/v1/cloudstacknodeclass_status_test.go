@@ -56,12 +56,14 @@ var _ = Describe("CloudStackNodeClass status", func() {
 			},
 			ServiceOfferings: []v1.ServiceOffering{{ID: offeringID, Name: "Medium Instance"}},
 			AffinityGroups:   []v1.AffinityGroup{{ID: zoneID, Name: "anti"}},
+			SecurityGroups:   []v1.SecurityGroup{{ID: networkID, Name: "k8s-nodes"}},
 			SSHKeyPair:       "ops",
 		}
 		conditions := nc.StatusConditions()
 		for _, t := range []string{
 			v1.ConditionTypeZonesReady, v1.ConditionTypeNetworksReady, v1.ConditionTypeTemplatesReady,
 			v1.ConditionTypeServiceOfferingsReady, v1.ConditionTypeUserDataReady, v1.ConditionTypeSSHKeyPairReady,
+			v1.ConditionTypeSecurityGroupsReady,
 		} {
 			conditions.SetTrue(t)
 		}
@@ -83,7 +85,8 @@ var _ = Describe("CloudStackNodeClass status", func() {
 		Expect(stored.Status.ServiceOfferings).To(Equal(sent.ServiceOfferings))
 		Expect(stored.Status.AffinityGroups).To(Equal(sent.AffinityGroups))
 		Expect(stored.Status.SSHKeyPair).To(Equal("ops"))
-		Expect(stored.Status.Conditions).To(HaveLen(8))
+		Expect(stored.Status.SecurityGroups).To(Equal(sent.SecurityGroups))
+		Expect(stored.Status.Conditions).To(HaveLen(9))
 		Expect(stored.StatusConditions().Root().IsTrue()).To(BeTrue())
 	})
 

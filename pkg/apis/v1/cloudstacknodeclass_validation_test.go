@@ -164,6 +164,12 @@ var _ = Describe("CloudStackNodeClass validation", func() {
 		Entry("an affinity group term with tags", func(s *v1.CloudStackNodeClassSpec) {
 			s.AffinityGroupSelectorTerms = []v1.SelectorTerm{{Tags: map[string]string{"a": "b"}}}
 		}, "spec.affinityGroupSelectorTerms: affinity groups have no tags in CloudStack"),
+		Entry("an empty security group term", func(s *v1.CloudStackNodeClassSpec) {
+			s.SecurityGroupSelectorTerms = []v1.SelectorTerm{{}}
+		}, "spec.securityGroupSelectorTerms: each term must set id, name or tags"),
+		Entry("a security group term with id and tags", func(s *v1.CloudStackNodeClassSpec) {
+			s.SecurityGroupSelectorTerms = []v1.SelectorTerm{{ID: zoneID, Tags: map[string]string{"a": "b"}}}
+		}, "spec.securityGroupSelectorTerms: a term with id must not also set name or tags"),
 		Entry("an id that is not a UUID", func(s *v1.CloudStackNodeClassSpec) {
 			s.TemplateSelectorTerms = []v1.SelectorTerm{{ID: "ubuntu"}}
 		}, "spec.templateSelectorTerms[0].id in body should match '^[0-9a-fA-F]{8}-"),

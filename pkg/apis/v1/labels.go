@@ -34,6 +34,12 @@ const (
 	AnnotationNodeClassHashVersion = apis.Group + "/cloudstacknodeclass-hash-version"
 )
 
+// AnnotationTags on a NodeClaim records, as a JSON object, the spec.tags of its NodeClass last applied to its VM.
+// Tags are not part of the hash (a changed tag does not replace nodes): the tagging controller compares this record
+// with the NodeClass to find the VMs whose tags to update, and removes from a VM exactly the keys recorded here that
+// the NodeClass no longer has, never a tag it did not put there.
+const AnnotationTags = apis.Group + "/tags"
+
 // Tag keys the provider puts on every VM it launches. TagKeyClusterID (with the instance group, see
 // instance.Owner) proves ownership; the others say what the VM is for.
 const (

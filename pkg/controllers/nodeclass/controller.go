@@ -33,6 +33,7 @@ import (
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/affinitygroup"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/instancetype"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/network"
+	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/securitygroup"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/sshkeypair"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/template"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/userdatasecret"
@@ -55,6 +56,7 @@ type Providers struct {
 	ServiceOfferings instancetype.Provider
 	SSHKeyPairs      sshkeypair.Provider
 	AffinityGroups   affinitygroup.Provider
+	SecurityGroups   securitygroup.Provider
 	// UserDataSecrets reads spec.userDataSecretRef. Nil reads through the controller's kubeClient, which suits an
 	// uncached test client; the operator passes one reading through the manager's APIReader.
 	UserDataSecrets userdatasecret.Provider
@@ -89,6 +91,7 @@ func NewController(kubeClient client.Client, recorder events.Recorder, clk clock
 			&userData{secrets: lo.Ternary[userdatasecret.Provider](p.UserDataSecrets != nil, p.UserDataSecrets, userdatasecret.NewDefaultProvider(kubeClient))},
 			&sshKeyPair{provider: p.SSHKeyPairs},
 			&affinityGroups{provider: p.AffinityGroups},
+			&securityGroups{provider: p.SecurityGroups, zones: p.Zones},
 		},
 	}
 }

@@ -157,6 +157,8 @@ var _ = Describe("NodeClass controller", func() {
 			func(nc *v1.CloudStackNodeClass) { nc.Spec.SSHKeyPair = nil }),
 		Entry("affinity groups", v1.ConditionTypeAffinityGroupsReady, "spec.affinityGroupSelectorTerms is not set",
 			func(nc *v1.CloudStackNodeClass) { nc.Spec.AffinityGroupSelectorTerms = nil }),
+		Entry("security groups", v1.ConditionTypeSecurityGroupsReady, "spec.securityGroupSelectorTerms is not set",
+			func(nc *v1.CloudStackNodeClass) { nc.Spec.SecurityGroupSelectorTerms = nil }),
 	)
 
 	DescribeTable("a dependency that does not resolve gives its condition a precise reason and message",
@@ -252,7 +254,35 @@ var _ = Describe("NodeClass controller", func() {
 		Entry("an affinity group term that matches nothing", v1.ConditionTypeAffinityGroupsReady, nodeclass.ReasonAffinityGroupsNotFound,
 			`spec.affinityGroupSelectorTerms: no affinity group matches term(s) [1] (name="spred")`,
 			func(nc *v1.CloudStackNodeClass) { nc.Spec.AffinityGroupSelectorTerms = names("spread", "spred") }),
+		Entry("a security group term that matches nothing (another account's group included)", v1.ConditionTypeSecurityGroupsReady,
+			nodeclass.ReasonSecurityGroupsNotFound,
+			`spec.securityGroupSelectorTerms: no security group of the account matches term(s) [1] (name="admins-only")`,
+			func(nc *v1.CloudStackNodeClass) {
+				nc.Spec.ZoneSelectorTerms = names("zone-sg")
+				nc.Spec.NetworkSelectorTerms = names("net-sg")
+				nc.Spec.SecurityGroupSelectorTerms = names("web", "admins-only")
+			}),
+		Entry("security groups in zones that have them disabled", v1.ConditionTypeSecurityGroupsReady, nodeclass.ReasonSecurityGroupsUnsupportedInZone,
+			`spec.securityGroupSelectorTerms: zone(s) "zone-a", "zone-b" have security groups disabled, and CloudStack refuses securitygroupids there; `+
+				"select only security-group zones in this NodeClass, or remove the terms",
+			func(nc *v1.CloudStackNodeClass) { nc.Spec.SecurityGroupSelectorTerms = names("web") }),
 	)
+
+	It("resolves security groups by tags and name, in term order, in a security-group zone", func() {
+		nc := newNodeClass(func(nc *v1.CloudStackNodeClass) {
+			nc.Spec.ZoneSelectorTerms = names("zone-sg")
+			nc.Spec.NetworkSelectorTerms = names("net-sg")
+			nc.Spec.SecurityGroupSelectorTerms = []v1.SelectorTerm{{Name: "db"}, {Tags: map[string]string{"role": "web"}}}
+		})
+		ExpectApplied(ctx, env.Client, nc)
+		nc = reconcileNodeClass(nc)
+		Expect(condition(nc, v1.ConditionTypeSecurityGroupsReady).IsTrue()).To(BeTrue(), "%v", nc.Status.Conditions)
+		Expect(nc.Status.SecurityGroups).To(Equal([]v1.SecurityGroup{
+			{ID: id("securitygroup", "karpenter/db"), Name: "db"},
+			{ID: id("securitygroup", "karpenter/web"), Name: "web"},
+		}))
+		Expect(condition(nc, status.ConditionReady).IsTrue()).To(BeTrue())
+	})
 
 	It("keeps a status when the selector terms it quotes are as long as admission allows", func() {
 		// 30 terms of 20 tags of 255-character keys and values: a 300 KB description, far above the 32768 bytes
@@ -377,8 +407,8 @@ var _ = Describe("NodeClass controller", func() {
 			nc = reconcileNodeClass(nc)
 			// Pinned: a change to this value drifts every node in every cluster on upgrade. Bump
 			// v1.NodeClassHashVersion together with any intended change.
-			Expect(nc.Annotations).To(HaveKeyWithValue(v1.AnnotationNodeClassHash, "1326238411436622087"))
-			Expect(nc.Annotations).To(HaveKeyWithValue(v1.AnnotationNodeClassHashVersion, "v1"))
+			Expect(nc.Annotations).To(HaveKeyWithValue(v1.AnnotationNodeClassHash, "7093468881671261413"))
+			Expect(nc.Annotations).To(HaveKeyWithValue(v1.AnnotationNodeClassHashVersion, "v2"))
 		})
 		It("updates the hash when a hashed field changes, and not for selector terms", func() {
 			nc := newNodeClass()

@@ -18,6 +18,7 @@ import (
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/affinitygroup"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/instancetype"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/network"
+	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/securitygroup"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/sshkeypair"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/template"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/zone"
@@ -39,6 +40,8 @@ zones:
 - name: zone-b
 - name: zone-c
   disabled: true
+- name: zone-sg
+  securityGroupsEnabled: true
 networks:
 - name: net-a
   zone: zone-a
@@ -46,9 +49,11 @@ networks:
   zone: zone-a
 - name: net-b
   zone: zone-b
+- name: net-sg
+  zone: zone-sg
 templates:
 - name: ubuntu-24.04
-  zones: [zone-a, zone-b]
+  zones: [zone-a, zone-b, zone-sg]
 - name: ubuntu-a-only
   zones: [zone-a]
 - name: downloading
@@ -76,6 +81,12 @@ affinityGroups:
   type: host anti-affinity
 sshKeyPairs:
 - name: ops
+securityGroups:
+- name: web
+  tags: {role: web}
+- name: db
+- name: admins-only
+  account: admin
 `
 
 var (
@@ -122,6 +133,7 @@ func newProviders() nodeclass.Providers {
 		ServiceOfferings: instancetype.NewDefaultProvider(api, cache.NewUnavailableOfferings(), nil),
 		SSHKeyPairs:      sshkeypair.NewDefaultProvider(api, c()),
 		AffinityGroups:   affinitygroup.NewDefaultProvider(api, c()),
+		SecurityGroups:   securitygroup.NewDefaultProvider(api, c()),
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	csgo "github.com/apache/cloudstack-go/v2/cloudstack"
+	"github.com/samber/lo"
 	"go.uber.org/multierr"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	karpv1 "sigs.k8s.io/karpenter/pkg/apis/v1"
@@ -260,6 +261,10 @@ func (p *DefaultProvider) deployParams(ctx context.Context, nodeClass *v1.CloudS
 			ids = append(ids, g.ID)
 		}
 		params.SetAffinitygroupids(ids)
+	}
+	if len(nodeClass.Status.SecurityGroups) > 0 {
+		// Only security-group zones are Ready with groups selected: CloudStack refuses the parameter elsewhere.
+		params.SetSecuritygroupids(lo.Map(nodeClass.Status.SecurityGroups, func(g v1.SecurityGroup, _ int) string { return g.ID }))
 	}
 	if gib, ok := nodeClass.RootDiskSizeGiB(); ok {
 		params.SetRootdisksize(gib)

@@ -43,6 +43,9 @@ type Provider interface {
 	Delete(ctx context.Context, id string) error
 	// CreateTags sets tags on a VM, replacing the values of keys it already has.
 	CreateTags(ctx context.Context, id string, tags map[string]string) error
+	// ChangeTags applies tag changes to many VMs, batching VMs with the same change into one request pair; it returns
+	// the error of each VM it could not change, by VM ID.
+	ChangeTags(ctx context.Context, changes []TagChange) map[string]error
 	// Reboot reboots a VM.
 	Reboot(ctx context.Context, id string) error
 	// Tags are the tags a NodeClaim's VM must carry: the NodeClass's tags plus the ownership and identity tags.

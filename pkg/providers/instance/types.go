@@ -38,10 +38,12 @@ type Instance struct {
 	Arch string
 	// NetworkIDs are the VM's networks, default NIC first.
 	NetworkIDs []string
-	CPU        int
-	MemoryMiB  int
-	Tags       map[string]string
-	Created    time.Time
+	// SecurityGroupIDs are the security groups the VM is in (none outside security-group zones).
+	SecurityGroupIDs []string
+	CPU              int
+	MemoryMiB        int
+	Tags             map[string]string
+	Created          time.Time
 }
 
 // NewInstance converts an SDK VM.
@@ -61,6 +63,9 @@ func NewInstance(vm *csgo.VirtualMachine) *Instance {
 		CPU:                 vm.Cpunumber,
 		MemoryMiB:           vm.Memory,
 		Tags:                cloudstack.TagMap(vm.Tags),
+	}
+	for _, g := range vm.Securitygroup {
+		inst.SecurityGroupIDs = append(inst.SecurityGroupIDs, g.Id)
 	}
 	for _, nic := range vm.Nic {
 		if nic.Isdefault {
