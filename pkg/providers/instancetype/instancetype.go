@@ -179,7 +179,7 @@ func (p *DefaultProvider) entry(ctx context.Context, nodeClass *v1.CloudStackNod
 }
 
 // cacheKey hashes the NodeClass spec hash, the resolved zones, offerings, networks and templates (their arch shapes
-// the requirements), the catalog generation and the unavailable-offerings sequence number. It runs on every warm
+// the requirements, their IDs the launch specs), the catalog generation and the unavailable-offerings sequence number. It runs on every warm
 // call, so it uses maphash, which hashes strings in place; keys live only in this process, so a per-process seed is
 // fine. Every field ends with a zero byte so that adjacent fields cannot run together.
 func cacheKey(seed maphash.Seed, nc *v1.CloudStackNodeClass, generation, seqNum uint64) string {
@@ -202,6 +202,9 @@ func cacheKey(seed maphash.Seed, nc *v1.CloudStackNodeClass, generation, seqNum 
 	}
 	_ = h.WriteByte(1)
 	for _, t := range nc.Status.Templates {
+		// The ID too: launch specs carry the template, and a NodeClass's spec hash changes before its status names
+		// the new template, so a key without it would keep launching the old template (and drift) for a whole TTL.
+		add(t.ID)
 		add(t.ZoneID)
 		add(t.Architecture)
 		if t.Size != nil {
@@ -210,6 +213,7 @@ func cacheKey(seed maphash.Seed, nc *v1.CloudStackNodeClass, generation, seqNum 
 	}
 	_ = h.WriteByte(1)
 	for _, n := range nc.Status.Networks {
+		add(n.ID)
 		add(n.ZoneID)
 	}
 	return strconv.FormatUint(h.Sum64(), 36)

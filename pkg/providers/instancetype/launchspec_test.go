@@ -60,4 +60,21 @@ var _ = Describe("LaunchSpecs", func() {
 		Expect(name).To(Equal(custom.Name))
 		Expect(specs.For("small", "no-such-zone")).To(BeEmpty())
 	})
+
+	// Found by the e2e drift spec: the NodeClass's spec hash changes before its status names the new template, and a
+	// cache key blind to template and network IDs kept handing out the old ones, so every replacement drifted again.
+	It("hands out the template and networks the status names now, not those of a cached build", func() {
+		nc := nodeClass([]string{"zone-a"}, v1.SelectorTerm{Name: "small"})
+		a := zones["zone-a"]
+		specs, err := provider.LaunchSpecs(ctx, nc)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(specs.For("small", v1.ZoneLabelValue(a.Name))[0].Template.ID).To(Equal("tmpl-" + a.ID))
+
+		nc.Status.Templates[0].ID, nc.Status.Templates[0].Name = "tmpl-patched-a", "patched"
+		nc.Status.Networks[0].ID = "net-patched-a"
+		specs, err = provider.LaunchSpecs(ctx, nc)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(specs.For("small", v1.ZoneLabelValue(a.Name))[0].Template.ID).To(Equal("tmpl-patched-a"))
+		Expect(specs.For("small", v1.ZoneLabelValue(a.Name))[0].NetworkIDs).To(Equal([]string{"net-patched-a"}))
+	})
 })
