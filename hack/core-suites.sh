@@ -54,7 +54,7 @@ echo "local environment up (KUBECONFIG=$KUBECONFIG)"
 FOCUS_regression=${SUITE_FOCUS_regression:-'StandaloneNodeClaim|DaemonSet|CRD Hash|Validation|DoNotDisrupt'}
 SKIP_regression=${SUITE_SKIP_regression:-'Chaos|Performance|StaticCapacity|CapacityBuffer|registration timeout|targeting different instance types'}
 FOCUS_disruption=${SUITE_FOCUS_disruption:-'Expiration|Drift|Termination'}
-SKIP_disruption=${SUITE_SKIP_disruption:-'Repair|Reboot|never registers|never initialized|Start-up Taints'}
+SKIP_disruption=${SUITE_SKIP_disruption:-'Repair|Reboot|never registers|never initialized|Start-up Taints|NodeRequirements'}
 
 status=0
 for suite in "${suites[@]}"; do
