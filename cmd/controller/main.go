@@ -12,11 +12,8 @@ import (
 
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/cloudprovider"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/controllers"
-	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/controllers/nodeclaim/garbagecollection"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/controllers/nodeclass"
-	instancetyperefresh "github.com/cloudstack/karpenter-provider-cloudstack/pkg/controllers/providers/instancetype"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/operator"
-	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/operator/options"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/userdatasecret"
 )
 
@@ -49,18 +46,18 @@ func main() {
 			op.InstanceTypeStore,
 			op.PredictionStore,
 		)...).
-		WithControllers(ctx, controllers.NewControllers(ctx, op.Manager, op.Clock, op.GetClient(), op.EventRecorder, nodeclass.Providers{
-			Zones:            op.ZoneProvider,
-			Networks:         op.NetworkProvider,
-			Templates:        op.TemplateProvider,
-			ServiceOfferings: op.InstanceTypeProvider,
-			SSHKeyPairs:      op.SSHKeyPairProvider,
-			AffinityGroups:   op.AffinityGroupProvider,
-			UserDataSecrets:  userDataSecrets,
+		WithControllers(ctx, controllers.NewControllers(ctx, op.Manager, op.Clock, op.GetClient(), op.EventRecorder, controllers.Providers{
+			NodeClass: nodeclass.Providers{
+				Zones:            op.ZoneProvider,
+				Networks:         op.NetworkProvider,
+				Templates:        op.TemplateProvider,
+				ServiceOfferings: op.InstanceTypeProvider,
+				SSHKeyPairs:      op.SSHKeyPairProvider,
+				AffinityGroups:   op.AffinityGroupProvider,
+				UserDataSecrets:  userDataSecrets,
+			},
+			Instances:     op.InstanceProvider,
+			InstanceTypes: op.InstanceTypeProvider,
 		})...).
-		WithControllers(ctx,
-			garbagecollection.NewController(op.Clock, op.GetClient(), op.InstanceProvider, options.FromContext(ctx).GCGracePeriod),
-			instancetyperefresh.NewController(op.InstanceTypeProvider),
-		).
 		Start(ctx)
 }

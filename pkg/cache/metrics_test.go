@@ -73,14 +73,15 @@ var _ = Describe("Metrics", func() {
 		gauge := func() float64 { return metricValue("karpenter_cloudstack_unavailable_offerings", nil) }
 		marked := func() float64 { return metricValue("karpenter_cloudstack_unavailable_offerings_marked_total", nil) }
 		g0, m0 := gauge(), marked()
-		u := cache.NewUnavailableOfferingsWithTTL(200*time.Millisecond, 50*time.Millisecond)
+		// Seconds of TTL: the janitor must not expire the marks before the gauge is read right after them.
+		u := cache.NewUnavailableOfferingsWithTTL(2*time.Second, 20*time.Millisecond)
 		u.MarkUnavailable(ctx, "InsufficientCapacity", "small", "zone-a")
 		u.MarkUnavailable(ctx, "InsufficientCapacity", "small", "zone-a") // the same pair again: renewed, not counted twice
 		u.MarkUnavailable(ctx, "InsufficientCapacity", "large", "zone-a")
 		Expect(gauge() - g0).To(Equal(2.0))
 		Expect(marked() - m0).To(Equal(3.0))
 		// The janitor expires both; the gauge follows.
-		Eventually(func() float64 { return gauge() - g0 }).WithTimeout(5 * time.Second).Should(Equal(0.0))
+		Eventually(func() float64 { return gauge() - g0 }).WithTimeout(30 * time.Second).Should(Equal(0.0))
 
 		u.MarkUnavailable(ctx, "InsufficientCapacity", "small", "zone-b")
 		Expect(gauge() - g0).To(Equal(1.0))

@@ -31,6 +31,7 @@ import (
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/controllers/nodeclaim/garbagecollection"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/operator"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/instance"
+	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/instancetype"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/simulator"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/test"
 )
@@ -165,7 +166,7 @@ var _ = Describe("Provisioning", func() {
 		Expect(err).ToNot(HaveOccurred())
 		Expect(lo.Map(listed, func(nc *karpv1.NodeClaim, _ int) string { return nc.Status.ProviderID })).To(ConsistOf(nodeClaim.Status.ProviderID))
 
-		Eventually(func() error { return cloudProvider.Delete(ctx, nodeClaim) }).WithTimeout(10 * time.Second).
+		Eventually(func() error { return cloudProvider.Delete(ctx, nodeClaim) }).WithTimeout(30 * time.Second).
 			Should(Satisfy(corecloudprovider.IsNodeClaimNotFoundError))
 		_, err = cloudProvider.Get(ctx, nodeClaim.Status.ProviderID)
 		Expect(corecloudprovider.IsNodeClaimNotFoundError(err)).To(BeTrue(), "got %v", err)
@@ -204,9 +205,11 @@ var _ = Describe("Provisioning", func() {
 		// An operator stops it with their own key: the provider's role does not allow stopVirtualMachine.
 		sdk := csgo.NewClient(csEnv.Simulator.URL(), "sim-admin-api-key", "sim-admin-secret-key", false)
 		stopped := lo.Must(sdk.VirtualMachine.StopVirtualMachine(sdk.VirtualMachine.NewStopVirtualMachineParams(id)))
-		Eventually(func() int {
-			return lo.Must(sdk.Asyncjob.QueryAsyncJobResult(sdk.Asyncjob.NewQueryAsyncJobResultParams(stopped.JobID))).Jobstatus
-		}).Should(Equal(1))
+		Eventually(func(g Gomega) int {
+			job, err := sdk.Asyncjob.QueryAsyncJobResult(sdk.Asyncjob.NewQueryAsyncJobResultParams(stopped.JobID))
+			g.Expect(err).NotTo(HaveOccurred())
+			return job.Jobstatus
+		}).WithTimeout(30 * time.Second).Should(Equal(1))
 		err := cloudProvider.Reboot(ctx, nodeClaim, "op-2")
 		Expect(corecloudprovider.IsNodeRebootFailedError(err)).To(BeTrue(), "%v", err)
 	})
@@ -400,7 +403,7 @@ var _ = Describe("Garbage collection", func() {
 		ExpectSingletonReconciled(ctx, gc)
 		Expect(liveVMs()).To(HaveLen(4), "nothing is collected within the grace period")
 
-		env.Clock.Step(time.Minute)
+		env.Clock.Step(10 * time.Minute) // far past the 30 s grace period, however long the spec took in real time
 		ExpectSingletonReconciled(ctx, gc)
 		names := lo.Map(liveVMs(), func(vm simulator.VM, _ int) string { return vm.Name })
 		Expect(names).To(ConsistOf(kept.Name, foreign))
@@ -437,7 +440,7 @@ var _ = Describe("Garbage collection on a shared cloud", func() {
 			JobPollInterval: 10 * time.Millisecond, JobPollMaxInterval: 100 * time.Millisecond, QPS: 1000, Burst: 1000}))
 	}
 	gcFor := func(api *cloudstack.Client, owner instance.Owner) *garbagecollection.Controller {
-		return garbagecollection.NewController(env.Clock, env.Client, instance.NewDefaultProvider(api, csEnv.UnavailableOfferings, owner), 30*time.Second)
+		return garbagecollection.NewController(env.Clock, env.Client, instance.NewDefaultProvider(api, csEnv.UnavailableOfferings, owner, instance.WithServiceOfferings(csEnv.InstanceTypeProvider.(*instancetype.DefaultProvider))), 30*time.Second)
 	}
 
 	It("destroys only each cluster's own leaks when clusters share a name, in one account and across accounts", func() {
@@ -463,7 +466,7 @@ var _ = Describe("Garbage collection on a shared cloud", func() {
 			})
 		}
 		Expect(live()).To(ConsistOf(all))
-		env.Clock.Step(time.Minute)
+		env.Clock.Step(10 * time.Minute) // far past the 30 s grace period, however long the spec took in real time
 
 		ExpectSingletonReconciled(ctx, gcFor(rootAPI, ours))
 		Expect(live()).To(ConsistOf(lo.Without(all, rootOwn)), "the root admin's GC destroys its own leak only")
@@ -492,7 +495,7 @@ var _ = Describe("Garbage collection on a shared cloud", func() {
 
 		csEnv.Simulator.FailNextCommands("createTags", 1)
 		gc := garbagecollection.NewController(env.Clock, env.Client, csEnv.InstanceProvider, 30*time.Second)
-		env.Clock.Step(time.Minute)
+		env.Clock.Step(10 * time.Minute) // far past the 30 s grace period, however long the spec took in real time
 		_, err := gc.Reconcile(ctx)
 		Expect(err).To(HaveOccurred(), "a third failure is reported and retried on the next pass")
 		ExpectSingletonReconciled(ctx, gc)

@@ -36,13 +36,10 @@ type Client struct {
 
 var _ API = (*Client)(nil)
 
-// New validates the options and builds a client. It makes no request; callers check connectivity with
-// Capabilities.
+// New builds a client. It makes no request; callers check connectivity with Capabilities. The options are those
+// pkg/operator/options validated (ClientOptions); New only fails when it cannot build the client at all.
 func New(o Options) (*Client, error) {
 	o = o.withDefaults()
-	if err := o.validate(); err != nil {
-		return nil, fmt.Errorf("validating CloudStack client options: %w", err)
-	}
 	hc, err := httpClient(o)
 	if err != nil {
 		return nil, err
@@ -135,6 +132,9 @@ func do[T any](ctx context.Context, c *Client, command string, fn func() (T, err
 			// An accepted async command has no result yet: WaitForJob records it.
 			c.metrics.results.WithLabelValues(command, resultCode(r.err, false)).Inc()
 		}
+		if cserrors.IsTLSVerification(r.err) {
+			return zero, fmt.Errorf("calling %s: %w (%s)", command, r.err, tlsVerificationHint)
+		}
 		if r.err != nil {
 			return zero, fmt.Errorf("calling %s: %w", command, r.err)
 		}
@@ -145,6 +145,11 @@ func do[T any](ctx context.Context, c *Client, command string, fn func() (T, err
 		return zero, fmt.Errorf("calling %s: %w", command, context.Cause(ctx))
 	}
 }
+
+// tlsVerificationHint tells the operator how to fix a management server certificate the client could not verify.
+const tlsVerificationHint = "the management server's certificate is not trusted for this URL: give the CA that signed it with " +
+	"--cloudstack-ca-bundle (chart: settings.cloudstack.caBundle), make the API URL use a name or IP address the certificate " +
+	"is issued for, or turn verify-ssl off for test installations only"
 
 // waitForRateLimit waits for a token until ctx ends. Unlike rate.Limiter.Wait it does not fail early when the wait
 // would pass the deadline, so callers see their context's cause (for example the job timeout) rather than the

@@ -1,10 +1,6 @@
 package cloudstack
 
 import (
-	"crypto/x509"
-	"errors"
-	"fmt"
-	"net/url"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -27,7 +23,8 @@ const (
 )
 
 // Options configure a Client. Zero values take the defaults above, except VerifySSL, which the operator's options
-// default to true.
+// default to true. The operator's options (pkg/operator/options) validate what a user sets, with messages naming the
+// flags; New does not validate them a second time.
 type Options struct {
 	// APIURL is the management server's API endpoint, for example https://cloud.example.com/client/api.
 	APIURL string
@@ -77,37 +74,4 @@ func setDefault[T comparable](v *T, def T) {
 	if *v == zero {
 		*v = def
 	}
-}
-
-// validate reports every problem at once; messages never include the secret.
-func (o Options) validate() error {
-	var errs []error
-	if o.APIURL == "" {
-		errs = append(errs, errors.New("the API URL is required"))
-	} else if u, err := url.Parse(o.APIURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		errs = append(errs, fmt.Errorf("the API URL %q must be an absolute http or https URL", o.APIURL))
-	}
-	if o.APIKey == "" {
-		errs = append(errs, errors.New("the API key is required"))
-	}
-	if o.SecretKey == "" {
-		errs = append(errs, errors.New("the secret key is required"))
-	}
-	if len(o.CABundle) > 0 && !x509.NewCertPool().AppendCertsFromPEM(o.CABundle) {
-		errs = append(errs, errors.New("the CA bundle contains no PEM certificate"))
-	}
-	for name, d := range map[string]time.Duration{"HTTP timeout": o.HTTPTimeout, "job poll interval": o.JobPollInterval,
-		"job poll max interval": o.JobPollMaxInterval, "job timeout": o.JobTimeout, "retry base delay": o.RetryBaseDelay,
-		"retry max delay": o.RetryMaxDelay} {
-		if d < 0 {
-			errs = append(errs, fmt.Errorf("the %s must not be negative, got %s", name, d))
-		}
-	}
-	if o.QPS < 0 || o.Burst < 0 {
-		errs = append(errs, fmt.Errorf("the rate limit must not be negative, got qps %v burst %d", o.QPS, o.Burst))
-	}
-	if o.PageSize < 0 || o.RetryMaxAttempts < 0 {
-		errs = append(errs, fmt.Errorf("page size and retry attempts must not be negative, got %d and %d", o.PageSize, o.RetryMaxAttempts))
-	}
-	return errors.Join(errs...)
 }

@@ -2,6 +2,8 @@ package errors
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -252,6 +254,10 @@ func IsServerError(err error) bool {
 	if e, ok := asAPIError(err); ok {
 		return e.HTTPCode == CodeInternalError
 	}
+	if IsTLSVerification(err) {
+		// A transport error too, but one that the next attempt meets again.
+		return false
+	}
 	var netErr net.Error
 	var syntaxErr *json.SyntaxError
 	return errors.As(err, &netErr) || errors.As(err, &syntaxErr) || errors.Is(err, io.EOF) ||
@@ -270,4 +276,15 @@ func Code(err error) int {
 		return e.HTTPCode
 	}
 	return 0
+}
+
+// IsTLSVerification reports that the management server's TLS certificate could not be verified: signed by a CA the
+// client does not trust, issued for another name, or expired. Retrying cannot help; the CA bundle or the URL must
+// change.
+func IsTLSVerification(err error) bool {
+	var verifyErr *tls.CertificateVerificationError
+	var unknownAuthority x509.UnknownAuthorityError
+	var hostname x509.HostnameError
+	var invalid x509.CertificateInvalidError
+	return errors.As(err, &verifyErr) || errors.As(err, &unknownAuthority) || errors.As(err, &hostname) || errors.As(err, &invalid)
 }

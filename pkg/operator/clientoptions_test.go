@@ -21,7 +21,7 @@ var _ = Describe("The CloudStack client's options", func() {
 		DeferCleanup(sim.Close)
 		zonesWith := func(pageSize int) int64 {
 			opts := &options.Options{APIURL: sim.URL(), APIKey: sim.APIKey(), SecretKey: sim.SecretKey(), VerifySSL: true, ListPageSize: pageSize}
-			co := clientOptions(opts)
+			co := opts.ClientOptions()
 			co.Registerer = nil
 			api, err := cloudstack.New(co)
 			Expect(err).ToNot(HaveOccurred())

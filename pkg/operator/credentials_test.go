@@ -64,7 +64,7 @@ var _ = Describe("Credentials reload", func() {
 		DeferCleanup(cancel)
 		go func() { _ = r.Start(runCtx) }()
 		writeKeys(sim.APIKey(), sim.SecretKey())
-		Eventually(func() error { _, err := api.Capabilities(ctx); return err }).Should(Succeed())
+		Eventually(func() error { _, err := api.Capabilities(ctx); return err }).WithTimeout(30 * time.Second).Should(Succeed())
 	})
 
 	It("keeps the keys that flags or environment variables set, which win over the files", func() {

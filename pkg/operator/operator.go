@@ -44,19 +44,18 @@ type Operator struct {
 	InstanceProvider      instance.Provider
 }
 
-// NewOperator validates the provider's options, builds the CloudStack client and the providers, and starts probing
-// CloudStack's reachability (a metric and log lines, not readiness). Invalid options end the
-// process with a message that names the flag and the fix.
+// NewOperator builds the CloudStack client and the providers from the provider's options, and starts probing
+// CloudStack's reachability (a metric and log lines, not readiness: see reachability). The options were validated
+// when Karpenter core parsed them (coreoperator.NewOperator ends the process on invalid options, with a message that
+// names the flag and the fix).
 func NewOperator(ctx context.Context, op *coreoperator.Operator) (context.Context, *Operator) {
 	opts := options.FromContext(ctx)
-	if err := opts.Validate(); err != nil {
-		log.FromContext(ctx).Error(err, "invalid options")
-		os.Exit(1)
-	}
 	for _, w := range opts.Warnings() {
 		log.FromContext(ctx).Info("WARNING: " + w)
 	}
-	api, err := cloudstack.New(clientOptions(opts))
+	clientOpts := opts.ClientOptions()
+	clientOpts.Registerer = crmetrics.Registry
+	api, err := cloudstack.New(clientOpts)
 	if err != nil {
 		log.FromContext(ctx).Error(err, "failed building the CloudStack client")
 		os.Exit(1)
@@ -73,22 +72,6 @@ func NewOperator(ctx context.Context, op *coreoperator.Operator) (context.Contex
 	}
 	log.FromContext(ctx).Info("identified the cluster", "cluster-name", withID.ClusterName, "cluster-id", withID.ClusterID)
 	return ctx, New(op, api, &withID)
-}
-
-// clientOptions are the CloudStack client's settings from the controller's options.
-func clientOptions(opts *options.Options) cloudstack.Options {
-	return cloudstack.Options{
-		APIURL:      opts.APIURL,
-		APIKey:      opts.APIKey,
-		SecretKey:   opts.SecretKey,
-		VerifySSL:   opts.VerifySSL,
-		CABundle:    opts.CABundle,
-		HTTPTimeout: opts.HTTPTimeout,
-		PageSize:    opts.ListPageSize,
-		QPS:         opts.APIQPS,
-		Burst:       opts.APIBurst,
-		Registerer:  crmetrics.Registry,
-	}
 }
 
 // clusterID is the UID of the kube-system namespace: unique per cluster and stable for its lifetime, it tells this
@@ -125,7 +108,9 @@ func New(op *coreoperator.Operator, api cloudstack.API, opts *options.Options) *
 	}
 	unavailable := cache.NewUnavailableOfferingsWithTTL(opts.UnavailableOfferingsTTL, cache.UnavailableOfferingsCleanupInterval)
 	instanceTypes := instancetype.NewDefaultProvider(api, unavailable, opts.OfferingPrices,
-		instancetype.WithServiceOfferingsTTL(opts.ServiceOfferingsCacheTTL), instancetype.WithInstanceTypesTTL(opts.InstanceTypesCacheTTL),
+		instancetype.WithCaches(
+			cache.New(instancetype.CatalogCacheName, opts.ServiceOfferingsCacheTTL, cache.CleanupInterval),
+			cache.New(instancetype.InstanceTypesCacheName, opts.InstanceTypesCacheTTL, cache.CleanupInterval)),
 		instancetype.WithVMMemoryOverheadPercent(opts.VMMemoryOverheadPercent))
 	return &Operator{
 		Operator:              op,
@@ -138,6 +123,7 @@ func New(op *coreoperator.Operator, api cloudstack.API, opts *options.Options) *
 		SSHKeyPairProvider:    sshkeypair.NewDefaultProvider(api, cache.New("sshkeypairs", cache.SSHKeyPairsTTL, cache.CleanupInterval)),
 		InstanceTypeProvider:  instanceTypes,
 		InstanceProvider: instance.NewDefaultProvider(api, unavailable, instance.Owner{ClusterName: opts.ClusterName, ClusterID: opts.ClusterID},
-			instance.WithServiceOfferings(instanceTypes)),
+			instance.WithServiceOfferings(instanceTypes),
+			instance.WithCapabilitiesCache(cache.New(instance.CapabilitiesCacheName, cache.CapabilitiesTTL, cache.CleanupInterval))),
 	}
 }

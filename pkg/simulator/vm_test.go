@@ -26,12 +26,23 @@ func jobError(j *csgo.QueryAsyncJobResultResponse) (int, string) {
 	return e.ErrorCode, e.ErrorText
 }
 
+// slowExpungeEnv is an environment whose destroyed VMs stay Destroyed for 2 s before they are expunged: a spec that
+// checks a Destroyed VM once, right after its destroy job, has seconds of slack on a loaded machine (the suite's
+// 300 ms did not).
+func slowExpungeEnv() *env {
+	c := loadCatalog()
+	c.Settings.ExpungeDelay = simulator.Duration{Duration: 2 * time.Second}
+	return newEnv(c)
+}
+
 var _ = Describe("Async jobs and the VM state machine", func() {
 	var e *env
 	BeforeEach(func() { e = newEnv(nil) })
 
 	It("returns {id, jobid} at once, reports jobstatus 0 while running, then the VM", func() {
-		e.sim.SetJobLatency(time.Second) // wide enough to observe Stopped, then Starting, under load
+		// Stopped lasts half the job latency, Starting the other half: 1.5 s each leaves the single-shot checks below
+		// (Stopped, jobstatus 0) room on a loaded machine; at 1 s the slack was half a second.
+		e.sim.SetJobLatency(3 * time.Second)
 		resp, err := e.user.VirtualMachine.DeployVirtualMachine(e.deployParams("node-1", "small"))
 		Expect(err).NotTo(HaveOccurred())
 		Expect(resp.Id).NotTo(BeEmpty())
@@ -42,7 +53,7 @@ var _ = Describe("Async jobs and the VM state machine", func() {
 		Expect(err).NotTo(HaveOccurred())
 		Expect(j.Jobstatus).To(Equal(0))
 		Expect(j.Jobresult).To(BeEmpty())
-		Eventually(func() string { return e.vmState(e.user, resp.Id) }).WithPolling(2 * time.Millisecond).Should(Equal("Starting"))
+		Eventually(func() string { return e.vmState(e.user, resp.Id) }).WithTimeout(30 * time.Second).WithPolling(2 * time.Millisecond).Should(Equal("Starting"))
 		j = waitJob(e.user, resp.JobID)
 		Expect(j.Jobstatus).To(Equal(1))
 		Expect(j.Jobinstanceid).To(Equal(resp.Id))
@@ -65,6 +76,7 @@ var _ = Describe("Async jobs and the VM state machine", func() {
 	})
 
 	It("takes capacity at deploy and releases it at destroy, then Destroyed turns Expunging and goes", func() {
+		e = slowExpungeEnv()
 		id, _ := e.deploy("node-cap", "large")
 		used := func() int64 {
 			p := e.admin.SystemCapacity.NewListCapacityParams()
@@ -76,15 +88,15 @@ var _ = Describe("Async jobs and the VM state machine", func() {
 			return l.Capacity[0].Capacityused
 		}
 		Expect(used()).To(Equal(int64(8)))
-		e.sim.SetJobLatency(300 * time.Millisecond) // Expunging lasts one job latency: wide enough to observe
+		e.sim.SetJobLatency(time.Second) // Expunging lasts one job latency: wide enough to observe
 		d, err := e.user.VirtualMachine.DestroyVirtualMachine(e.user.VirtualMachine.NewDestroyVirtualMachineParams(id))
 		Expect(err).NotTo(HaveOccurred())
 		Expect(waitJob(e.user, d.JobID).Jobstatus).To(Equal(1))
 		Expect(used()).To(BeZero())
 		Expect(e.vmState(e.admin, id)).To(Equal("Destroyed"))
 		Expect(e.vmState(e.user, id)).To(Equal("gone"), "users do not see destroyed VMs unless allow.user.view.destroyed.vm")
-		Eventually(func() string { return e.vmState(e.admin, id) }).WithPolling(5 * time.Millisecond).Should(Equal("Expunging"))
-		Eventually(func() string { return e.vmState(e.admin, id) }).WithPolling(5 * time.Millisecond).Should(Equal("gone"))
+		Eventually(func() string { return e.vmState(e.admin, id) }).WithTimeout(30 * time.Second).WithPolling(5 * time.Millisecond).Should(Equal("Expunging"))
+		Eventually(func() string { return e.vmState(e.admin, id) }).WithTimeout(30 * time.Second).WithPolling(5 * time.Millisecond).Should(Equal("gone"))
 		_, count, err := e.user.VirtualMachine.GetVirtualMachineByID(id)
 		Expect(err).To(MatchError(ContainSubstring("No match found")))
 		Expect(count).To(BeZero())
@@ -136,6 +148,7 @@ var _ = Describe("Async jobs and the VM state machine", func() {
 	})
 
 	It("queues a destroy behind a running deploy, as CloudStack serializes jobs on a VM", func() {
+		e = slowExpungeEnv()
 		resp, err := e.user.VirtualMachine.DeployVirtualMachine(e.deployParams("node-queue", "small"))
 		Expect(err).NotTo(HaveOccurred())
 		d, err := e.user.VirtualMachine.DestroyVirtualMachine(e.user.VirtualMachine.NewDestroyVirtualMachineParams(resp.Id))
@@ -196,6 +209,7 @@ var _ = Describe("Errors", func() {
 	})
 
 	It("answers a duplicate hostname with 431, until the first VM is expunged", func() {
+		e = slowExpungeEnv()
 		id, _ := e.deploy("dup", "small")
 		_, err := e.user.VirtualMachine.DeployVirtualMachine(e.deployParams("dup", "small"))
 		Expect(err).To(MatchError(ContainSubstring("CloudStack API error 431 (CSExceptionErrorCode: 4350): The vm with hostName dup already exists in the network domain")))
@@ -204,7 +218,7 @@ var _ = Describe("Errors", func() {
 		waitJob(e.user, d.JobID)
 		_, err = e.user.VirtualMachine.DeployVirtualMachine(e.deployParams("dup", "small"))
 		Expect(err).To(MatchError(ContainSubstring("already exists")), "a destroyed VM keeps its NIC until expunged")
-		Eventually(func() string { return e.vmState(e.admin, id) }).WithPolling(10 * time.Millisecond).Should(Equal("gone"))
+		Eventually(func() string { return e.vmState(e.admin, id) }).WithTimeout(30 * time.Second).WithPolling(10 * time.Millisecond).Should(Equal("gone"))
 		_, job := e.deploy("dup", "small")
 		Expect(job.Jobstatus).To(Equal(1))
 	})

@@ -14,7 +14,6 @@ import (
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/operator"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/operator/options"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/instance"
-	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/instancetype"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/simulator"
 	"github.com/cloudstack/karpenter-provider-cloudstack/test/catalog"
 )
@@ -83,25 +82,12 @@ func NewEnvironmentWithCatalog(cat *simulator.Catalog, jobLatency time.Duration)
 // Owner is the identity of the test cluster's VMs.
 func Owner() instance.Owner { return instance.Owner{ClusterName: ClusterName, ClusterID: ClusterID} }
 
-// Options are the provider options of test environments: the defaults of the flags, plus the simulator's account.
+// Options are the provider options of test environments: the flags' defaults (options.Defaults), plus the test
+// cluster's identity. The client's own settings (URL, keys, rate limit) are those of the environment's client.
 func Options() *options.Options {
-	return &options.Options{
-		ClusterName:              ClusterName,
-		ClusterID:                ClusterID,
-		VerifySSL:                true,
-		APIQPS:                   1000,
-		APIBurst:                 1000,
-		HTTPTimeout:              10 * time.Second,
-		ZonesCacheTTL:            time.Minute,
-		NetworksCacheTTL:         time.Minute,
-		TemplatesCacheTTL:        time.Minute,
-		ServiceOfferingsCacheTTL: time.Minute,
-		InstanceTypesCacheTTL:    time.Minute,
-		UnavailableOfferingsTTL:  3 * time.Minute,
-		UserDataMaxLength:        32768,
-		GCGracePeriod:            30 * time.Second,
-		VMMemoryOverheadPercent:  instancetype.DefaultVMMemoryOverheadPercent,
-	}
+	o := options.Defaults()
+	o.ClusterName, o.ClusterID = ClusterName, ClusterID
+	return o
 }
 
 // Close stops the simulator.

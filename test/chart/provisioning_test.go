@@ -71,10 +71,10 @@ func cachedServiceAccountClient(namespace, name string) client.Client {
 	return &coretest.CacheSyncingClient{Client: kc}
 }
 
-// expectCached waits until the cached client has seen an object another client created: the controller's informers
-// lag the apiserver, and a reconcile that runs before they catch up sees nothing to do.
 // expectCached waits until the cached client c holds the apiserver's latest version of obj: a spec that reads a stale
-// copy (a NodeClass whose Ready status has not reached the informer yet) would schedule nothing.
+// copy (a NodeClass whose Ready status has not reached the informer yet) would schedule nothing. The
+// ServiceAccount's own writes are followed by CacheSyncingClient for about a second only, so every reconcile that
+// reads an object the previous step wrote waits here first, and assertions read from the apiserver (admin).
 func expectCached(c client.Client, obj client.Object) {
 	GinkgoHelper()
 	live := obj.DeepCopyObject().(client.Object)
@@ -83,7 +83,7 @@ func expectCached(c client.Client, obj client.Object) {
 		cached := obj.DeepCopyObject().(client.Object)
 		g.Expect(c.Get(ctx, client.ObjectKeyFromObject(obj), cached)).To(Succeed())
 		g.Expect(cached.GetResourceVersion()).To(Equal(live.GetResourceVersion()))
-	}).WithTimeout(10 * time.Second).Should(Succeed())
+	}).WithTimeout(30 * time.Second).Should(Succeed())
 }
 
 var _ = Describe("Provisioning as the chart's ServiceAccount", Ordered, func() {
@@ -212,13 +212,14 @@ var _ = Describe("Provisioning as the chart's ServiceAccount", Ordered, func() {
 		names, err := prov.CreateNodeClaims(pctx, results.NewNodeClaims)
 		Expect(err).NotTo(HaveOccurred())
 		nodeClaim = &karpv1.NodeClaim{}
-		Expect(sa.Get(ctx, client.ObjectKey{Name: names[0]}, nodeClaim)).To(Succeed())
+		Expect(admin.Get(ctx, client.ObjectKey{Name: names[0]}, nodeClaim)).To(Succeed())
 		Expect(nodeClaim.Spec.NodeClassRef.Name).To(Equal(nodeClass.Name))
 	})
 
 	It("launches the VM and records it on the NodeClaim", func() {
+		expectCached(sa, nodeClaim)
 		ExpectObjectReconciled(pctx, sa, lifecycleController, nodeClaim)
-		Expect(sa.Get(ctx, client.ObjectKeyFromObject(nodeClaim), nodeClaim)).To(Succeed())
+		Expect(admin.Get(ctx, client.ObjectKeyFromObject(nodeClaim), nodeClaim)).To(Succeed())
 		Expect(nodeClaim.StatusConditions().Get(karpv1.ConditionTypeLaunched).IsTrue()).To(BeTrue(), "%v", nodeClaim.Status.Conditions)
 		id, err := v1.ParseProviderID(nodeClaim.Status.ProviderID)
 		Expect(err).NotTo(HaveOccurred())
@@ -235,10 +236,11 @@ var _ = Describe("Provisioning as the chart's ServiceAccount", Ordered, func() {
 		}
 		Expect(admin.Create(ctx, node)).To(Succeed())
 		expectCached(sa, node)
+		expectCached(sa, nodeClaim)
 		ExpectObjectReconciled(pctx, sa, lifecycleController, nodeClaim)
-		Expect(sa.Get(ctx, client.ObjectKeyFromObject(nodeClaim), nodeClaim)).To(Succeed())
+		Expect(admin.Get(ctx, client.ObjectKeyFromObject(nodeClaim), nodeClaim)).To(Succeed())
 		Expect(nodeClaim.StatusConditions().Get(karpv1.ConditionTypeRegistered).IsTrue()).To(BeTrue(), "%v", nodeClaim.Status.Conditions)
-		Expect(sa.Get(ctx, client.ObjectKeyFromObject(node), node)).To(Succeed())
+		Expect(admin.Get(ctx, client.ObjectKeyFromObject(node), node)).To(Succeed())
 		Expect(node.Spec.Taints).NotTo(ContainElement(karpv1.UnregisteredNoExecuteTaint))
 		Expect(node.Labels).To(HaveKeyWithValue(karpv1.NodeRegisteredLabelKey, "true"))
 	})
@@ -248,6 +250,6 @@ var _ = Describe("Provisioning as the chart's ServiceAccount", Ordered, func() {
 		id, _ := v1.ParseProviderID(nodeClaim.Status.ProviderID)
 		// NodeClaimNotFound, not just any error: a permission error of the ServiceAccount would also be an error.
 		Eventually(func() error { _, err := cp.Get(pctx, nodeClaim.Status.ProviderID); return err }).
-			WithTimeout(10*time.Second).Should(Satisfy(corecloudprovider.IsNodeClaimNotFoundError), "VM %s still exists", id)
+			WithTimeout(30*time.Second).Should(Satisfy(corecloudprovider.IsNodeClaimNotFoundError), "VM %s still exists", id)
 	})
 })

@@ -2,6 +2,8 @@ package e2e_test
 
 import (
 	"fmt"
+	"os"
+	"strings"
 	"time"
 
 	"github.com/awslabs/operatorpkg/status"
@@ -261,3 +263,16 @@ func readyCondition(g Gomega, nc *v1.CloudStackNodeClass) *status.Condition {
 }
 
 func elapsed(start time.Time) string { return fmt.Sprintf("%.1fs", time.Since(start).Seconds()) }
+
+// expectNodePoolSkipped waits for proof that Karpenter's provisioner ran for a pending pod and skipped np because its
+// NodeClass is not ready (rather than a quiet window that a slow controller also passes): core's log line for np.
+func expectNodePoolSkipped(np *karpv1.NodePool) {
+	GinkgoHelper()
+	Eventually(func(g Gomega) {
+		log, err := os.ReadFile(env.LogFile("controller"))
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect(lo.ContainsBy(strings.Split(string(log), "\n"), func(line string) bool {
+			return strings.Contains(line, "ignoring nodepool, not ready") && strings.Contains(line, `"`+np.Name+`"`)
+		})).To(BeTrue(), "no log line of the provisioner skipping NodePool %s", np.Name)
+	}).Should(Succeed())
+}

@@ -6,16 +6,13 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"log/slog"
 	"os"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	coreoptions "sigs.k8s.io/karpenter/pkg/operator/options"
-	"sigs.k8s.io/karpenter/pkg/utils/env"
 
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/bootstrap"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/cache"
@@ -35,11 +32,10 @@ const (
 	CredentialsFileVerifySSL = "verify-ssl"
 )
 
-// Defaults of the settings whose defaults do not live elsewhere.
+// Defaults of the settings whose defaults do not live elsewhere. The others are written once where they belong and
+// only referenced here: the client's rate limit and timeout in pkg/cloudstack, every cache TTL in pkg/cache, the
+// userData limit in pkg/bootstrap and the VM memory overhead in pkg/providers/instancetype.
 const (
-	DefaultAPIQPS        = 20.0
-	DefaultAPIBurst      = 40
-	DefaultHTTPTimeout   = 30 * time.Second
 	DefaultGCGracePeriod = 2 * time.Minute
 	// MaxUserDataLength is the most CloudStack's vm.userdata.max.length can be raised to.
 	MaxUserDataLength = 1048576
@@ -51,16 +47,17 @@ type optionsKey struct{}
 type Options struct {
 	// APIURL is the management server's API endpoint, e.g. https://cloudstack.example.com/client/api.
 	APIURL string
-	// APIKey and SecretKey are the credentials of the account VMs are launched in.
-	APIKey    string
-	SecretKey string
+	// APIKey and SecretKey are the credentials of the account VMs are launched in. Fields tagged secret are
+	// redacted by every printer of Options (printer.go).
+	APIKey    string `secret:"true"`
+	SecretKey string `secret:"true"`
 	// CredentialsDir is the directory of a mounted Secret with files api-url, api-key, secret-key and verify-ssl.
 	CredentialsDir string
 	// VerifySSL checks the management server's TLS certificate; true unless explicitly disabled.
 	VerifySSL bool
 	// CABundlePath is a PEM file of CAs to trust for the management server; CABundle is its content.
 	CABundlePath string
-	CABundle     []byte
+	CABundle     []byte `print:"-"` // printed as CABundlePath
 	// ClusterName names this cluster in VM tags and the VM group. Other clusters may use the same name.
 	ClusterName string
 	// ClusterID is not a flag: the operator sets it at startup to the UID of the kube-system namespace, which, with
@@ -93,6 +90,44 @@ type Options struct {
 
 	offeringPricesRaw string
 	parseErrs         []error
+	// lookupEnv reads the environment; Defaults replaces it to see none.
+	lookupEnv func(string) (string, bool)
+}
+
+// Defaults returns the options every flag defaults to, ignoring the environment: what a deployment that sets only
+// the required settings runs with. ClusterID and the required settings (API URL, keys, cluster name) stay empty.
+func Defaults() *Options {
+	o := &Options{lookupEnv: func(string) (string, bool) { return "", false }}
+	fs := flag.NewFlagSet("defaults", flag.ContinueOnError)
+	o.AddFlags(&coreoptions.FlagSet{FlagSet: fs})
+	o.OfferingPrices = nil
+	return o
+}
+
+// ClientOptions are the settings of the CloudStack client; the client's other knobs keep pkg/cloudstack's defaults.
+func (o *Options) ClientOptions() cloudstack.Options {
+	return cloudstack.Options{
+		APIURL:      o.APIURL,
+		APIKey:      o.APIKey,
+		SecretKey:   o.SecretKey,
+		VerifySSL:   o.VerifySSL,
+		CABundle:    o.CABundle,
+		HTTPTimeout: o.HTTPTimeout,
+		PageSize:    o.ListPageSize,
+		QPS:         o.APIQPS,
+		Burst:       o.APIBurst,
+	}
+}
+
+func (o *Options) getenv(name, def string) string {
+	lookup := o.lookupEnv
+	if lookup == nil {
+		lookup = os.LookupEnv
+	}
+	if v, ok := lookup(name); ok {
+		return v
+	}
+	return def
 }
 
 // AddFlags implements options.Injectable.
@@ -100,9 +135,9 @@ func (o *Options) AddFlags(fs *coreoptions.FlagSet) {
 	o.parseErrs = nil
 	o.register(fs, stringVar(&o.APIURL), "cloudstack-api-url", "CLOUDSTACK_API_URL", "",
 		"CloudStack API endpoint, e.g. https://cloudstack.example.com/client/api")
-	o.APIKey = env.WithDefaultString("CLOUDSTACK_API_KEY", "")
+	o.APIKey = o.getenv("CLOUDSTACK_API_KEY", "")
 	fs.Var(&secretValue{p: &o.APIKey}, "cloudstack-api-key", "CloudStack API key [env CLOUDSTACK_API_KEY]")
-	o.SecretKey = env.WithDefaultString("CLOUDSTACK_SECRET_KEY", "")
+	o.SecretKey = o.getenv("CLOUDSTACK_SECRET_KEY", "")
 	fs.Var(&secretValue{p: &o.SecretKey}, "cloudstack-secret-key", "CloudStack secret key; prefer the env variable or the credentials dir, flags are visible in the process list [env CLOUDSTACK_SECRET_KEY]")
 	o.register(fs, stringVar(&o.CredentialsDir), "cloudstack-credentials-dir", "CLOUDSTACK_CREDENTIALS_DIR", "",
 		"Directory of a mounted Secret with files api-url, api-key, secret-key and verify-ssl; flags and env variables win over its files")
@@ -112,11 +147,11 @@ func (o *Options) AddFlags(fs *coreoptions.FlagSet) {
 		"PEM file of CA certificates to trust for the management server")
 	o.register(fs, stringVar(&o.ClusterName), "cluster-name", "CLUSTER_NAME", "",
 		"Name of this cluster, put in the tags and group of every VM to prove ownership (required)")
-	o.register(fs, floatVar(&o.APIQPS), "cloudstack-api-qps", "CLOUDSTACK_API_QPS", strconv.FormatFloat(DefaultAPIQPS, 'g', -1, 64),
+	o.register(fs, floatVar(&o.APIQPS), "cloudstack-api-qps", "CLOUDSTACK_API_QPS", strconv.FormatFloat(cloudstack.DefaultQPS, 'g', -1, 64),
 		"Client-side limit of CloudStack API requests per second")
-	o.register(fs, intVar(&o.APIBurst), "cloudstack-api-burst", "CLOUDSTACK_API_BURST", strconv.Itoa(DefaultAPIBurst),
+	o.register(fs, intVar(&o.APIBurst), "cloudstack-api-burst", "CLOUDSTACK_API_BURST", strconv.Itoa(cloudstack.DefaultBurst),
 		"Client-side burst of CloudStack API requests")
-	o.register(fs, durationVar(&o.HTTPTimeout), "cloudstack-http-timeout", "CLOUDSTACK_HTTP_TIMEOUT", DefaultHTTPTimeout.String(),
+	o.register(fs, durationVar(&o.HTTPTimeout), "cloudstack-http-timeout", "CLOUDSTACK_HTTP_TIMEOUT", cloudstack.DefaultHTTPTimeout.String(),
 		"Timeout of one HTTP request to the management server")
 	o.register(fs, intVar(&o.ListPageSize), "cloudstack-list-page-size", "CLOUDSTACK_LIST_PAGE_SIZE", strconv.Itoa(cloudstack.DefaultPageSize),
 		"Page size of CloudStack list calls; at most the management server's default.page.size (a larger one is lowered to the server's limit on first refusal)")
@@ -288,61 +323,4 @@ func FromContext(ctx context.Context) *Options {
 		panic("CloudStack provider options are not in the context; register options.Injectables before NewOperator")
 	}
 	return v.(*Options)
-}
-
-func redact(s string) string {
-	if s == "" {
-		return ""
-	}
-	return "<redacted>"
-}
-
-// String prints the options with the API key and secret key redacted.
-func (o *Options) String() string {
-	names := make([]string, 0, len(o.OfferingPrices))
-	for n := range o.OfferingPrices {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return fmt.Sprintf("{APIURL:%s APIKey:%s SecretKey:%s CredentialsDir:%s VerifySSL:%t CABundlePath:%s ClusterName:%s "+
-		"APIQPS:%g APIBurst:%d HTTPTimeout:%s ListPageSize:%d ZonesCacheTTL:%s NetworksCacheTTL:%s TemplatesCacheTTL:%s ServiceOfferingsCacheTTL:%s "+
-		"InstanceTypesCacheTTL:%s UnavailableOfferingsTTL:%s OfferingPrices:%v "+
-		"UserDataMaxLength:%d GCGracePeriod:%s VMMemoryOverheadPercent:%g}",
-		o.APIURL, redact(o.APIKey), redact(o.SecretKey), o.CredentialsDir, o.VerifySSL, o.CABundlePath, o.ClusterName,
-		o.APIQPS, o.APIBurst, o.HTTPTimeout, o.ListPageSize, o.ZonesCacheTTL, o.NetworksCacheTTL, o.TemplatesCacheTTL, o.ServiceOfferingsCacheTTL,
-		o.InstanceTypesCacheTTL, o.UnavailableOfferingsTTL, names,
-		o.UserDataMaxLength, o.GCGracePeriod, o.VMMemoryOverheadPercent)
-}
-
-// GoString keeps %#v from printing the secrets.
-func (o *Options) GoString() string { return o.String() }
-
-// LogValue implements slog.LogValuer with the secrets redacted.
-func (o *Options) LogValue() slog.Value {
-	return slog.GroupValue(
-		slog.String("api-url", o.APIURL),
-		slog.String("api-key", redact(o.APIKey)),
-		slog.String("secret-key", redact(o.SecretKey)),
-		slog.String("credentials-dir", o.CredentialsDir),
-		slog.Bool("verify-ssl", o.VerifySSL),
-		slog.String("ca-bundle", o.CABundlePath),
-		slog.String("cluster-name", o.ClusterName),
-		slog.Float64("api-qps", o.APIQPS),
-		slog.Int("api-burst", o.APIBurst),
-		slog.Duration("http-timeout", o.HTTPTimeout),
-		slog.Int("list-page-size", o.ListPageSize),
-		slog.Int("userdata-max-length", o.UserDataMaxLength),
-		slog.Duration("gc-grace-period", o.GCGracePeriod),
-	)
-}
-
-// MarshalLog implements logr.Marshaler (Karpenter logs through logr/zap) with the secrets redacted.
-func (o *Options) MarshalLog() any {
-	return map[string]any{
-		"apiURL": o.APIURL, "apiKey": redact(o.APIKey), "secretKey": redact(o.SecretKey),
-		"credentialsDir": o.CredentialsDir, "verifySSL": o.VerifySSL, "caBundle": o.CABundlePath,
-		"clusterName": o.ClusterName, "apiQPS": o.APIQPS, "apiBurst": o.APIBurst, "httpTimeout": o.HTTPTimeout.String(),
-		"listPageSize":      o.ListPageSize,
-		"userDataMaxLength": o.UserDataMaxLength, "gcGracePeriod": o.GCGracePeriod.String(),
-	}
 }

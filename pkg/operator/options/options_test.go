@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/json"
 	"encoding/pem"
 	"flag"
 	"fmt"
@@ -16,6 +17,7 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"time"
 
@@ -308,6 +310,61 @@ var _ = Describe("Options", func() {
 				Expect(s).ToNot(ContainSubstring(testKey))
 				Expect(s).To(ContainSubstring("<redacted>"))
 				Expect(s).To(ContainSubstring(testURL))
+			}
+		})
+		// printers are every way Options can reach a log, an event or an error message.
+		printers := map[string]func(o *options.Options) string{
+			"String":     func(o *options.Options) string { return o.String() },
+			"%v":         func(o *options.Options) string { return fmt.Sprintf("%v", o) },
+			"%+v":        func(o *options.Options) string { return fmt.Sprintf("%+v", o) },
+			"%#v":        func(o *options.Options) string { return fmt.Sprintf("%#v", o) },
+			"%s":         func(o *options.Options) string { return fmt.Sprintf("%s", o) },
+			"%v value":   func(o *options.Options) string { return fmt.Sprintf("%v", *o) },
+			"MarshalLog": func(o *options.Options) string { return fmt.Sprint(o.MarshalLog()) },
+			"json": func(o *options.Options) string {
+				b, err := json.Marshal(o)
+				Expect(err).ToNot(HaveOccurred())
+				return string(b)
+			},
+			"slog JSON": func(o *options.Options) string {
+				var b bytes.Buffer
+				slog.New(slog.NewJSONHandler(&b, nil)).Info("options", "options", o)
+				return b.String()
+			},
+			"slog text": func(o *options.Options) string {
+				var b bytes.Buffer
+				slog.New(slog.NewTextHandler(&b, nil)).Info("options", "options", o)
+				return b.String()
+			},
+		}
+		It("redacts every field tagged secret in every printer, and prints every other field", func() {
+			o := options.Defaults()
+			o.APIURL = testURL
+			t := reflect.TypeFor[options.Options]()
+			var secrets []string
+			for i := range t.NumField() {
+				f := t.Field(i)
+				if f.Tag.Get("secret") != "true" {
+					continue
+				}
+				Expect(f.Type.Kind()).To(Equal(reflect.String), "secret field %s must be a string for this test", f.Name)
+				sentinel := "sentinel-of-" + f.Name
+				reflect.ValueOf(o).Elem().Field(i).SetString(sentinel)
+				secrets = append(secrets, sentinel)
+			}
+			Expect(secrets).To(HaveLen(2), "APIKey and SecretKey are tagged secret")
+			for name, print := range printers {
+				s := print(o)
+				for _, sentinel := range secrets {
+					Expect(s).ToNot(ContainSubstring(sentinel), "printer %s", name)
+				}
+				Expect(s).To(ContainSubstring("redacted"), "printer %s", name) // encoding/json escapes the <>
+				Expect(s).To(ContainSubstring(testURL), "printer %s", name)
+				for i := range t.NumField() {
+					if f := t.Field(i); f.IsExported() && f.Tag.Get("print") != "-" {
+						Expect(s).To(ContainSubstring(f.Name), "printer %s leaves out field %s", name, f.Name)
+					}
+				}
 			}
 		})
 		It("keeps the environment's secret out of --help", func() {

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	coreoptions "sigs.k8s.io/karpenter/pkg/operator/options"
-	"sigs.k8s.io/karpenter/pkg/utils/env"
 )
 
 // value is a flag.Value over any parseable type. Karpenter's env helpers fall back to the default when an
@@ -47,7 +46,7 @@ func (v *secretValue) String() string     { return "" }
 
 // register defines a flag whose default comes from an environment variable, parsed strictly.
 func (o *Options) register(fs *coreoptions.FlagSet, v flag.Value, name, envName, def, usage string) {
-	raw := env.WithDefaultString(envName, def)
+	raw := o.getenv(envName, def)
 	if err := v.Set(raw); err != nil {
 		o.parseErrs = append(o.parseErrs, fmt.Errorf("environment variable %s=%q is invalid (%v); fix or unset it", envName, raw, err))
 		_ = v.Set(def)

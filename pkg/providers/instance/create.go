@@ -260,7 +260,7 @@ func (p *DefaultProvider) adopt(ctx context.Context, vm *csgo.VirtualMachine, ta
 	if err := p.updateTags(ctx, vm.Id, cloudstack.TagMap(vm.Tags), tags); err != nil {
 		log.FromContext(ctx).Error(err, "tagging adopted VM", "vm-id", vm.Id)
 	}
-	waitCtx, cancel := context.WithTimeout(ctx, adoptTimeout)
+	waitCtx, cancel := context.WithTimeout(ctx, p.adoptTimeout)
 	defer cancel()
 	interval := adoptPollInterval
 	for vm.State != StateRunning {

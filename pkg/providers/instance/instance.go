@@ -8,6 +8,7 @@ import (
 	"time"
 
 	csgo "github.com/apache/cloudstack-go/v2/cloudstack"
+	gocache "github.com/patrickmn/go-cache"
 	"github.com/samber/lo"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	karpv1 "sigs.k8s.io/karpenter/pkg/apis/v1"
@@ -17,7 +18,6 @@ import (
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/cache"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/cloudstack"
 	cserrors "github.com/cloudstack/karpenter-provider-cloudstack/pkg/errors"
-	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/instancetype"
 )
 
 // ResourceTypeVM is the resource type of VMs in the tag API.
@@ -56,10 +56,25 @@ type ServiceOfferings interface {
 type Option func(*DefaultProvider)
 
 // WithServiceOfferings shares the instance-type provider's offering catalog, so deploying a customized offering
-// needs no API call of its own. Without it the provider keeps a catalog of its own.
+// needs no API call of its own. It is required: a second catalog would double the listing calls and could disagree
+// with the instance types.
 func WithServiceOfferings(s ServiceOfferings) Option {
 	return func(p *DefaultProvider) { p.offerings = s }
 }
+
+// WithAdoptTimeout bounds how long Create waits for a VM it adopts (one a previous Create launched) to run; the
+// default is 10 minutes. Create then returns a retryable error and keeps the VM.
+func WithAdoptTimeout(d time.Duration) Option {
+	return func(p *DefaultProvider) { p.adoptTimeout = d }
+}
+
+// WithCapabilitiesCache injects the cache of the server's capabilities the operator built (cache.CapabilitiesTTL).
+func WithCapabilitiesCache(c *gocache.Cache) Option {
+	return func(p *DefaultProvider) { p.capabilities = c }
+}
+
+// CapabilitiesCacheName names the capabilities cache in karpenter_cloudstack_cache_requests_total.
+const CapabilitiesCacheName = "capabilities"
 
 // DefaultProvider is the Provider backed by the CloudStack API.
 type DefaultProvider struct {
@@ -67,25 +82,32 @@ type DefaultProvider struct {
 	unavailable *cache.UnavailableOfferings
 	owner       Owner
 	offerings   ServiceOfferings
-	clock       func() time.Time
 	// startTime tells NodeClaims this process created from those a previous process may have launched already.
 	startTime time.Time
+	// adoptTimeout bounds waiting for an adopted VM to run.
+	adoptTimeout time.Duration
 
-	mu            sync.Mutex // guards expunge and expungeCached
-	expunge       bool
-	expungeCached time.Time
+	// capabilities caches whether the account may expunge (under expungeKey); mu serialises its loads.
+	capabilities *gocache.Cache
+	mu           sync.Mutex
 }
+
+const expungeKey = "allowuserexpungerecovervm"
 
 var _ Provider = (*DefaultProvider)(nil)
 
 // NewDefaultProvider returns a Provider for the VMs of one cluster.
 func NewDefaultProvider(api cloudstack.API, unavailable *cache.UnavailableOfferings, owner Owner, opts ...Option) *DefaultProvider {
-	p := &DefaultProvider{api: api, unavailable: unavailable, owner: owner, clock: time.Now, startTime: time.Now()}
+	p := &DefaultProvider{api: api, unavailable: unavailable, owner: owner, startTime: time.Now(), adoptTimeout: adoptTimeout}
 	for _, o := range opts {
 		o(p)
 	}
 	if p.offerings == nil {
-		p.offerings = instancetype.NewDefaultProvider(api, unavailable, nil)
+		// A wiring bug, found at start-up: building a catalog here would silently list the offerings a second time.
+		panic("instance.NewDefaultProvider needs WithServiceOfferings, the instance-type provider's catalog")
+	}
+	if p.capabilities == nil {
+		p.capabilities = cache.New(CapabilitiesCacheName, cache.CapabilitiesTTL, cache.CleanupInterval)
 	}
 	return p
 }
@@ -220,9 +242,7 @@ func (p *DefaultProvider) destroy(ctx context.Context, id string) error {
 		return err
 	}
 	log.FromContext(ctx).Info("CloudStack refused to expunge; destroying without expunge (allow expungeVirtualMachine in the key's role to expunge at once)", "vm-id", id)
-	p.mu.Lock()
-	p.expunge, p.expungeCached = false, p.clock()
-	p.mu.Unlock()
+	p.capabilities.SetDefault(expungeKey, false)
 	return p.api.DestroyVM(ctx, id, false)
 }
 
@@ -230,15 +250,12 @@ func (p *DefaultProvider) destroy(ctx context.Context, id string) error {
 // because it is global configuration. When it cannot be read the VM is only destroyed: CloudStack expunges it after
 // expunge.delay, and a refused expunge would fail the whole delete.
 func (p *DefaultProvider) expungeAllowed(ctx context.Context) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if !p.expungeCached.IsZero() && p.clock().Sub(p.expungeCached) < cache.CapabilitiesTTL {
-		return p.expunge
-	}
-	c, err := p.api.Capabilities(ctx)
-	if err != nil {
-		return false
-	}
-	p.expunge, p.expungeCached = c.Allowuserexpungerecovervm, p.clock()
-	return p.expunge
+	allowed, err := cache.GetOrLoad(p.capabilities, &p.mu, expungeKey, func() (bool, error) {
+		c, err := p.api.Capabilities(ctx)
+		if err != nil {
+			return false, err
+		}
+		return c.Allowuserexpungerecovervm, nil
+	})
+	return err == nil && allowed
 }

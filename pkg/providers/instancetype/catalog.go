@@ -7,10 +7,11 @@ import (
 	"hash/fnv"
 	"sort"
 	"strings"
-	"time"
 
 	csgo "github.com/apache/cloudstack-go/v2/cloudstack"
 	"sigs.k8s.io/controller-runtime/pkg/log"
+
+	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/cache"
 )
 
 // resourceTypeServiceOffering is the listTags resource type of compute offerings.
@@ -24,24 +25,12 @@ type catalog struct {
 	tags       map[string]map[string]string // offering UUID -> tags
 	generation uint64                       // bumps whenever the content changes
 	digest     uint64
-	fetched    time.Time
 }
 
-// catalogFor returns the cached catalog, fetching it when missing or older than the TTL.
+// catalogFor returns the cached catalog, fetching it when missing or older than the TTL; concurrent cold callers
+// share one fetch.
 func (p *DefaultProvider) catalogFor(ctx context.Context) (*catalog, error) {
-	p.mu.RLock()
-	c := p.cat
-	p.mu.RUnlock()
-	if c != nil && p.clock().Sub(c.fetched) < p.catalogTTL {
-		return c, nil
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	// Another caller may have refreshed while this one waited for the lock.
-	if p.cat != nil && p.clock().Sub(p.cat.fetched) < p.catalogTTL {
-		return p.cat, nil
-	}
-	return p.refreshLocked(ctx)
+	return cache.GetOrLoad(p.catalogs, &p.mu, catalogKey, func() (*catalog, error) { return p.refreshLocked(ctx) })
 }
 
 // refreshLocked reads the offerings and all their tags (one paged listTags call, never one per offering) and keeps
@@ -55,7 +44,7 @@ func (p *DefaultProvider) refreshLocked(ctx context.Context) (*catalog, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listing service offering tags, %w", err)
 	}
-	c := &catalog{byID: make(map[string]*csgo.ServiceOffering, len(offerings)), tags: map[string]map[string]string{}, fetched: p.clock()}
+	c := &catalog{byID: make(map[string]*csgo.ServiceOffering, len(offerings)), tags: map[string]map[string]string{}}
 	for _, o := range offerings {
 		if o == nil || o.Issystem || !isActive(o) {
 			continue
@@ -80,14 +69,14 @@ func (p *DefaultProvider) refreshLocked(ctx context.Context) (*catalog, error) {
 	}
 	c.digest = digest(c)
 	c.generation = 1
-	if p.cat != nil {
-		c.generation = p.cat.generation
-		if p.cat.digest != c.digest {
+	if p.last != nil {
+		c.generation = p.last.generation
+		if p.last.digest != c.digest {
 			c.generation++
 			log.FromContext(ctx).V(1).Info("discovered service offerings", "count", len(c.offerings), "generation", c.generation)
 		}
 	}
-	p.cat = c
+	p.last = c
 	return c, nil
 }
 

@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"time"
 
 	csgo "github.com/apache/cloudstack-go/v2/cloudstack"
 	gocache "github.com/patrickmn/go-cache"
@@ -43,15 +42,14 @@ type DefaultProvider struct {
 	api         cloudstack.API
 	unavailable *cache.UnavailableOfferings
 	prices      map[string]float64
-	catalogTTL  time.Duration
-	// instanceTypesTTL is only read at construction, to size the instanceTypes cache.
-	instanceTypesTTL time.Duration
 	// memoryOverheadPercent is the share of an offering's memory the guest does not see.
 	memoryOverheadPercent float64
-	clock                 func() time.Time
 
-	mu  sync.RWMutex // guards cat
-	cat *catalog
+	// catalogs holds the current catalog under catalogKey for the service-offerings TTL.
+	catalogs *gocache.Cache
+	mu       sync.Mutex // serialises catalog loads and guards last
+	// last is the latest catalog read, even expired: a refresh compares against it to keep the generation.
+	last *catalog
 
 	instanceTypes *gocache.Cache
 	seed          maphash.Seed
@@ -66,37 +64,38 @@ func NewDefaultProvider(api cloudstack.API, unavailable *cache.UnavailableOfferi
 		api:                   api,
 		unavailable:           unavailable,
 		prices:                prices,
-		catalogTTL:            cache.ServiceOfferingsTTL,
 		memoryOverheadPercent: DefaultVMMemoryOverheadPercent,
-		clock:                 time.Now,
 		seed:                  maphash.MakeSeed(),
 	}
-	instanceTypesTTL := cache.InstanceTypesTTL
 	for _, o := range opts {
 		o(p)
-		if p.instanceTypesTTL > 0 {
-			instanceTypesTTL = p.instanceTypesTTL
-		}
 	}
-	p.instanceTypes = gocache.New(instanceTypesTTL, cache.CleanupInterval)
+	// Providers built without the operator (tools, tests) get the caches the operator builds with default TTLs.
+	if p.catalogs == nil {
+		p.catalogs = cache.New(CatalogCacheName, cache.ServiceOfferingsTTL, cache.CleanupInterval)
+	}
+	if p.instanceTypes == nil {
+		p.instanceTypes = cache.New(InstanceTypesCacheName, cache.InstanceTypesTTL, cache.CleanupInterval)
+	}
 	return p
 }
 
-// Option overrides a cache TTL of the provider (the operator's TTL options).
+// Names of the provider's caches in karpenter_cloudstack_cache_requests_total.
+const (
+	CatalogCacheName       = "serviceofferings"
+	InstanceTypesCacheName = "instancetypes"
+)
+
+// catalogKey is the one key of the catalogs cache: the account sees one catalog.
+const catalogKey = "catalog"
+
+// Option configures a DefaultProvider.
 type Option func(p *DefaultProvider)
 
-// WithServiceOfferingsTTL sets how long the offering catalog is served before it is read again.
-func WithServiceOfferingsTTL(ttl time.Duration) Option {
-	return func(p *DefaultProvider) {
-		if ttl > 0 {
-			p.catalogTTL = ttl
-		}
-	}
-}
-
-// WithInstanceTypesTTL sets how long computed instance types are reused.
-func WithInstanceTypesTTL(ttl time.Duration) Option {
-	return func(p *DefaultProvider) { p.instanceTypesTTL = ttl }
+// WithCaches injects the caches the operator built (cache.New, with the TTLs of its options): catalogs holds the
+// service-offering catalog, instanceTypes the computed instance types.
+func WithCaches(catalogs, instanceTypes *gocache.Cache) Option {
+	return func(p *DefaultProvider) { p.catalogs, p.instanceTypes = catalogs, instanceTypes }
 }
 
 // WithVMMemoryOverheadPercent sets the share of an offering's memory the guest does not see (0 <= percent < 100;
@@ -113,8 +112,12 @@ func WithVMMemoryOverheadPercent(percent float64) Option {
 func (p *DefaultProvider) UpdateServiceOfferings(ctx context.Context) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	_, err := p.refreshLocked(ctx)
-	return err
+	c, err := p.refreshLocked(ctx)
+	if err != nil {
+		return err
+	}
+	p.catalogs.SetDefault(catalogKey, c)
+	return nil
 }
 
 // ServiceOffering returns one offering of the cached catalog, for deploy-time details of customized offerings.
