@@ -37,7 +37,7 @@ import (
 )
 
 // nodeClassGroupKind is fixed: objects read through a typed client carry no TypeMeta to take it from.
-var nodeClassGroupKind = schema.GroupKind{Group: apis.Group, Kind: "CloudStackNodeClass"}
+var nodeClassGroupKind = schema.GroupKind{Group: apis.Group, Kind: v1.NodeClassKind}
 
 // Name is the provider's name, as reported to Karpenter core (and in its metrics).
 const Name = "cloudstack"
@@ -213,7 +213,7 @@ func (c *CloudProvider) List(ctx context.Context) ([]*karpv1.NodeClaim, error) {
 func (c *CloudProvider) Delete(ctx context.Context, nodeClaim *karpv1.NodeClaim) error {
 	id, err := v1.ParseProviderID(nodeClaim.Status.ProviderID)
 	if err != nil {
-		return cloudprovider.NewNodeClaimNotFoundError(fmt.Errorf("NodeClaim %q has no CloudStack providerID: %w", nodeClaim.Name, err))
+		return cloudprovider.NewNodeClaimNotFoundError(fmt.Errorf("NodeClaim %q has no CloudStack providerID, %w", nodeClaim.Name, err))
 	}
 	return c.instanceProvider.Delete(ctx, id)
 }
@@ -235,7 +235,7 @@ func (c *CloudProvider) GetInstanceTypes(ctx context.Context, nodePool *karpv1.N
 func (c *CloudProvider) Reboot(ctx context.Context, nodeClaim *karpv1.NodeClaim, _ string) error {
 	id, err := v1.ParseProviderID(nodeClaim.Status.ProviderID)
 	if err != nil {
-		return cloudprovider.NewNodeRebootFailedError(fmt.Errorf("NodeClaim %q: %w", nodeClaim.Name, err))
+		return cloudprovider.NewNodeRebootFailedError(fmt.Errorf("NodeClaim %q, %w", nodeClaim.Name, err))
 	}
 	if err := c.instanceProvider.Reboot(ctx, id); err != nil {
 		if cloudprovider.IsNodeClaimNotFoundError(err) {

@@ -7,24 +7,17 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	"github.com/samber/lo"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/tools/record"
+	corev1 "k8s.io/api/core/v1"
 	karpv1 "sigs.k8s.io/karpenter/pkg/apis/v1"
-	"sigs.k8s.io/karpenter/pkg/controllers/dynamicresources/deviceallocation"
 	"sigs.k8s.io/karpenter/pkg/controllers/provisioning"
 	"sigs.k8s.io/karpenter/pkg/controllers/state"
-	"sigs.k8s.io/karpenter/pkg/events"
-	coreoptions "sigs.k8s.io/karpenter/pkg/operator/options"
-	"sigs.k8s.io/karpenter/pkg/state/virtualpods"
 	coretest "sigs.k8s.io/karpenter/pkg/test"
 	. "sigs.k8s.io/karpenter/pkg/test/expectations"
 
-	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/apis"
 	v1 "github.com/cloudstack/karpenter-provider-cloudstack/pkg/apis/v1"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/cloudprovider"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/controllers/nodeclass"
-	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/operator/options"
+	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/simulator"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/test"
 )
 
@@ -36,6 +29,7 @@ var (
 	cluster       *state.Cluster
 	prov          *provisioning.Provisioner
 	nodeClassCtrl *nodeclass.Controller
+	karpenter     *test.Karpenter
 	recorder      *coretest.EventRecorder
 )
 
@@ -60,24 +54,11 @@ var _ = BeforeEach(func() {
 	wire()
 })
 
-// wire builds the CloudProvider, the provisioner and the NodeClass controller around csEnv.
+// wire builds the CloudProvider, the provisioner and the NodeClass controller around csEnv, as cmd/controller does.
 func wire() {
-	ctx = coreoptions.ToContext(context.Background(), coretest.Options())
-	ctx = options.ToContext(ctx, csEnv.Options)
-	recorder = coretest.NewEventRecorder()
-	cloudProvider = cloudprovider.New(env.Client, recorder, csEnv.InstanceTypeProvider, csEnv.InstanceProvider, csEnv.ZoneProvider)
-	cluster = state.NewCluster(env.Clock, env.Client, cloudProvider)
-	prov = provisioning.NewProvisioner(env.Client, events.NewRecorder(&record.FakeRecorder{}), cloudProvider, cluster, env.Clock,
-		deviceallocation.NewController(env.Client), virtualpods.NewVirtualPodCache(env.Client))
-	nodeClassCtrl = nodeclass.NewController(env.Client, recorder, env.Clock, nodeclass.Providers{
-		Zones:            csEnv.ZoneProvider,
-		Networks:         csEnv.NetworkProvider,
-		Templates:        csEnv.TemplateProvider,
-		ServiceOfferings: csEnv.InstanceTypeProvider,
-		SSHKeyPairs:      csEnv.SSHKeyPairProvider,
-		AffinityGroups:   csEnv.AffinityGroupProvider,
-	})
-	env.Clock.SetTime(time.Now())
+	k := test.NewKarpenter(env, csEnv)
+	karpenter = k
+	ctx, recorder, cloudProvider, cluster, prov, nodeClassCtrl = k.Context, k.Recorder, k.CloudProvider, k.Cluster, k.Provisioner, k.NodeClassController
 }
 
 var _ = AfterEach(func() {
@@ -85,32 +66,18 @@ var _ = AfterEach(func() {
 	csEnv.Close()
 })
 
-// newNodeClass selects zone-a's isolated network, the general-purpose offerings and the amd64 template of the
-// example catalog (by name: a user account cannot see the resource tags an administrator put on offerings), with a userData template that shows what the node is told.
-func newNodeClass() *v1.CloudStackNodeClass {
-	return &v1.CloudStackNodeClass{
-		ObjectMeta: metav1.ObjectMeta{Name: "default"},
-		Spec: v1.CloudStackNodeClassSpec{
-			Zone:                         "zone-a",
-			NetworkSelectorTerms:         []v1.SelectorTerm{{Name: "isolated-a"}},
-			ServiceOfferingSelectorTerms: []v1.SelectorTerm{{Name: "small"}, {Name: "medium"}, {Name: "large"}},
-			TemplateSelectorTerms:        []v1.SelectorTerm{{Name: "ubuntu-24.04-kube-v1.36-amd64"}},
-			UserData:                     lo.ToPtr("#cloud-config\nruncmd:\n- echo {{ .NodeClaimName }} {{ .RegisterWithTaints }}\n"),
-			Tags:                         map[string]string{"team": "platform"},
-		},
-	}
-}
+func newNodeClass() *v1.CloudStackNodeClass { return test.NodeClass() }
 
-// expectNodeClassReady applies the NodeClass and resolves it in CloudStack with the real NodeClass controller.
+// expectNodeClassReconciled applies the NodeClass and resolves it with the real NodeClass controller.
 func expectNodeClassReconciled(nodeClass *v1.CloudStackNodeClass) *v1.CloudStackNodeClass {
 	GinkgoHelper()
-	ExpectApplied(ctx, env.Client, nodeClass)
-	ExpectObjectReconciled(ctx, env.Client, nodeClassCtrl, nodeClass)
-	return ExpectExists(ctx, env.Client, nodeClass)
+	return karpenter.ExpectNodeClassReconciled(env, nodeClass)
 }
 
 func nodePoolFor(nodeClass *v1.CloudStackNodeClass) *karpv1.NodePool {
-	return coretest.NodePool(karpv1.NodePool{Spec: karpv1.NodePoolSpec{Template: karpv1.NodeClaimTemplate{Spec: karpv1.NodeClaimTemplateSpec{
-		NodeClassRef: &karpv1.NodeClassReference{Group: apis.Group, Kind: "CloudStackNodeClass", Name: nodeClass.Name},
-	}}}})
+	return test.NodePoolFor(nodeClass)
 }
+
+func liveVMs() []simulator.VM { return csEnv.LiveVMs() }
+
+func pendingPod(cpu string) *corev1.Pod { return test.PendingPod(cpu) }

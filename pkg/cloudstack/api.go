@@ -13,6 +13,9 @@ import (
 // ResourceTypeUserVM is the resource type of VMs in the tag APIs.
 const ResourceTypeUserVM = "UserVm"
 
+// TimeLayout is how CloudStack formats the timestamps (created, removed, ...) of every response.
+const TimeLayout = "2006-01-02T15:04:05-0700"
+
 // API is the subset of the CloudStack API the provider uses. Every method takes a context, pages list calls to the
 // end, and returns errors already parsed by cserrors.Parse, so callers classify them with the cserrors helpers.
 type API interface {
@@ -261,7 +264,7 @@ func (c *Client) DestroyVM(ctx context.Context, id string, expunge bool) error {
 	}
 	c.startedJob("destroyVirtualMachine", r.JobID)
 	if _, err := c.WaitForJob(ctx, r.JobID); err != nil {
-		return fmt.Errorf("destroying virtual machine %s: %w", id, err)
+		return fmt.Errorf("destroying virtual machine %s, %w", id, err)
 	}
 	return nil
 }
@@ -278,7 +281,7 @@ func (c *Client) RebootVM(ctx context.Context, id string) error {
 	}
 	c.startedJob("rebootVirtualMachine", r.JobID)
 	if _, err := c.WaitForJob(ctx, r.JobID); err != nil {
-		return fmt.Errorf("rebooting virtual machine %s: %w", id, err)
+		return fmt.Errorf("rebooting virtual machine %s, %w", id, err)
 	}
 	return nil
 }
@@ -297,7 +300,7 @@ func (c *Client) CreateTags(ctx context.Context, resourceIDs []string, resourceT
 	}
 	c.startedJob("createTags", r.JobID)
 	if _, err := c.WaitForJob(ctx, r.JobID); err != nil {
-		return fmt.Errorf("tagging %s %v: %w", resourceType, resourceIDs, err)
+		return fmt.Errorf("tagging %s %v, %w", resourceType, resourceIDs, err)
 	}
 	return nil
 }
@@ -318,7 +321,7 @@ func (c *Client) DeleteTags(ctx context.Context, resourceIDs []string, resourceT
 	}
 	c.startedJob("deleteTags", r.JobID)
 	if _, err := c.WaitForJob(ctx, r.JobID); err != nil {
-		return fmt.Errorf("removing tags from %s %v: %w", resourceType, resourceIDs, err)
+		return fmt.Errorf("removing tags from %s %v, %w", resourceType, resourceIDs, err)
 	}
 	return nil
 }

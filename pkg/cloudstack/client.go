@@ -46,7 +46,7 @@ func New(o Options) (*Client, error) {
 	}
 	m, err := newMetrics(o.Registerer)
 	if err != nil {
-		return nil, fmt.Errorf("registering CloudStack API metrics: %w", err)
+		return nil, fmt.Errorf("registering CloudStack API metrics, %w", err)
 	}
 	c := &Client{
 		http:    hc,
@@ -89,7 +89,7 @@ func httpClient(o Options) (*http.Client, error) {
 	}
 	jar, err := cookiejar.New(nil)
 	if err != nil {
-		return nil, fmt.Errorf("creating the HTTP cookie jar: %w", err)
+		return nil, fmt.Errorf("creating the HTTP cookie jar, %w", err)
 	}
 	return &http.Client{
 		Jar:     jar,
@@ -112,7 +112,7 @@ func httpClient(o Options) (*http.Client, error) {
 func do[T any](ctx context.Context, c *Client, command string, fn func() (T, error)) (T, error) {
 	var zero T
 	if err := c.waitForRateLimit(ctx); err != nil {
-		return zero, fmt.Errorf("waiting for the client-side rate limit before %s: %w", command, err)
+		return zero, fmt.Errorf("waiting for the client-side rate limit before %s, %w", command, err)
 	}
 	type result struct {
 		v   T
@@ -136,13 +136,13 @@ func do[T any](ctx context.Context, c *Client, command string, fn func() (T, err
 			return zero, fmt.Errorf("calling %s: %w (%s)", command, r.err, tlsVerificationHint)
 		}
 		if r.err != nil {
-			return zero, fmt.Errorf("calling %s: %w", command, r.err)
+			return zero, fmt.Errorf("calling %s, %w", command, r.err)
 		}
 		return r.v, nil
 	case <-ctx.Done():
 		c.metrics.requests.WithLabelValues(command, resultCode(nil, true)).Inc()
 		c.metrics.results.WithLabelValues(command, resultCode(nil, true)).Inc()
-		return zero, fmt.Errorf("calling %s: %w", command, context.Cause(ctx))
+		return zero, fmt.Errorf("calling %s, %w", command, context.Cause(ctx))
 	}
 }
 

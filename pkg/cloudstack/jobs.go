@@ -48,7 +48,7 @@ func (c *Client) WaitForJob(ctx context.Context, jobID string) (json.RawMessage,
 	for {
 		if err := sleep(ctx, interval); err != nil {
 			c.jobEnded(jobID, nil, true)
-			return nil, fmt.Errorf("waiting for async job %s: %w", jobID, context.Cause(ctx))
+			return nil, fmt.Errorf("waiting for async job %s, %w", jobID, context.Cause(ctx))
 		}
 		r, err := read(ctx, c, "queryAsyncJobResult", func() (*csgo.QueryAsyncJobResultResponse, error) {
 			p := &csgo.QueryAsyncJobResultParams{}
@@ -57,7 +57,7 @@ func (c *Client) WaitForJob(ctx context.Context, jobID string) (json.RawMessage,
 		})
 		if err != nil {
 			c.jobEnded(jobID, err, false)
-			return nil, fmt.Errorf("polling async job %s: %w", jobID, err)
+			return nil, fmt.Errorf("polling async job %s, %w", jobID, err)
 		}
 		switch r.Jobstatus {
 		case jobSucceeded:
@@ -66,7 +66,7 @@ func (c *Client) WaitForJob(ctx context.Context, jobID string) (json.RawMessage,
 		case jobFailed:
 			jobErr := cserrors.FromJobResult(r.Jobresulttype, r.Jobresult)
 			c.jobEnded(jobID, jobErr, false)
-			return nil, fmt.Errorf("async job %s failed: %w", jobID, jobErr)
+			return nil, fmt.Errorf("async job %s failed, %w", jobID, jobErr)
 		case jobPending:
 		default:
 			return nil, fmt.Errorf("async job %s has unknown status %d", jobID, r.Jobstatus)

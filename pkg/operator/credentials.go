@@ -53,7 +53,7 @@ func (r *credentialsReloader) read() (string, string, error) {
 	for i, name := range []string{options.CredentialsFileAPIKey, options.CredentialsFileSecretKey} {
 		b, err := os.ReadFile(filepath.Join(r.dir, name))
 		if err != nil {
-			return "", "", fmt.Errorf("reading %s from the credentials dir %s: %w", name, r.dir, err)
+			return "", "", fmt.Errorf("reading %s from the credentials dir %s, %w", name, r.dir, err)
 		}
 		// As at start: a trailing newline of a hand-written Secret is not part of the value.
 		vals[i] = strings.TrimSpace(string(b))

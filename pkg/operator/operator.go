@@ -9,11 +9,13 @@ import (
 	"os"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/samber/lo"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
-	"k8s.io/client-go/kubernetes"
+	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
 	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	coreoperator "sigs.k8s.io/karpenter/pkg/operator"
 
@@ -33,6 +35,8 @@ import (
 type Operator struct {
 	*coreoperator.Operator
 
+	// Options are the provider's options with ClusterID set.
+	Options               *options.Options
 	CloudStack            cloudstack.API
 	UnavailableOfferings  *cache.UnavailableOfferings
 	ZoneProvider          zone.Provider
@@ -42,47 +46,70 @@ type Operator struct {
 	SSHKeyPairProvider    sshkeypair.Provider
 	InstanceTypeProvider  instancetype.Provider
 	InstanceProvider      instance.Provider
+
+	// Reachability probes CloudStack on every replica into the karpenter_cloudstack_api_reachable gauge and the log
+	// (set by Build); it is not a readiness check.
+	Reachability manager.Runnable
+	// CredentialsReloader applies keys rotated in the mounted credentials Secret; nil when the keys come from flags
+	// or the environment (set by Build).
+	CredentialsReloader manager.Runnable
 }
 
 // NewOperator builds the CloudStack client and the providers from the provider's options, and starts probing
-// CloudStack's reachability (a metric and log lines, not readiness: see reachability). The options were validated
-// when Karpenter core parsed them (coreoperator.NewOperator ends the process on invalid options, with a message that
-// names the flag and the fix).
+// CloudStack's reachability (a metric and log lines, not readiness). The options were validated when Karpenter
+// core parsed them (coreoperator.NewOperator ends the process on invalid options, with a message that names the
+// flag and the fix).
 func NewOperator(ctx context.Context, op *coreoperator.Operator) (context.Context, *Operator) {
 	opts := options.FromContext(ctx)
 	for _, w := range opts.Warnings() {
 		log.FromContext(ctx).Info("WARNING: " + w)
 	}
-	clientOpts := opts.ClientOptions()
-	clientOpts.Registerer = crmetrics.Registry
-	api, err := cloudstack.New(clientOpts)
+	o, err := Build(ctx, op, opts, op.KubernetesInterface.CoreV1(), crmetrics.Registry)
 	if err != nil {
-		log.FromContext(ctx).Error(err, "failed building the CloudStack client")
+		log.FromContext(ctx).Error(err, "failed building the CloudStack provider")
 		os.Exit(1)
 	}
 	// Reported, not a readiness check: see reachability.
-	lo.Must0(op.Add(newReachability(api.Probe)))
-	if r := newCredentialsReloader(opts, api); r != nil {
-		lo.Must0(op.Add(r))
+	lo.Must0(op.Add(o.Reachability))
+	if o.CredentialsReloader != nil {
+		lo.Must0(op.Add(o.CredentialsReloader))
+	}
+	log.FromContext(ctx).Info("identified the cluster", "cluster-name", o.Options.ClusterName, "cluster-id", o.Options.ClusterID)
+	return ctx, o
+}
+
+// Build is NewOperator without the process around it: it returns errors instead of ending the process and leaves
+// registering Reachability and CredentialsReloader to the caller. namespaces reads the kube-system namespace, whose UID
+// becomes Options.ClusterID; registerer receives the client's metrics.
+func Build(ctx context.Context, op *coreoperator.Operator, opts *options.Options, namespaces corev1client.NamespacesGetter,
+	registerer prometheus.Registerer) (*Operator, error) {
+	clientOpts := opts.ClientOptions()
+	clientOpts.Registerer = registerer
+	api, err := cloudstack.New(clientOpts)
+	if err != nil {
+		return nil, fmt.Errorf("building the CloudStack client, %w", err)
 	}
 	withID := *opts
-	if withID.ClusterID, err = clusterID(ctx, op.KubernetesInterface); err != nil {
-		log.FromContext(ctx).Error(err, "failed identifying the cluster")
-		os.Exit(1)
+	if withID.ClusterID, err = clusterID(ctx, namespaces); err != nil {
+		return nil, fmt.Errorf("identifying the cluster, %w", err)
 	}
-	log.FromContext(ctx).Info("identified the cluster", "cluster-name", withID.ClusterName, "cluster-id", withID.ClusterID)
-	return ctx, New(op, api, &withID)
+	o := New(op, api, &withID)
+	o.Reachability = newReachability(api.Probe)
+	if r := newCredentialsReloader(opts, api); r != nil {
+		o.CredentialsReloader = r
+	}
+	return o, nil
 }
 
 // clusterID is the UID of the kube-system namespace: unique per cluster and stable for its lifetime, it tells this
 // cluster's VMs from those of another cluster that shares the name and the CloudStack account.
 // The API server creates kube-system shortly after it starts, so a controller started with a new cluster may have to
 // wait for it.
-func clusterID(ctx context.Context, kube kubernetes.Interface) (string, error) {
+func clusterID(ctx context.Context, namespaces corev1client.NamespacesGetter) (string, error) {
 	var id string
 	var lastErr error
 	err := wait.PollUntilContextTimeout(ctx, time.Second, clusterIDTimeout, true, func(ctx context.Context) (bool, error) {
-		ns, err := kube.CoreV1().Namespaces().Get(ctx, metav1.NamespaceSystem, metav1.GetOptions{})
+		ns, err := namespaces.Namespaces().Get(ctx, metav1.NamespaceSystem, metav1.GetOptions{})
 		if err != nil {
 			lastErr = err
 			return false, nil
@@ -114,6 +141,7 @@ func New(op *coreoperator.Operator, api cloudstack.API, opts *options.Options) *
 		instancetype.WithVMMemoryOverheadPercent(opts.VMMemoryOverheadPercent))
 	return &Operator{
 		Operator:              op,
+		Options:               opts,
 		CloudStack:            api,
 		UnavailableOfferings:  unavailable,
 		ZoneProvider:          zone.NewDefaultProvider(api, cache.New("zones", opts.ZonesCacheTTL, cache.CleanupInterval)),

@@ -116,7 +116,7 @@ func DeployVM(e *Environment, name, zoneName string, tags map[string]string) str
 	p.SetName(name)
 	id, jobID := lo.Must2(e.API.DeployVM(ctx, p))
 	if len(tags) > 0 {
-		lo.Must0(e.API.CreateTags(ctx, []string{id}, "UserVm", tags))
+		lo.Must0(e.API.CreateTags(ctx, []string{id}, cloudstack.ResourceTypeUserVM, tags))
 	}
 	// A deploy made to fail (Simulator.FailNextDeploys) leaves its VM in Error, as CloudStack does.
 	_, _ = e.API.WaitForJob(ctx, jobID)

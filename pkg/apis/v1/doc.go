@@ -12,6 +12,9 @@ import (
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/apis"
 )
 
+// NodeClassKind is the kind of CloudStackNodeClass, as NodePools reference it.
+const NodeClassKind = "CloudStackNodeClass"
+
 // SchemeGroupVersion is the group and version of this API.
 var SchemeGroupVersion = schema.GroupVersion{Group: apis.Group, Version: "v1"}
 

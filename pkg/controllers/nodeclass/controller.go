@@ -234,7 +234,7 @@ func (c *Controller) nodeClaimsUsing(ctx context.Context, name string) ([]string
 
 func usesNodeClass(nc *karpv1.NodeClaim, name string) bool {
 	ref := nc.Spec.NodeClassRef
-	return ref != nil && ref.Group == apis.Group && ref.Kind == "CloudStackNodeClass" && ref.Name == name
+	return ref != nil && ref.Group == apis.Group && ref.Kind == v1.NodeClassKind && ref.Name == name
 }
 
 // Register wires the controller into the manager: NodeClass changes, and deletions of the NodeClaims that use

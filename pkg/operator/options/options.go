@@ -236,7 +236,7 @@ func (o *Options) loadCredentialsDir(fs *coreoptions.FlagSet) error {
 			return "", false
 		}
 		if err != nil {
-			errs = append(errs, fmt.Errorf("reading %s from the credentials dir: %w", name, err))
+			errs = append(errs, fmt.Errorf("reading %s from the credentials dir, %w", name, err))
 			return "", false
 		}
 		// Secrets written by hand usually end with a newline that is not part of the value.

@@ -56,7 +56,7 @@ func (p *DefaultProvider) list(ctx context.Context) ([]*csgo.AffinityGroup, erro
 	return cache.GetOrLoad(p.cache, &p.mu, cacheKey, func() ([]*csgo.AffinityGroup, error) {
 		groups, err := p.api.ListAffinityGroups(ctx)
 		if err != nil {
-			return nil, fmt.Errorf("listing affinity groups: %w", err)
+			return nil, fmt.Errorf("listing affinity groups, %w", err)
 		}
 		return groups, nil
 	})

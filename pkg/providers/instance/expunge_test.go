@@ -1,15 +1,10 @@
 package instance_test
 
 import (
-	"time"
-
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
-	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/cache"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/cloudstack"
-	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/instance"
-	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/instancetype"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/simulator"
 )
 
@@ -17,25 +12,17 @@ var _ = Describe("Delete with a role that may not expunge", func() {
 	It("destroys without expunge once CloudStack refuses the expunge, and stops asking", func() {
 		// The account may expunge by configuration (allowuserexpungerecovervm) but its role lacks
 		// expungeVirtualMachine, so every destroy with expunge=true fails in its job.
-		cat, err := simulator.ParseCatalog([]byte(catalogYAML))
-		Expect(err).NotTo(HaveOccurred())
-		var cmds []string
-		for _, c := range cloudstack.RequiredCommands() {
-			if c.Name != "expungeVirtualMachine" {
-				cmds = append(cmds, c.Name)
+		c := newCloud(func(cat *simulator.Catalog) {
+			var cmds []string
+			for _, c := range cloudstack.RequiredCommands() {
+				if c.Name != "expungeVirtualMachine" {
+					cmds = append(cmds, c.Name)
+				}
 			}
-		}
-		cat.Roles = []simulator.Role{{Name: "no-expunge", Commands: cmds}}
-		cat.Accounts[0].Role = "no-expunge"
-		s, err := simulator.New(cat, simulator.WithJobLatency(5*time.Millisecond))
-		Expect(err).NotTo(HaveOccurred())
-		DeferCleanup(s.Close)
-		c, err := cloudstack.New(cloudstack.Options{APIURL: s.URL(), APIKey: s.APIKey(), SecretKey: s.SecretKey(),
-			JobPollInterval: 5 * time.Millisecond, JobPollMaxInterval: 20 * time.Millisecond})
-		Expect(err).NotTo(HaveOccurred())
-		u := cache.NewUnavailableOfferings()
-		its := instancetype.NewDefaultProvider(c, u, map[string]float64{"small": 0.01})
-		p := instance.NewDefaultProvider(c, u, owner, instance.WithServiceOfferings(its))
+			cat.Roles = []simulator.Role{{Name: "no-expunge", Commands: cmds}}
+			cat.Accounts[0].Role = "no-expunge"
+		})
+		s, p, its := c.sim, c.provider, c.types
 		nc := nodeClass()
 		first, err := p.Create(ctx, nc, nodeClaim("noexp-1"), listWith(its, nc), userData)
 		Expect(err).NotTo(HaveOccurred())

@@ -21,7 +21,7 @@ import (
 )
 
 // ResourceTypeVM is the resource type of VMs in the tag API.
-const ResourceTypeVM = "UserVm"
+const ResourceTypeVM = cloudstack.ResourceTypeUserVM
 
 // Provider manages the VMs behind NodeClaims.
 type Provider interface {

@@ -21,9 +21,6 @@ const (
 	StateExpunged  = "Expunged"
 )
 
-// createdLayout is how CloudStack formats timestamps.
-const createdLayout = "2006-01-02T15:04:05-0700"
-
 // Instance is the provider's view of a VM; it carries no SDK type so the CloudProvider does not depend on the SDK.
 type Instance struct {
 	ID                  string
@@ -72,7 +69,7 @@ func NewInstance(vm *csgo.VirtualMachine) *Instance {
 			inst.NetworkIDs = append(inst.NetworkIDs, nic.Networkid)
 		}
 	}
-	if t, err := time.Parse(createdLayout, vm.Created); err == nil {
+	if t, err := time.Parse(cloudstack.TimeLayout, vm.Created); err == nil {
 		inst.Created = t
 	}
 	return inst

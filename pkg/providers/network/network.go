@@ -66,7 +66,7 @@ func (p *DefaultProvider) list(ctx context.Context, zoneID string) ([]*csgo.Netw
 	return cache.GetOrLoad(p.cache, &p.mu, zoneID, func() ([]*csgo.Network, error) {
 		networks, err := p.api.ListNetworks(ctx, zoneID)
 		if err != nil {
-			return nil, fmt.Errorf("listing networks in zone %q: %w", zoneID, err)
+			return nil, fmt.Errorf("listing networks in zone %q, %w", zoneID, err)
 		}
 		return networks, nil
 	})

@@ -53,7 +53,7 @@ func (p *DefaultProvider) list(ctx context.Context) ([]*csgo.SSHKeyPair, error) 
 	return cache.GetOrLoad(p.cache, &p.mu, cacheKey, func() ([]*csgo.SSHKeyPair, error) {
 		keyPairs, err := p.api.ListSSHKeyPairs(ctx)
 		if err != nil {
-			return nil, fmt.Errorf("listing SSH key pairs: %w", err)
+			return nil, fmt.Errorf("listing SSH key pairs, %w", err)
 		}
 		return keyPairs, nil
 	})

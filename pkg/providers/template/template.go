@@ -20,9 +20,6 @@ import (
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/selector"
 )
 
-// createdLayout is the date format of every CloudStack response.
-const createdLayout = "2006-01-02T15:04:05-0700"
-
 // Provider resolves templates.
 type Provider interface {
 	// Resolve returns the one template VMs of the zone boot from: among the ready executable templates of the zone
@@ -110,7 +107,7 @@ func Select(templates []*csgo.Template, zoneID string, terms []v1.SelectorTerm) 
 			continue
 		}
 		// An unparseable date sorts as the oldest rather than failing the whole resolution.
-		created, _ := time.Parse(createdLayout, t.Created)
+		created, _ := time.Parse(cloudstack.TimeLayout, t.Created)
 		if best == nil || newer(created, term, t, bestCreated, bestTerm, best) {
 			best, bestCreated, bestTerm = t, created, term
 		}
@@ -148,7 +145,7 @@ func (p *DefaultProvider) list(ctx context.Context, zoneID string) ([]*csgo.Temp
 	return cache.GetOrLoad(p.cache, &p.mu, zoneID, func() ([]*csgo.Template, error) {
 		templates, err := p.api.ListTemplates(ctx, zoneID)
 		if err != nil {
-			return nil, fmt.Errorf("listing templates in zone %q: %w", zoneID, err)
+			return nil, fmt.Errorf("listing templates in zone %q, %w", zoneID, err)
 		}
 		return templates, nil
 	})

@@ -51,7 +51,7 @@ func (p *DefaultProvider) List(ctx context.Context) ([]*csgo.Zone, error) {
 	return cache.GetOrLoad(p.cache, &p.mu, cacheKey, func() ([]*csgo.Zone, error) {
 		zones, err := p.api.ListZones(ctx)
 		if err != nil {
-			return nil, fmt.Errorf("listing zones: %w", err)
+			return nil, fmt.Errorf("listing zones, %w", err)
 		}
 		return zones, nil
 	})

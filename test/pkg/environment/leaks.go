@@ -50,7 +50,7 @@ func (e *Environment) LaunchLeak(ctx context.Context, clusterName string, nodeCl
 	nodeClaim := &karpv1.NodeClaim{
 		ObjectMeta: metav1.ObjectMeta{Name: nodeClaimName, Labels: map[string]string{karpv1.NodePoolLabelKey: "leaked"}, CreationTimestamp: metav1.Now()},
 		Spec: karpv1.NodeClaimSpec{
-			NodeClassRef: &karpv1.NodeClassReference{Group: apis.Group, Kind: "CloudStackNodeClass", Name: nodeClass.Name},
+			NodeClassRef: &karpv1.NodeClassReference{Group: apis.Group, Kind: v1.NodeClassKind, Name: nodeClass.Name},
 			Requirements: []karpv1.NodeSelectorRequirementWithMinValues{{Key: corev1.LabelInstanceTypeStable, Operator: corev1.NodeSelectorOpIn, Values: []string{offering}}},
 		},
 	}

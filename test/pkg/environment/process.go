@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -138,9 +140,14 @@ func startOnFreePorts(ctx context.Context, n int, timeout time.Duration, start f
 		}
 		err = p.waitHealthy(ctx, healthURL, timeout)
 		if err == nil {
-			return p, nil
+			// Another process that took the port may answer the health check too (a kube-apiserver of a parallel
+			// package serves /healthz): healthy counts only when the child itself listens on it.
+			if owned, ownErr := p.listensOn(healthURL); ownErr != nil || owned {
+				return p, ownErr
+			}
+			err = fmt.Errorf("another process answers %s; %s does not listen on it", healthURL, p.name)
 		}
-		lost := p.lostPort()
+		lost := p.lostPort() || strings.HasPrefix(err.Error(), "another process answers")
 		p.kill()
 		if !lost || attempt == maxPortAttempts {
 			return nil, err
@@ -159,6 +166,48 @@ func (p *process) lostPort() bool {
 		return false
 	}
 	return strings.Contains(string(data[min(p.logOffset, int64(len(data))):]), "address already in use")
+}
+
+// listensOn reports whether the child holds the listening socket of rawURL's port, from /proc: the socket inodes
+// listening on that port (/proc/net/tcp{,6}) against the child's open file descriptors.
+func (p *process) listensOn(rawURL string) (bool, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return false, fmt.Errorf("parsing health URL %q, %w", rawURL, err)
+	}
+	port, err := strconv.ParseUint(u.Port(), 10, 16)
+	if err != nil {
+		return false, fmt.Errorf("health URL %q has no port, %w", rawURL, err)
+	}
+	inodes := map[string]bool{}
+	for _, table := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
+		data, err := os.ReadFile(table)
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(data), "\n")[1:] {
+			// sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid timeout inode
+			f := strings.Fields(line)
+			if len(f) < 10 || f[3] != "0A" { // 0A: LISTEN
+				continue
+			}
+			local := f[1]
+			if p, err := strconv.ParseUint(local[strings.LastIndex(local, ":")+1:], 16, 16); err == nil && p == port {
+				inodes[f[9]] = true
+			}
+		}
+	}
+	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", p.cmd.Process.Pid))
+	if err != nil {
+		return false, fmt.Errorf("reading the open files of %s, %w", p.name, err)
+	}
+	for _, fd := range fds {
+		link, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", p.cmd.Process.Pid, fd.Name()))
+		if inode, ok := strings.CutPrefix(link, "socket:["); err == nil && ok && inodes[strings.TrimSuffix(inode, "]")] {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // freePort returns a loopback port nobody listens on right now.

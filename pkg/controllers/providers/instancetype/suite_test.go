@@ -80,4 +80,3 @@ var _ = Describe("Controller", func() {
 })
 
 var _ = AfterEach(func() { env.Simulator.FailNextCommands("listServiceOfferings", 0) })
-

@@ -1,0 +1,75 @@
+package garbagecollection_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	karpv1 "sigs.k8s.io/karpenter/pkg/apis/v1"
+	"sigs.k8s.io/karpenter/pkg/controllers/provisioning"
+	"sigs.k8s.io/karpenter/pkg/controllers/state"
+	coretest "sigs.k8s.io/karpenter/pkg/test"
+	. "sigs.k8s.io/karpenter/pkg/test/expectations"
+
+	v1 "github.com/cloudstack/karpenter-provider-cloudstack/pkg/apis/v1"
+	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/cloudprovider"
+	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/controllers/nodeclass"
+	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/simulator"
+	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/test"
+)
+
+// The garbage collector is tested against VMs launched through Karpenter core and the real CloudProvider, as the
+// controller runs it (test.NewKarpenter).
+var (
+	ctx           context.Context
+	env           *coretest.Environment
+	csEnv         *test.Environment
+	cloudProvider *cloudprovider.CloudProvider
+	cluster       *state.Cluster
+	prov          *provisioning.Provisioner
+	nodeClassCtrl *nodeclass.Controller
+	karpenter     *test.Karpenter
+)
+
+func TestGarbageCollection(t *testing.T) {
+	RegisterFailHandler(Fail)
+	RunSpecs(t, "GarbageCollection")
+}
+
+var _ = BeforeSuite(func() { env = test.NewKubeEnvironment() })
+
+var _ = AfterSuite(func() { Expect(env.Stop()).To(Succeed()) })
+
+var _ = BeforeEach(func() {
+	var err error
+	// Jobs take a little time, so the poller sees pending jobs as it would with a real management server.
+	csEnv, err = test.NewEnvironment(20 * time.Millisecond)
+	Expect(err).ToNot(HaveOccurred())
+	k := test.NewKarpenter(env, csEnv)
+	karpenter = k
+	ctx, cloudProvider, cluster, prov, nodeClassCtrl = k.Context, k.CloudProvider, k.Cluster, k.Provisioner, k.NodeClassController
+})
+
+var _ = AfterEach(func() {
+	ExpectCleanedUp(ctx, env.Client)
+	csEnv.Close()
+})
+
+// expectNodeClassReconciled applies the NodeClass and resolves it with the real NodeClass controller.
+func expectNodeClassReconciled(nodeClass *v1.CloudStackNodeClass) *v1.CloudStackNodeClass {
+	GinkgoHelper()
+	return karpenter.ExpectNodeClassReconciled(env, nodeClass)
+}
+
+func newNodeClass() *v1.CloudStackNodeClass { return test.NodeClass() }
+
+func nodePoolFor(nodeClass *v1.CloudStackNodeClass) *karpv1.NodePool {
+	return test.NodePoolFor(nodeClass)
+}
+
+func liveVMs() []simulator.VM { return csEnv.LiveVMs() }
+
+func pendingPod(cpu string) *corev1.Pod { return test.PendingPod(cpu) }
