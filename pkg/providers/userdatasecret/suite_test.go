@@ -42,7 +42,9 @@ var _ = Describe("Get", func() {
 	DescribeTable("classifies what the API server answers",
 		func(ctx context.Context, answer error, reason string) {
 			c := fake.NewClientBuilder().WithScheme(scheme.Scheme).WithInterceptorFuncs(interceptor.Funcs{
-				Get: func(context.Context, client.WithWatch, client.ObjectKey, client.Object, ...client.GetOption) error { return answer },
+				Get: func(context.Context, client.WithWatch, client.ObjectKey, client.Object, ...client.GetOption) error {
+					return answer
+				},
 			}).Build()
 			_, err := userdatasecret.NewDefaultProvider(c).Get(ctx, withRef("join"))
 			Expect(err).To(HaveOccurred())
