@@ -105,7 +105,7 @@ var _ = Describe("Provisioning as the chart's ServiceAccount", Ordered, func() {
 		apply(render(defaultRelease))
 
 		var err error
-		csEnv, err = test.NewEnvironment(20 * time.Millisecond)
+		csEnv, err = test.NewEnvironment()
 		Expect(err).NotTo(HaveOccurred())
 		DeferCleanup(csEnv.Close)
 		pctx = coreoptions.ToContext(ctx, coretest.Options())
