@@ -407,7 +407,7 @@ var _ = Describe("Zone names", func() {
 var _ = Describe("Disabled zones", func() {
 	// refresh drops every provider cache, as their TTLs would, so the test sees CloudStack as it is now.
 	refresh := func() {
-		csEnv.Operator = csEnv.Restarted()
+		csEnv.Operator = csEnv.Restarted().Operator
 		wire()
 	}
 

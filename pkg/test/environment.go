@@ -190,10 +190,12 @@ func (e *Environment) Keys(account string) (string, string) {
 	return acct.APIKey, acct.SecretKey
 }
 
-// Restarted is the provider of a controller that restarted: the same client and options, and every provider and
-// cache new, so nothing is remembered from before.
-func (e *Environment) Restarted() *operator.Operator {
-	return operator.New(e.Operator.Operator, e.API, e.Options)
+// Restarted is the environment as a controller that restarted sees it: the same simulator, client and options, and
+// every provider and cache built anew by operator.New, so nothing is remembered from before.
+func (e *Environment) Restarted() *Environment {
+	restarted := *e
+	restarted.Operator = operator.New(e.Operator.Operator, e.API, e.Options)
+	return &restarted
 }
 
 // Reset prepares the environment for the next spec: the simulator is back to its catalog (no VMs, no faults, no
@@ -204,7 +206,7 @@ func (e *Environment) Reset() error {
 	if err := e.Simulator.Reset(); err != nil {
 		return err
 	}
-	e.Operator = e.Restarted()
+	e.Operator = e.Restarted().Operator
 	return nil
 }
 
