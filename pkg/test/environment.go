@@ -160,14 +160,14 @@ func (e *Environment) applyClientOptions(o *cloudstack.Options) {
 
 // Client is a client of the simulator signed with another account's keys (an administrator's, another tenant's),
 // with the environment's client settings and then mods.
-func (e *Environment) Client(account string, mods ...func(*cloudstack.Options)) *cloudstack.Client {
+func (e *Environment) Client(account string, mods ...func(*cloudstack.Options)) (*cloudstack.Client, error) {
 	key, secret := e.Keys(account)
 	return e.ClientWithKeys(key, secret, mods...)
 }
 
 // ClientWithKeys is a client of the simulator signed with the given keys, with the environment's client settings and
 // then mods. It is the one place tests build a CloudStack client (the provider's own is built by operator.Build).
-func (e *Environment) ClientWithKeys(key, secret string, mods ...func(*cloudstack.Options)) *cloudstack.Client {
+func (e *Environment) ClientWithKeys(key, secret string, mods ...func(*cloudstack.Options)) (*cloudstack.Client, error) {
 	o := e.Options.ClientOptions()
 	o.APIKey, o.SecretKey = key, secret
 	e.applyClientOptions(&o)
@@ -176,9 +176,9 @@ func (e *Environment) ClientWithKeys(key, secret string, mods ...func(*cloudstac
 	}
 	c, err := cloudstack.New(o)
 	if err != nil {
-		panic(fmt.Sprintf("building a CloudStack client, %s", err))
+		return nil, fmt.Errorf("building a CloudStack client, %w", err)
 	}
-	return c
+	return c, nil
 }
 
 // Keys are the API key and secret key of a catalog account.

@@ -313,7 +313,8 @@ var _ = Describe("NodeClass controller", func() {
 		}
 	})
 	It("tells an admin account that spec.zone is disabled", func() {
-		admin := csEnv.Client("admin")
+		admin, err := csEnv.Client("admin")
+		Expect(err).ToNot(HaveOccurred())
 		p := newProviders()
 		p.Zones = zone.NewDefaultProvider(admin, gocache.New(cache.DefaultTTL, cache.CleanupInterval))
 		controller = nodeclass.NewController(env.Client, recorder, fakeClock, p)
