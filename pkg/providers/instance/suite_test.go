@@ -121,15 +121,10 @@ var _ = BeforeSuite(func() {
 	var err error
 	csEnv, err = test.NewEnvironment(append(environmentOptions(20*time.Millisecond), test.WithCatalog(suiteCatalog()))...)
 	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(csEnv.Close)
 	sim, api = csEnv.Simulator, csEnv.API
 	rootAPI, err = csEnv.Client("root")
 	Expect(err).NotTo(HaveOccurred())
-})
-
-var _ = AfterSuite(func() {
-	if csEnv != nil {
-		csEnv.Close()
-	}
 })
 
 // Every test starts from an empty cloud and a provider that remembers nothing.

@@ -123,6 +123,7 @@ var _ = BeforeSuite(func() {
 			o.VMMemoryOverheadPercent = 0
 		}))
 	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(csEnv.Close)
 	sim, api = csEnv.Simulator, csEnv.API
 	list, err := api.ListZones(ctx)
 	Expect(err).NotTo(HaveOccurred())
@@ -131,12 +132,6 @@ var _ = BeforeSuite(func() {
 		zones[z.Name] = v1.Zone{ID: z.Id, Name: z.Name}
 	}
 	Expect(zones).To(HaveLen(2))
-})
-
-var _ = AfterSuite(func() {
-	if csEnv != nil {
-		csEnv.Close()
-	}
 })
 
 var _ = BeforeEach(func() {
