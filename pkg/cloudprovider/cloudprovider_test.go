@@ -26,7 +26,6 @@ import (
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/apis"
 	v1 "github.com/cloudstack/karpenter-provider-cloudstack/pkg/apis/v1"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/cloudprovider"
-	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/operator"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/instance"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/simulator"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/test"
@@ -381,8 +380,8 @@ var _ = Describe("Zone names", func() {
 		for i := range cat.ServiceOfferings {
 			cat.ServiceOfferings[i].Zones = lo.Map(cat.ServiceOfferings[i].Zones, func(z string, _ int) string { return lo.Ternary(z == "zone-a", paris, z) })
 		}
-		csEnv.Close()
-		csEnv = lo.Must(test.NewEnvironmentWithCatalog(cat, 20*time.Millisecond))
+		csEnv = lo.Must(test.NewEnvironment(test.WithCatalog(cat)))
+		DeferCleanup(csEnv.Close)
 		wire()
 
 		nodeClass := newNodeClass()
@@ -408,7 +407,7 @@ var _ = Describe("Zone names", func() {
 var _ = Describe("Disabled zones", func() {
 	// refresh drops every provider cache, as their TTLs would, so the test sees CloudStack as it is now.
 	refresh := func() {
-		csEnv.Operator = operator.New(nil, csEnv.API, csEnv.Options)
+		csEnv.Operator = csEnv.Restarted().Operator
 		wire()
 	}
 

@@ -1,8 +1,6 @@
 package cloudprovider_test
 
 import (
-	"time"
-
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	"github.com/samber/lo"
@@ -24,8 +22,8 @@ var _ = Describe("Security groups", func() {
 				cat.Zones[i].SecurityGroupsEnabled = true
 			}
 		}
-		csEnv.Close()
-		csEnv = lo.Must(test.NewEnvironmentWithCatalog(cat, 20*time.Millisecond))
+		csEnv = lo.Must(test.NewEnvironment(test.WithCatalog(cat)))
+		DeferCleanup(csEnv.Close)
 		wire()
 	})
 

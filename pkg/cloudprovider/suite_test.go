@@ -3,10 +3,10 @@ package cloudprovider_test
 import (
 	"context"
 	"testing"
-	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	"github.com/samber/lo"
 	corev1 "k8s.io/api/core/v1"
 	karpv1 "sigs.k8s.io/karpenter/pkg/apis/v1"
 	"sigs.k8s.io/karpenter/pkg/controllers/provisioning"
@@ -38,19 +38,26 @@ func TestCloudProvider(t *testing.T) {
 	RunSpecs(t, "CloudProvider")
 }
 
+// shared is the suite's CloudStack environment; a spec that needs another catalog builds its own into csEnv.
+var shared *test.Environment
+
 var _ = BeforeSuite(func() {
 	env = test.NewKubeEnvironment()
+	shared = lo.Must(test.NewEnvironment())
 })
 
 var _ = AfterSuite(func() {
-	Expect(env.Stop()).To(Succeed())
+	if shared != nil {
+		shared.Close()
+	}
+	if env != nil { // nil when BeforeSuite failed
+		Expect(env.Stop()).To(Succeed())
+	}
 })
 
 var _ = BeforeEach(func() {
-	var err error
-	// Jobs take a little time, so the poller sees pending jobs as it would with a real management server.
-	csEnv, err = test.NewEnvironment(20 * time.Millisecond)
-	Expect(err).ToNot(HaveOccurred())
+	csEnv = shared
+	Expect(csEnv.Reset()).To(Succeed())
 	wire()
 })
 
@@ -63,7 +70,6 @@ func wire() {
 
 var _ = AfterEach(func() {
 	ExpectCleanedUp(ctx, env.Client)
-	csEnv.Close()
 })
 
 func newNodeClass() *v1.CloudStackNodeClass { return test.NodeClass() }

@@ -80,13 +80,23 @@ func NewOperator(ctx context.Context, op *coreoperator.Operator) (context.Contex
 	return ctx, o
 }
 
+// BuildOption changes how Build builds the provider.
+type BuildOption func(*cloudstack.Options)
+
+// WithClientOptions changes the CloudStack client's settings that are not the operator's options (job polling,
+// retries): tests shorten them against the simulator. The binary never passes it.
+func WithClientOptions(f func(*cloudstack.Options)) BuildOption { return BuildOption(f) }
+
 // Build is NewOperator without the process around it: it returns errors instead of ending the process and leaves
 // registering Reachability and CredentialsReloader to the caller. namespaces reads the kube-system namespace, whose UID
 // becomes Options.ClusterID; registerer receives the client's metrics.
 func Build(ctx context.Context, op *coreoperator.Operator, opts *options.Options, namespaces corev1client.NamespacesGetter,
-	registerer prometheus.Registerer) (*Operator, error) {
+	registerer prometheus.Registerer, buildOpts ...BuildOption) (*Operator, error) {
 	clientOpts := opts.ClientOptions()
 	clientOpts.Registerer = registerer
+	for _, f := range buildOpts {
+		f(&clientOpts)
+	}
 	api, err := cloudstack.New(clientOpts)
 	if err != nil {
 		return nil, fmt.Errorf("building the CloudStack client, %w", err)

@@ -7,11 +7,10 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	gocache "github.com/patrickmn/go-cache"
 	"sigs.k8s.io/yaml"
 
-	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/cache"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/cloudstack"
+	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/operator/options"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/affinitygroup"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/network"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/securitygroup"
@@ -19,6 +18,7 @@ import (
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/template"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/zone"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/simulator"
+	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/test"
 )
 
 func TestProviders(t *testing.T) {
@@ -60,26 +60,44 @@ func testCatalog() *simulator.Catalog {
 	return c
 }
 
-// newEnv starts a simulator; apiKey and secret select the account (empty: the catalog's tenant account).
-func newEnv(apiKey, secret string) *env {
-	sim, err := simulator.New(testCatalog(), simulator.WithJobLatency(0))
-	Expect(err).NotTo(HaveOccurred())
-	DeferCleanup(sim.Close)
-	if apiKey == "" {
-		apiKey, secret = "sim-user-api-key", "sim-user-secret-key"
+// user and admin are the suite's test environments, over testCatalog, as the tenant account and the root admin.
+var user, admin *test.Environment
+
+var _ = BeforeSuite(func() {
+	for _, e := range []struct {
+		into    **test.Environment
+		account string
+	}{{&user, test.UserAccount}, {&admin, "admin"}} {
+		var err error
+		*e.into, err = test.NewEnvironment(test.WithCatalog(testCatalog()), test.WithAccount(e.account), test.WithJobLatency(0),
+			test.WithOptions(func(o *options.Options) { o.HTTPTimeout, o.APIQPS, o.APIBurst = 10*time.Second, 10000, 10000 }),
+			test.WithClientOptions(func(o *cloudstack.Options) {
+				o.RetryMaxAttempts, o.RetryBaseDelay, o.RetryMaxDelay = 2, time.Millisecond, time.Millisecond
+			}))
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup((*e.into).Close)
 	}
-	api, err := cloudstack.New(cloudstack.Options{APIURL: sim.URL(), APIKey: apiKey, SecretKey: secret, HTTPTimeout: 10 * time.Second,
-		QPS: 10000, Burst: 10000, RetryMaxAttempts: 2, RetryBaseDelay: time.Millisecond, RetryMaxDelay: time.Millisecond})
-	Expect(err).NotTo(HaveOccurred())
+})
+
+// newEnv resets the environment of the account whose keys apiKey and secret are (empty: the catalog's tenant
+// account) and hands out its providers, as the operator built them.
+func newEnv(apiKey, secret string) *env {
+	e := user
+	if apiKey != "" {
+		key, sec := admin.Keys("admin")
+		Expect([]string{apiKey, secret}).To(Equal([]string{key, sec}), "the suite has environments for the tenant and the admin only")
+		e = admin
+	}
+	Expect(e.Reset()).To(Succeed())
 	return &env{
-		sim:            sim,
-		api:            api,
-		zones:          zone.NewDefaultProvider(api, gocache.New(cache.ZonesTTL, cache.CleanupInterval)),
-		networks:       network.NewDefaultProvider(api, gocache.New(cache.NetworksTTL, cache.CleanupInterval)),
-		templates:      template.NewDefaultProvider(api, gocache.New(cache.TemplatesTTL, cache.CleanupInterval)),
-		affinityGroup:  affinitygroup.NewDefaultProvider(api, gocache.New(cache.AffinityGroupsTTL, cache.CleanupInterval)),
-		sshKeyPairs:    sshkeypair.NewDefaultProvider(api, gocache.New(cache.SSHKeyPairsTTL, cache.CleanupInterval)),
-		securityGroups: securitygroup.NewDefaultProvider(api, gocache.New(cache.SecurityGroupsTTL, cache.CleanupInterval)),
+		sim:            e.Simulator,
+		api:            e.API,
+		zones:          e.ZoneProvider.(*zone.DefaultProvider),
+		networks:       e.NetworkProvider.(*network.DefaultProvider),
+		templates:      e.TemplateProvider.(*template.DefaultProvider),
+		affinityGroup:  e.AffinityGroupProvider.(*affinitygroup.DefaultProvider),
+		sshKeyPairs:    e.SSHKeyPairProvider.(*sshkeypair.DefaultProvider),
+		securityGroups: e.SecurityGroupProvider.(*securitygroup.DefaultProvider),
 	}
 }
 

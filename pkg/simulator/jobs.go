@@ -51,16 +51,18 @@ func (s *Server) failJob(j *job, code int, text string) {
 }
 
 // after runs fn under s.mu once d has passed. A non-positive d runs fn at once, in the caller's critical
-// section, so that zero job latency completes jobs within the request that started them.
+// section, so that zero job latency completes jobs within the request that started them. Callers hold s.mu; a Reset
+// in between cancels fn.
 func (s *Server) after(d time.Duration, fn func()) {
 	if d <= 0 {
 		fn()
 		return
 	}
+	gen := s.gen
 	time.AfterFunc(d, func() {
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		if !s.closed {
+		if !s.closed && s.gen == gen {
 			fn()
 		}
 	})

@@ -35,6 +35,12 @@ type Server struct {
 	mu     sync.Mutex // guards the simulated cloud below
 	closed bool
 	st     *cloud
+	// gen counts Resets: a job transition scheduled before a Reset must not act on the cloud built by it.
+	gen uint64
+	// pristine is the catalog as New received it (JSON), which Reset rebuilds the cloud from; initialJobLatency is
+	// the job latency New was given.
+	pristine          []byte
+	initialJobLatency time.Duration
 
 	faults  faults
 	limiter apiLimiter
@@ -74,6 +80,13 @@ func New(c *Catalog, opts ...Option) (*Server, error) {
 	for _, o := range opts {
 		o(s)
 	}
+	s.initialJobLatency = s.jobLatency()
+	// newCloud keeps pointers into the catalog, and commands change the objects they point to: Reset needs a copy.
+	pristine, err := json.Marshal(c)
+	if err != nil {
+		return nil, fmt.Errorf("copying the catalog: %w", err)
+	}
+	s.pristine = pristine
 	st, err := newCloud(c)
 	if err != nil {
 		return nil, fmt.Errorf("building simulated cloud: %w", err)

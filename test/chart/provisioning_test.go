@@ -105,7 +105,7 @@ var _ = Describe("Provisioning as the chart's ServiceAccount", Ordered, func() {
 		apply(render(defaultRelease))
 
 		var err error
-		csEnv, err = test.NewEnvironment(20 * time.Millisecond)
+		csEnv, err = test.NewEnvironment()
 		Expect(err).NotTo(HaveOccurred())
 		DeferCleanup(csEnv.Close)
 		pctx = coreoptions.ToContext(ctx, coretest.Options())
@@ -141,15 +141,7 @@ var _ = Describe("Provisioning as the chart's ServiceAccount", Ordered, func() {
 	})
 
 	It("resolves the NodeClass with the controller's permissions", func() {
-		ctrl := nodeclass.NewController(sa, events.NewRecorder(&record.FakeRecorder{}), clk, nodeclass.Providers{
-			Zones:            csEnv.ZoneProvider,
-			Networks:         csEnv.NetworkProvider,
-			Templates:        csEnv.TemplateProvider,
-			ServiceOfferings: csEnv.InstanceTypeProvider,
-			SSHKeyPairs:      csEnv.SSHKeyPairProvider,
-			AffinityGroups:   csEnv.AffinityGroupProvider,
-			SecurityGroups:   csEnv.SecurityGroupProvider,
-		})
+		ctrl := nodeclass.NewController(sa, events.NewRecorder(&record.FakeRecorder{}), clk, csEnv.NodeClassProviders())
 		ExpectObjectReconciled(pctx, sa, ctrl, nodeClass)
 		Expect(admin.Get(ctx, client.ObjectKeyFromObject(nodeClass), nodeClass)).To(Succeed())
 		Expect(nodeClass.StatusConditions().Get(status.ConditionReady).IsTrue()).To(BeTrue(), "%v", nodeClass.Status.Conditions)
@@ -177,17 +169,10 @@ var _ = Describe("Provisioning as the chart's ServiceAccount", Ordered, func() {
 			}).Should(Succeed())
 		})
 		expectCached(sa, secretClass)
-		ctrl := nodeclass.NewController(sa, events.NewRecorder(&record.FakeRecorder{}), clk, nodeclass.Providers{
-			Zones:            csEnv.ZoneProvider,
-			Networks:         csEnv.NetworkProvider,
-			Templates:        csEnv.TemplateProvider,
-			ServiceOfferings: csEnv.InstanceTypeProvider,
-			SSHKeyPairs:      csEnv.SSHKeyPairProvider,
-			AffinityGroups:   csEnv.AffinityGroupProvider,
-			SecurityGroups:   csEnv.SecurityGroupProvider,
-			// As cmd/controller wires it: straight to the API server, as the ServiceAccount.
-			UserDataSecrets: userdatasecret.NewDefaultProvider(asServiceAccount(defaultRelease.namespace, defaultFullname)),
-		})
+		providers := csEnv.NodeClassProviders()
+		// As cmd/controller wires it: straight to the API server, as the ServiceAccount.
+		providers.UserDataSecrets = userdatasecret.NewDefaultProvider(asServiceAccount(defaultRelease.namespace, defaultFullname))
+		ctrl := nodeclass.NewController(sa, events.NewRecorder(&record.FakeRecorder{}), clk, providers)
 		ExpectObjectReconciled(pctx, sa, ctrl, secretClass)
 		Expect(admin.Get(ctx, client.ObjectKeyFromObject(secretClass), secretClass)).To(Succeed())
 		cond := secretClass.StatusConditions().Get(v1.ConditionTypeUserDataReady)

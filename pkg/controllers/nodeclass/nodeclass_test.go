@@ -30,7 +30,6 @@ import (
 	v1 "github.com/cloudstack/karpenter-provider-cloudstack/pkg/apis/v1"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/bootstrap"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/cache"
-	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/cloudstack"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/controllers/nodeclass"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/zone"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/simulator"
@@ -314,7 +313,7 @@ var _ = Describe("NodeClass controller", func() {
 		}
 	})
 	It("tells an admin account that spec.zone is disabled", func() {
-		admin, err := cloudstack.New(cloudstack.Options{APIURL: sim.URL(), APIKey: "admin-api-key", SecretKey: "admin-secret-key", RetryMaxAttempts: 1})
+		admin, err := csEnv.Client("admin")
 		Expect(err).ToNot(HaveOccurred())
 		p := newProviders()
 		p.Zones = zone.NewDefaultProvider(admin, gocache.New(cache.DefaultTTL, cache.CleanupInterval))

@@ -7,21 +7,12 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	gocache "github.com/patrickmn/go-cache"
 	clock "k8s.io/utils/clock/testing"
 	coretest "sigs.k8s.io/karpenter/pkg/test"
 
-	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/cache"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/cloudstack"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/controllers/nodeclass"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/operator/options"
-	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/affinitygroup"
-	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/instancetype"
-	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/network"
-	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/securitygroup"
-	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/sshkeypair"
-	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/template"
-	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/zone"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/simulator"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/test"
 )
@@ -92,8 +83,8 @@ securityGroups:
 var (
 	ctx        context.Context
 	env        *coretest.Environment
+	csEnv      *test.Environment
 	sim        *simulator.Server
-	api        *cloudstack.Client
 	fakeClock  *clock.FakeClock
 	recorder   *coretest.EventRecorder
 	controller *nodeclass.Controller
@@ -109,38 +100,32 @@ var _ = BeforeSuite(func() {
 
 	cat, err := simulator.ParseCatalog([]byte(catalogYAML))
 	Expect(err).ToNot(HaveOccurred())
-	sim, err = simulator.New(cat, simulator.WithJobLatency(0))
+	csEnv, err = test.NewEnvironment(test.WithCatalog(cat), test.WithJobLatency(0),
+		// One attempt per read: the API-failure tests want the error now, not after backoff.
+		test.WithClientOptions(func(o *cloudstack.Options) { o.RetryMaxAttempts = 1 }))
 	Expect(err).ToNot(HaveOccurred())
-	// One attempt per read: the API-failure tests want the error now, not after backoff.
-	api, err = cloudstack.New(cloudstack.Options{APIURL: sim.URL(), APIKey: sim.APIKey(), SecretKey: sim.SecretKey(), RetryMaxAttempts: 1})
-	Expect(err).ToNot(HaveOccurred())
-	ctx = options.ToContext(context.Background(), &options.Options{ClusterName: "test-cluster", UserDataMaxLength: 32768})
+	sim = csEnv.Simulator
+	ctx = options.ToContext(context.Background(), csEnv.Options)
 	fakeClock = clock.NewFakeClock(time.Now())
 })
 
 var _ = AfterSuite(func() {
-	sim.Close()
-	Expect(env.Stop()).To(Succeed())
+	if csEnv != nil {
+		csEnv.Close()
+	}
+	if env != nil { // nil when BeforeSuite failed
+		Expect(env.Stop()).To(Succeed())
+	}
 })
 
-// newProviders gives every test empty caches, so that a test sees the simulator as it is now.
-func newProviders() nodeclass.Providers {
-	c := func() *gocache.Cache { return gocache.New(cache.DefaultTTL, cache.CleanupInterval) }
-	return nodeclass.Providers{
-		Zones:            zone.NewDefaultProvider(api, c()),
-		Networks:         network.NewDefaultProvider(api, c()),
-		Templates:        template.NewDefaultProvider(api, c()),
-		ServiceOfferings: instancetype.NewDefaultProvider(api, cache.NewUnavailableOfferings(), nil),
-		SSHKeyPairs:      sshkeypair.NewDefaultProvider(api, c()),
-		AffinityGroups:   affinitygroup.NewDefaultProvider(api, c()),
-		SecurityGroups:   securitygroup.NewDefaultProvider(api, c()),
-	}
-}
+// newProviders are the providers of a controller that just started: empty caches, so that a test sees the
+// simulator as it is now.
+func newProviders() nodeclass.Providers { return csEnv.Restarted().NodeClassProviders() }
 
 var _ = BeforeEach(func() {
-	sim.ResetFaults()
+	Expect(csEnv.Reset()).To(Succeed())
 	recorder = coretest.NewEventRecorder()
-	controller = nodeclass.NewController(env.Client, recorder, fakeClock, newProviders())
+	controller = nodeclass.NewController(env.Client, recorder, fakeClock, csEnv.NodeClassProviders())
 })
 
 var _ = AfterEach(func() {

@@ -3,7 +3,6 @@ package instance_test
 import (
 	"time"
 
-	csgo "github.com/apache/cloudstack-go/v2/cloudstack"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	"github.com/samber/lo"
@@ -21,16 +20,8 @@ var _ = Describe("A VM left in Error whose destroy is refused at first", func() 
 		its := listInstanceTypes(nc)
 		// What a previous process left: a deploy of the NodeClaim's name whose job failed, in Error.
 		sim.FailNextDeploys(1, "zone-a", "small")
-		p := &csgo.DeployVirtualMachineParams{}
-		p.SetZoneid(id("zone", "zone-a"))
-		p.SetServiceofferingid(id("serviceoffering", "small"))
-		p.SetTemplateid(id("template", "ubuntu"))
-		p.SetNetworkids([]string{id("network", "net-a2"), id("network", "net-a")})
-		p.SetName("left-in-error")
-		p.SetGroup(owner.Group())
-		errorVM, jobID, err := api.DeployVM(ctx, p)
-		Expect(err).NotTo(HaveOccurred())
-		_, err = api.WaitForJob(ctx, jobID)
+		errorVM, jobID := deployAsLostCreate("left-in-error")
+		_, err := api.WaitForJob(ctx, jobID)
 		Expect(err).To(HaveOccurred())
 		Expect(vmState(errorVM)).To(Equal(simulator.StateError))
 

@@ -14,11 +14,10 @@ import (
 	"sigs.k8s.io/karpenter/pkg/cloudprovider"
 
 	v1 "github.com/cloudstack/karpenter-provider-cloudstack/pkg/apis/v1"
-	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/cache"
-	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/cloudstack"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/instance"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/instancetype"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/simulator"
+	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/test"
 )
 
 // These specs drive the provider's failure paths through its public interface only (Create, Get, List, Delete)
@@ -83,18 +82,12 @@ type cloud struct {
 
 func newCloud(mutate func(*simulator.Catalog)) *cloud {
 	GinkgoHelper()
-	cat, err := simulator.ParseCatalog([]byte(catalogYAML))
-	Expect(err).NotTo(HaveOccurred())
+	cat := suiteCatalog()
 	mutate(cat)
-	s, err := simulator.New(cat, simulator.WithJobLatency(5*time.Millisecond))
+	e, err := test.NewEnvironment(append(environmentOptions(5*time.Millisecond), test.WithCatalog(cat))...)
 	Expect(err).NotTo(HaveOccurred())
-	DeferCleanup(s.Close)
-	c, err := cloudstack.New(cloudstack.Options{APIURL: s.URL(), APIKey: s.APIKey(), SecretKey: s.SecretKey(),
-		JobPollInterval: 5 * time.Millisecond, JobPollMaxInterval: 20 * time.Millisecond})
-	Expect(err).NotTo(HaveOccurred())
-	u := cache.NewUnavailableOfferings()
-	its := instancetype.NewDefaultProvider(c, u, map[string]float64{"small": 0.01})
-	return &cloud{sim: s, types: its, provider: instance.NewDefaultProvider(c, u, owner, instance.WithServiceOfferings(its))}
+	DeferCleanup(e.Close)
+	return &cloud{sim: e.Simulator, types: e.InstanceTypeProvider.(*instancetype.DefaultProvider), provider: e.InstanceProvider.(*instance.DefaultProvider)}
 }
 
 var _ = Describe("Create when tagging fails", func() {

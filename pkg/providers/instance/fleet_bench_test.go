@@ -11,12 +11,6 @@ import (
 	"time"
 
 	"sigs.k8s.io/karpenter/pkg/cloudprovider"
-
-	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/cache"
-	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/cloudstack"
-	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/instance"
-	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/instancetype"
-	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/simulator"
 )
 
 // fleetSize is how many VMs one iteration of BenchmarkFleetRequests launches at once, as a burst of pending pods does.
@@ -41,29 +35,9 @@ func BenchmarkFleetRequests(b *testing.B) {
 		latency = d
 	}
 	ctx := context.Background()
-	cat, err := simulator.ParseCatalog([]byte(catalogYAML))
-	if err != nil {
-		b.Fatal(err)
-	}
-	s, err := simulator.New(cat, simulator.WithJobLatency(latency))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer s.Close()
-	// The default client options: the poll intervals and rate limit a production controller runs with.
-	client, err := cloudstack.New(cloudstack.Options{APIURL: s.URL(), APIKey: s.APIKey(), SecretKey: s.SecretKey()})
-	if err != nil {
-		b.Fatal(err)
-	}
-	unavailable := cache.NewUnavailableOfferings()
-	its := instancetype.NewDefaultProvider(client, unavailable, nil)
-	p := instance.NewDefaultProvider(client, unavailable, owner, instance.WithServiceOfferings(its))
-	nc := nodeClass()
-	nc.Status.AffinityGroups = nil // anti-affinity would cap the VMs per zone at the simulated host count
-	types, err := its.List(ctx, nc)
-	if err != nil {
-		b.Fatal(err)
-	}
+	// The flags' rate limit and the client's job polling, as a production controller runs.
+	e, p, nc, types := benchEnvironment(b, latency, true)
+	s := e.Simulator
 	phases := map[string]map[string]int64{}
 	measure := func(phase string, fn func()) {
 		before := s.Counts()

@@ -11,6 +11,7 @@ import (
 	v1 "github.com/cloudstack/karpenter-provider-cloudstack/pkg/apis/v1"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/cloudstack"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/instance"
+	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/test"
 )
 
 var _ = Describe("Launching and destroying many VMs at once", func() {
@@ -20,8 +21,9 @@ var _ = Describe("Launching and destroying many VMs at once", func() {
 
 	BeforeEach(func() {
 		// Polls and the tagging window long enough that a loaded machine still starts every launch within them.
-		client, err := cloudstack.New(cloudstack.Options{APIURL: sim.URL(), APIKey: sim.APIKey(), SecretKey: sim.SecretKey(),
-			JobPollInterval: 100 * time.Millisecond, JobPollMaxInterval: 200 * time.Millisecond})
+		client, err := csEnv.Client(test.UserAccount, func(o *cloudstack.Options) {
+			o.JobPollInterval, o.JobPollMaxInterval = 100*time.Millisecond, 200*time.Millisecond
+		})
 		Expect(err).NotTo(HaveOccurred())
 		p = instance.NewDefaultProvider(client, unavailable, owner, instance.WithServiceOfferings(instanceTypes))
 		sim.SetJobLatency(300 * time.Millisecond)

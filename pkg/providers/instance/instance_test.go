@@ -151,15 +151,7 @@ var _ = Describe("Create", func() {
 
 	It("adopts and tags a VM whose Create was lost before tagging", func() {
 		nc := nodeClass()
-		p := &csgo.DeployVirtualMachineParams{}
-		p.SetZoneid(id("zone", "zone-a"))
-		p.SetServiceofferingid(id("serviceoffering", "small"))
-		p.SetTemplateid(id("template", "ubuntu"))
-		p.SetNetworkids([]string{id("network", "net-a2"), id("network", "net-a")})
-		p.SetName("lost")
-		p.SetGroup(owner.Group())
-		vmID, _, err := api.DeployVM(ctx, p)
-		Expect(err).NotTo(HaveOccurred())
+		vmID, _ := deployAsLostCreate("lost")
 		// The VM is still starting: Create must wait for it rather than deploy another.
 		inst, err := provider.Create(ctx, nc, nodeClaim("lost"), listInstanceTypes(nc), userData)
 		Expect(err).NotTo(HaveOccurred())

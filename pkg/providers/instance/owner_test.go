@@ -15,6 +15,7 @@ import (
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/cache"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/cloudstack"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/instance"
+	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/test"
 )
 
 // deployRaw deploys a VM in zone-a outside the provider, in a group and with tags of the test's choosing.
@@ -79,8 +80,7 @@ var _ = Describe("Ownership", func() {
 
 	DescribeTable("with an admin key, lists only the key's own account, whatever another account's VMs carry",
 		func(key, secret string) {
-			adminAPI, err := cloudstack.New(cloudstack.Options{APIURL: sim.URL(), APIKey: key, SecretKey: secret,
-				JobPollInterval: 5 * time.Millisecond, JobPollMaxInterval: 20 * time.Millisecond})
+			adminAPI, err := csEnv.ClientWithKeys(key, secret)
 			Expect(err).NotTo(HaveOccurred())
 			// The worst case: another account's cluster with the same name and even the same ID.
 			admin := instance.NewDefaultProvider(adminAPI, unavailable, owner, instance.WithServiceOfferings(instanceTypes))
@@ -155,8 +155,7 @@ var _ = Describe("Hostnames", func() {
 			deployRaw(api, fmt.Sprintf("unrelated-%d", i), "", nil, id("network", "net-a"))
 		}
 		// Pages of 10: a scan of the account's 31 VMs would take four requests.
-		paged, err := cloudstack.New(cloudstack.Options{APIURL: sim.URL(), APIKey: sim.APIKey(), SecretKey: sim.SecretKey(), PageSize: 10,
-			JobPollInterval: 5 * time.Millisecond, JobPollMaxInterval: 20 * time.Millisecond})
+		paged, err := csEnv.Client(test.UserAccount, func(o *cloudstack.Options) { o.PageSize = 10 })
 		Expect(err).NotTo(HaveOccurred())
 		p := instance.NewDefaultProvider(paged, unavailable, owner, instance.WithServiceOfferings(instanceTypes))
 		first, err := p.Create(ctx, nc, nodeClaim("dup-1"), listInstanceTypes(nc), userData)

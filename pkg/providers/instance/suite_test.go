@@ -14,16 +14,19 @@ import (
 	v1 "github.com/cloudstack/karpenter-provider-cloudstack/pkg/apis/v1"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/cache"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/cloudstack"
+	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/operator/options"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/instance"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/instancetype"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/simulator"
+	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/test"
 )
 
-const clusterName = "test-cluster"
+const clusterName = test.ClusterName
 
-// owner is this cluster; otherCluster shares its name and account (another cluster's kube-system UID).
+// owner is this cluster (the test environment's); otherCluster shares its name and account (another cluster's
+// kube-system UID).
 var (
-	owner        = instance.Owner{ClusterName: clusterName, ClusterID: "5b0e3c8a-6a51-4d8e-9d43-0f1f3a7c2b10"}
+	owner        = test.Owner()
 	otherCluster = instance.Owner{ClusterName: clusterName, ClusterID: "e2a9d7f4-1c3b-4f6e-8a20-7b5d9c4e1f32"}
 )
 
@@ -82,9 +85,10 @@ sshKeyPairs:
 
 var (
 	ctx           context.Context
+	csEnv         *test.Environment
 	sim           *simulator.Server
 	api           *cloudstack.Client
-	rootAPI       *cloudstack.Client // cleans up every account's VMs
+	rootAPI       *cloudstack.Client // the root admin's client, for specs that act on every account's VMs
 	unavailable   *cache.UnavailableOfferings
 	instanceTypes *instancetype.DefaultProvider
 	provider      *instance.DefaultProvider
@@ -95,38 +99,40 @@ func TestInstance(t *testing.T) {
 	RunSpecs(t, "Instance Provider")
 }
 
-var _ = BeforeSuite(func() {
-	ctx = context.Background()
+// environmentOptions are the suite's: jobs of 20 ms polled every 5 ms (backing off to 20 ms), and a price for small.
+func environmentOptions(jobLatency time.Duration) []test.EnvironmentOption {
+	return []test.EnvironmentOption{test.WithJobLatency(jobLatency),
+		test.WithOptions(func(o *options.Options) { o.OfferingPrices = map[string]float64{"small": 0.01} }),
+		test.WithClientOptions(func(o *cloudstack.Options) {
+			o.JobPollInterval, o.JobPollMaxInterval = 5*time.Millisecond, 20*time.Millisecond
+		})}
+}
+
+// suiteCatalog is catalogYAML, parsed.
+func suiteCatalog() *simulator.Catalog {
+	GinkgoHelper()
 	cat, err := simulator.ParseCatalog([]byte(catalogYAML))
 	Expect(err).NotTo(HaveOccurred())
-	sim, err = simulator.New(cat, simulator.WithJobLatency(20*time.Millisecond))
+	return cat
+}
+
+var _ = BeforeSuite(func() {
+	ctx = context.Background()
+	var err error
+	csEnv, err = test.NewEnvironment(append(environmentOptions(20*time.Millisecond), test.WithCatalog(suiteCatalog()))...)
 	Expect(err).NotTo(HaveOccurred())
-	api, err = cloudstack.New(cloudstack.Options{APIURL: sim.URL(), APIKey: sim.APIKey(), SecretKey: sim.SecretKey(),
-		JobPollInterval: 5 * time.Millisecond, JobPollMaxInterval: 20 * time.Millisecond})
-	Expect(err).NotTo(HaveOccurred())
-	rootAPI, err = cloudstack.New(cloudstack.Options{APIURL: sim.URL(), APIKey: "test-root-key", SecretKey: "test-root-secret",
-		JobPollInterval: 5 * time.Millisecond, JobPollMaxInterval: 20 * time.Millisecond})
+	DeferCleanup(csEnv.Close)
+	sim, api = csEnv.Simulator, csEnv.API
+	rootAPI, err = csEnv.Client("root")
 	Expect(err).NotTo(HaveOccurred())
 })
 
-var _ = AfterSuite(func() { sim.Close() })
-
+// Every test starts from an empty cloud and a provider that remembers nothing.
 var _ = BeforeEach(func() {
-	sim.ResetFaults()
-	sim.SetJobLatency(20 * time.Millisecond)
-	unavailable = cache.NewUnavailableOfferings()
-	instanceTypes = instancetype.NewDefaultProvider(api, unavailable, map[string]float64{"small": 0.01})
-	provider = instance.NewDefaultProvider(api, unavailable, owner, instance.WithServiceOfferings(instanceTypes))
-	sim.ResetCounts()
-})
-
-var _ = AfterEach(func() {
-	// Every test starts from an empty cloud.
-	for _, vm := range sim.VirtualMachines() {
-		if vm.State != simulator.StateExpunging && vm.State != simulator.StateDestroyed {
-			Expect(rootAPI.DestroyVM(ctx, vm.ID, true)).To(Succeed())
-		}
-	}
+	Expect(csEnv.Reset()).To(Succeed())
+	unavailable = csEnv.UnavailableOfferings
+	instanceTypes = csEnv.InstanceTypeProvider.(*instancetype.DefaultProvider)
+	provider = csEnv.InstanceProvider.(*instance.DefaultProvider)
 })
 
 func id(kind, name string) string { return simulator.StableID(kind, name) }

@@ -4,15 +4,16 @@ import (
 	"context"
 	"fmt"
 	"testing"
-	"time"
 
 	"sigs.k8s.io/yaml"
 
 	v1 "github.com/cloudstack/karpenter-provider-cloudstack/pkg/apis/v1"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/cache"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/cloudstack"
+	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/operator/options"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/instancetype"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/simulator"
+	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/test"
 )
 
 const (
@@ -51,16 +52,12 @@ func benchCloud(b *testing.B) (*simulator.Server, cloudstack.API, *v1.CloudStack
 	if err != nil {
 		b.Fatal(err)
 	}
-	sim, err := simulator.New(parsed, simulator.WithJobLatency(0))
+	e, err := test.NewEnvironment(test.WithCatalog(parsed), test.WithAccount("bench"), test.WithJobLatency(0),
+		test.WithOptions(func(o *options.Options) { o.APIQPS, o.APIBurst = 1e6, 1e6 }))
 	if err != nil {
 		b.Fatal(err)
 	}
-	api, err := cloudstack.New(cloudstack.Options{APIURL: sim.URL(), APIKey: sim.APIKey(), SecretKey: sim.SecretKey(), QPS: 1e6, Burst: 1e6,
-		JobPollInterval: time.Millisecond})
-	if err != nil {
-		b.Fatal(err)
-	}
-	return sim, api, nc
+	return e.Simulator, e.API, nc
 }
 
 // BenchmarkInstanceTypesList measures List over 1000 offerings x 4 zones: cold (a new provider reads the catalog and

@@ -11,8 +11,10 @@ import (
 	v1 "github.com/cloudstack/karpenter-provider-cloudstack/pkg/apis/v1"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/cache"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/cloudstack"
+	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/operator/options"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/instancetype"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/simulator"
+	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/test"
 )
 
 // catalogYAML is the simulated cloud of these tests: two zones, fixed, customized, GPU, zone-restricted and system
@@ -97,6 +99,7 @@ serviceOfferings:
 
 var (
 	ctx         context.Context
+	csEnv       *test.Environment
 	sim         *simulator.Server
 	api         *cloudstack.Client
 	unavailable *cache.UnavailableOfferings
@@ -113,11 +116,15 @@ var _ = BeforeSuite(func() {
 	ctx = context.Background()
 	cat, err := simulator.ParseCatalog([]byte(catalogYAML))
 	Expect(err).NotTo(HaveOccurred())
-	sim, err = simulator.New(cat, simulator.WithJobLatency(10*time.Millisecond))
+	csEnv, err = test.NewEnvironment(test.WithCatalog(cat), test.WithJobLatency(10*time.Millisecond),
+		test.WithOptions(func(o *options.Options) {
+			o.OfferingPrices = map[string]float64{"small": 0.011, "custom-4c16g": 1.5}
+			// No VM memory overhead, so that capacity reads as the offering's; the specs of the overhead set their own.
+			o.VMMemoryOverheadPercent = 0
+		}))
 	Expect(err).NotTo(HaveOccurred())
-	api, err = cloudstack.New(cloudstack.Options{APIURL: sim.URL(), APIKey: sim.APIKey(), SecretKey: sim.SecretKey(),
-		JobPollInterval: 5 * time.Millisecond, JobPollMaxInterval: 20 * time.Millisecond})
-	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(csEnv.Close)
+	sim, api = csEnv.Simulator, csEnv.API
 	list, err := api.ListZones(ctx)
 	Expect(err).NotTo(HaveOccurred())
 	zones = map[string]v1.Zone{}
@@ -127,16 +134,10 @@ var _ = BeforeSuite(func() {
 	Expect(zones).To(HaveLen(2))
 })
 
-var _ = AfterSuite(func() {
-	sim.Close()
-})
-
 var _ = BeforeEach(func() {
-	unavailable = cache.NewUnavailableOfferings()
-	// No VM memory overhead, so that capacity reads as the offering's; the specs of the overhead set their own.
-	provider = instancetype.NewDefaultProvider(api, unavailable, map[string]float64{"small": 0.011, "custom-4c16g": 1.5},
-		instancetype.WithVMMemoryOverheadPercent(0))
-	sim.ResetCounts()
+	Expect(csEnv.Reset()).To(Succeed())
+	unavailable = csEnv.UnavailableOfferings
+	provider = csEnv.InstanceTypeProvider.(*instancetype.DefaultProvider)
 })
 
 // offeringID is the simulator's stable ID of a catalog offering.

@@ -15,10 +15,9 @@ import (
 
 	v1 "github.com/cloudstack/karpenter-provider-cloudstack/pkg/apis/v1"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/bootstrap"
-	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/cache"
-	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/cloudstack"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/instancetype"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/simulator"
+	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/test"
 	"github.com/cloudstack/karpenter-provider-cloudstack/test/pkg/environment"
 	"github.com/cloudstack/karpenter-provider-cloudstack/test/pkg/nodeagent"
 )
@@ -39,14 +38,11 @@ var _ = Describe("capacity of every demo offering", func() {
 		ctx := context.Background()
 		cat, err := simulator.LoadCatalog(filepath.Join("..", "environment", "catalog.yaml"))
 		Expect(err).NotTo(HaveOccurred())
-		sim, err := simulator.New(cat, simulator.WithJobLatency(time.Millisecond))
+		e, err := test.NewEnvironment(test.WithCatalog(cat), test.WithAccount(environment.UserAccount), test.WithJobLatency(time.Millisecond))
 		Expect(err).NotTo(HaveOccurred())
-		DeferCleanup(sim.Close)
-		acct, _ := lo.Find(cat.Accounts, func(a simulator.Account) bool { return a.Name == environment.UserAccount })
-		api, err := cloudstack.New(cloudstack.Options{APIURL: sim.URL(), APIKey: acct.APIKey, SecretKey: acct.SecretKey})
-		Expect(err).NotTo(HaveOccurred())
-		provider := instancetype.NewDefaultProvider(api, cache.NewUnavailableOfferings(), nil)
-		zones, err := api.ListZones(ctx)
+		DeferCleanup(e.Close)
+		provider := e.InstanceTypeProvider
+		zones, err := e.API.ListZones(ctx)
 		Expect(err).NotTo(HaveOccurred())
 		nodeClass = &v1.CloudStackNodeClass{}
 		nodeClass.Name = "capacity"

@@ -85,10 +85,7 @@ var _ = Describe("Garbage collection on a shared cloud", func() {
 		lo.Must(api.WaitForJob(ctx, jobID))
 		return id
 	}
-	clientFor := func(key, secret string) *cloudstack.Client {
-		return lo.Must(cloudstack.New(cloudstack.Options{APIURL: csEnv.Simulator.URL(), APIKey: key, SecretKey: secret,
-			JobPollInterval: 10 * time.Millisecond, JobPollMaxInterval: 100 * time.Millisecond, QPS: 1000, Burst: 1000}))
-	}
+	clientFor := func(key, secret string) *cloudstack.Client { return lo.Must(csEnv.ClientWithKeys(key, secret)) }
 	gcFor := func(api *cloudstack.Client, owner instance.Owner) *garbagecollection.Controller {
 		return garbagecollection.NewController(env.Clock, env.Client, instance.NewDefaultProvider(api, csEnv.UnavailableOfferings, owner, instance.WithServiceOfferings(csEnv.InstanceTypeProvider.(*instancetype.DefaultProvider))), 30*time.Second)
 	}

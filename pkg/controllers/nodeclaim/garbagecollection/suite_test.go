@@ -3,7 +3,6 @@ package garbagecollection_test
 import (
 	"context"
 	"testing"
-	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -39,19 +38,24 @@ func TestGarbageCollection(t *testing.T) {
 	RunSpecs(t, "GarbageCollection")
 }
 
-var _ = BeforeSuite(func() { env = test.NewKubeEnvironment() })
+var _ = BeforeSuite(func() {
+	env = test.NewKubeEnvironment()
+	var err error
+	csEnv, err = test.NewEnvironment()
+	Expect(err).ToNot(HaveOccurred())
+})
 
 var _ = AfterSuite(func() {
+	if csEnv != nil {
+		csEnv.Close()
+	}
 	if env != nil { // nil when BeforeSuite failed
 		Expect(env.Stop()).To(Succeed())
 	}
 })
 
 var _ = BeforeEach(func() {
-	var err error
-	// Jobs take a little time, so the poller sees pending jobs as it would with a real management server.
-	csEnv, err = test.NewEnvironment(20 * time.Millisecond)
-	Expect(err).ToNot(HaveOccurred())
+	Expect(csEnv.Reset()).To(Succeed())
 	k := test.NewKarpenter(env, csEnv)
 	karpenter = k
 	ctx, cloudProvider, cluster, prov, nodeClassCtrl = k.Context, k.CloudProvider, k.Cluster, k.Provisioner, k.NodeClassController
@@ -59,7 +63,6 @@ var _ = BeforeEach(func() {
 
 var _ = AfterEach(func() {
 	ExpectCleanedUp(ctx, env.Client)
-	csEnv.Close()
 })
 
 // expectNodeClassReconciled applies the NodeClass and resolves it with the real NodeClass controller.

@@ -25,12 +25,16 @@ var (
 	zoneIDs []string
 )
 
-var _ = BeforeEach(func() {
+var _ = BeforeSuite(func() {
 	ctx = context.Background()
 	var err error
-	env, err = test.NewEnvironment(0)
+	env, err = test.NewEnvironment(test.WithJobLatency(0))
 	Expect(err).ToNot(HaveOccurred())
 	DeferCleanup(env.Close)
+})
+
+var _ = BeforeEach(func() {
+	Expect(env.Reset()).To(Succeed())
 	zoneIDs = lo.Map(lo.Must(env.API.ListZones(ctx)), func(z *csgo.Zone, _ int) string { return z.Id })
 })
 
