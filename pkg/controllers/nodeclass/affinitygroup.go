@@ -38,4 +38,3 @@ func (a *affinityGroups) reconcile(ctx context.Context, nodeClass *v1.CloudStack
 	conds.SetTrue(v1.ConditionTypeAffinityGroupsReady)
 	return nil
 }
-

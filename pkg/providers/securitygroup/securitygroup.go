@@ -39,7 +39,9 @@ func NewDefaultProvider(api cloudstack.API, cache *gocache.Cache) *DefaultProvid
 			}
 			return groups, nil
 		},
-		func(g *csgo.SecurityGroup) (string, string, map[string]string) { return g.Id, g.Name, cloudstack.TagMap(g.Tags) })}
+		func(g *csgo.SecurityGroup) (string, string, map[string]string) {
+			return g.Id, g.Name, cloudstack.TagMap(g.Tags)
+		})}
 }
 
 // Resolve implements Provider.
