@@ -117,7 +117,7 @@ type CloudStackNodeClassSpec struct {
 	// reads as {{ range .DataDisks }}{{ .DeviceID }}{{ end }} to format and mount them, for example a first disk at
 	// /var/lib/containerd. They are deleted with the VM. The root disk (spec.rootDiskSize) stays the only
 	// ephemeral-storage Karpenter schedules against. See docs/data-disks.md.
-	// +kubebuilder:validation:XValidation:message="spec.dataDisks: names must be unique",rule="self.all(d, !has(d.name) || self.filter(e, has(e.name) && e.name == d.name).size() == 1)"
+	// +kubebuilder:validation:XValidation:message="spec.dataDisks: names must be unique",rule="self.all(d, !has(d.name) || self.exists_one(e, has(e.name) && e.name == d.name))"
 	// +kubebuilder:validation:MaxItems=14
 	// +optional
 	DataDisks []DataDisk `json:"dataDisks,omitempty"`

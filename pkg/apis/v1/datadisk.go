@@ -24,6 +24,7 @@ type DataDisk struct {
 	// names of the volumes created for it. It is a device hint, not a Linux device name: the guest sees the disk at
 	// the CloudStack device ID its position gives it.
 	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]{0,30}[a-z0-9])?$`
+	// +kubebuilder:validation:MaxLength=32
 	// +optional
 	Name string `json:"name,omitempty"`
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/affinitygroup"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/instancetype"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/network"
+	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/diskoffering"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/securitygroup"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/sshkeypair"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/template"
@@ -87,6 +88,14 @@ securityGroups:
 - name: db
 - name: admins-only
   account: admin
+diskOfferings:
+- name: fixed-20
+  diskSizeGiB: 20
+- name: custom
+  customized: true
+- name: b-only
+  diskSizeGiB: 10
+  zones: [zone-b]
 `
 
 var (
@@ -134,6 +143,7 @@ func newProviders() nodeclass.Providers {
 		SSHKeyPairs:      sshkeypair.NewDefaultProvider(api, c()),
 		AffinityGroups:   affinitygroup.NewDefaultProvider(api, c()),
 		SecurityGroups:   securitygroup.NewDefaultProvider(api, c()),
+		DiskOfferings:    diskoffering.NewDefaultProvider(api, c()),
 	}
 }
 
