@@ -47,6 +47,9 @@ const (
 	TagKeyClusterID = apis.Group + "/cluster-id"
 	TagKeyNodeClass = apis.Group + "/cloudstacknodeclass"
 	TagKeyNodePool  = karpv1.NodePoolLabelKey
+	// TagKeyDataDisks is the number of spec.dataDisks a VM was launched with, on VMs that have some: deleting such a
+	// VM lists its data disks to destroy them with it, and no other delete pays that listing.
+	TagKeyDataDisks = apis.Group + "/data-disks"
 	// TagKeyNodeClaim named the NodeClaim on VMs of earlier releases. The VM's display name carries it now, so the
 	// tags of a launch are the same for many VMs and one createTags call sets them.
 	TagKeyNodeClaim = "karpenter.sh/nodeclaim"
