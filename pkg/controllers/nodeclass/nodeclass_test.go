@@ -276,10 +276,14 @@ var _ = Describe("NodeClass controller", func() {
 		Entry("a disk offering of one zone only", v1.ConditionTypeDataDisksReady, nodeclass.ReasonDiskOfferingNotInZones,
 			`spec.dataDisks[0].diskOffering: disk offering "b-only" is not available in zone(s) "zone-a" of this NodeClass; `+
 				"choose an offering of every zone, or select only the zones that have it",
-			func(nc *v1.CloudStackNodeClass) { nc.Spec.DataDisks = []v1.DataDisk{{DiskOffering: v1.DiskOfferingSelector{Name: "b-only"}}} }),
+			func(nc *v1.CloudStackNodeClass) {
+				nc.Spec.DataDisks = []v1.DataDisk{{DiskOffering: v1.DiskOfferingSelector{Name: "b-only"}}}
+			}),
 		Entry("a customized disk offering without size", v1.ConditionTypeDataDisksReady, nodeclass.ReasonDataDiskSizeRequired,
 			`spec.dataDisks[0].size: disk offering "custom" is customized, so CloudStack needs the size of the disk; set size`,
-			func(nc *v1.CloudStackNodeClass) { nc.Spec.DataDisks = []v1.DataDisk{{DiskOffering: v1.DiskOfferingSelector{Name: "custom"}}} }),
+			func(nc *v1.CloudStackNodeClass) {
+				nc.Spec.DataDisks = []v1.DataDisk{{DiskOffering: v1.DiskOfferingSelector{Name: "custom"}}}
+			}),
 		Entry("a fixed disk offering with a size", v1.ConditionTypeDataDisksReady, nodeclass.ReasonDataDiskSizeNotAllowed,
 			`spec.dataDisks[0].size: disk offering "fixed-20" has a fixed size of 20 GiB and CloudStack refuses another; remove size`,
 			func(nc *v1.CloudStackNodeClass) {
