@@ -40,6 +40,10 @@ const (
 // the NodeClass no longer has, never a tag it did not put there.
 const AnnotationTags = apis.Group + "/tags"
 
+// AnnotationDataDisks records on a NodeClaim the data disks its VM was launched with (v1.DataDisksRecord of the
+// NodeClass's resolved spec.dataDisks): DataDiskDrift compares it with the current resolution at no request.
+const AnnotationDataDisks = apis.Group + "/data-disks"
+
 // Tag keys the provider puts on every VM it launches. TagKeyClusterID (with the instance group, see
 // instance.Owner) proves ownership; the others say what the VM is for.
 const (
