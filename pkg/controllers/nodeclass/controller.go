@@ -90,11 +90,12 @@ func NewController(kubeClient client.Client, recorder events.Recorder, clk clock
 			&networks{provider: p.Networks},
 			&templates{provider: p.Templates},
 			&serviceOfferings{provider: p.ServiceOfferings},
+			// Before userData: a template may read .DataDisks, which the validation renders from this status.
+			&dataDisks{provider: p.DiskOfferings},
 			&userData{secrets: lo.Ternary[userdatasecret.Provider](p.UserDataSecrets != nil, p.UserDataSecrets, userdatasecret.NewDefaultProvider(kubeClient))},
 			&sshKeyPair{provider: p.SSHKeyPairs},
 			&affinityGroups{provider: p.AffinityGroups},
 			&securityGroups{provider: p.SecurityGroups, zones: p.Zones},
-			&dataDisks{provider: p.DiskOfferings},
 		},
 	}
 }
