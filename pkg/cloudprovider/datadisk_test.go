@@ -31,7 +31,9 @@ var _ = Describe("Data disks", func() {
 		nodeClaim := ExpectNodeClaims(ctx, env.Client)[0]
 		vmID := lo.Must(v1.ParseProviderID(nodeClaim.Status.ProviderID))
 
-		disks := lo.Filter(csEnv.Simulator.Volumes(), func(v simulator.Volume, _ int) bool { return v.VirtualMachineID == vmID && v.Type == simulator.VolumeTypeDataDisk })
+		disks := lo.Filter(csEnv.Simulator.Volumes(), func(v simulator.Volume, _ int) bool {
+			return v.VirtualMachineID == vmID && v.Type == simulator.VolumeTypeDataDisk
+		})
 		Expect(lo.Map(disks, func(v simulator.Volume, _ int) int64 { return v.SizeGiB })).To(Equal([]int64{40, 20}))
 		Expect(lo.Map(disks, func(v simulator.Volume, _ int) int { return v.DeviceID })).To(Equal([]int{1, 2}))
 		// The kubelet's ephemeral-storage is the root filesystem: data disks mounted elsewhere (containerd's
