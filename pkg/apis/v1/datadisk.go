@@ -34,10 +34,11 @@ type DataDisk struct {
 // +kubebuilder:validation:XValidation:message="spec.dataDisks[].diskOffering: set exactly one of id or name",rule="has(self.id) != has(self.name)"
 type DiskOfferingSelector struct {
 	// ID is the disk offering's UUID.
-	// +kubebuilder:validation:MaxLength=255
+	// +kubebuilder:validation:Pattern="^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 	// +optional
 	ID string `json:"id,omitempty"`
 	// Name is the disk offering's name, matched exactly.
+	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=255
 	// +optional
 	Name string `json:"name,omitempty"`
