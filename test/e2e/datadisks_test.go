@@ -46,7 +46,9 @@ var _ = Describe("Data disks", func() {
 		Expect(node.Status.Capacity.StorageEphemeral().Equal(*claim.Status.Capacity.StorageEphemeral())).To(BeTrue(),
 			"node %v, nodeclaim %v", node.Status.Capacity, claim.Status.Capacity)
 
-		// Deleting the node removes the VM and, with it, both data disks: none is left detached.
+		// Deleting the node removes the VM and, with it, both data disks: none is left detached. The deployment goes
+		// first, so that no replacement node is launched for its pod.
+		Expect(env.Client.Delete(ctx, dep)).To(Succeed())
 		Expect(env.Client.Delete(ctx, node)).To(Succeed())
 		ids := lo.Map(disks, func(d *csgo.Volume, _ int) string { return d.Id })
 		// A disk seen detached was left by the expunge (which only detaches data disks): it must go with the VM, not
