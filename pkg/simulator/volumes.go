@@ -429,14 +429,23 @@ func cmdAttachVolume(s *Server, r *request) (any, *apiError) {
 	return map[string]string{"jobid": j.id}, nil
 }
 
-func cmdDetachVolume(s *Server, r *request) (any, *apiError) {
-	st := s.st
-	vol := st.volumeByID(r.get("id"))
+// volumeForOp resolves the id of a volume operation, with the server's errors for an unknown or foreign volume.
+func (s *Server) volumeForOp(r *request) (*volume, *apiError) {
+	vol := s.st.volumeByID(r.get("id"))
 	if vol == nil {
 		return nil, errInvalidID(r, "id", r.get("id"))
 	}
-	if !st.canOperate(r.acct, vol.owner) {
+	if !s.st.canOperate(r.acct, vol.owner) {
 		return nil, errPermission("Account %s does not have permission to operate on volume %s", r.acct.Name, vol.id)
+	}
+	return vol, nil
+}
+
+func cmdDetachVolume(s *Server, r *request) (any, *apiError) {
+	st := s.st
+	vol, aerr := s.volumeForOp(r)
+	if aerr != nil {
+		return nil, aerr
 	}
 	if vol.typ == VolumeTypeRoot {
 		return nil, errParam("Please specify volume of type %s", VolumeTypeDataDisk)
@@ -456,12 +465,9 @@ func cmdDetachVolume(s *Server, r *request) (any, *apiError) {
 // cmdDeleteVolume deletes a detached volume (synchronous: DeleteVolumeCmd is a BaseCmd answering {success}).
 func cmdDeleteVolume(s *Server, r *request) (any, *apiError) {
 	st := s.st
-	vol := st.volumeByID(r.get("id"))
-	if vol == nil {
-		return nil, errInvalidID(r, "id", r.get("id"))
-	}
-	if !st.canOperate(r.acct, vol.owner) {
-		return nil, errPermission("Account %s does not have permission to operate on volume %s", r.acct.Name, vol.id)
+	vol, aerr := s.volumeForOp(r)
+	if aerr != nil {
+		return nil, aerr
 	}
 	if vol.vm != nil {
 		return nil, errParam("Please specify a volume that is not attached to any VM.")
