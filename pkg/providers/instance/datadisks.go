@@ -90,9 +90,9 @@ func (p *DefaultProvider) dataDiskIDs(ctx context.Context, vm *csgo.VirtualMachi
 }
 
 // DeleteDetachedDataDisks implements Provider. The listing is the key's own account only and filtered by this
-// cluster's ID, so another cluster's or a person's volume is never considered; minAge keeps a disk between its
-// createVolume and attachVolume.
-func (p *DefaultProvider) DeleteDetachedDataDisks(ctx context.Context, minAge time.Duration) (int, error) {
+// cluster's ID, so another cluster's or a person's volume is never considered; createdBefore (the garbage
+// collector's grace period) keeps a disk between its createVolume and attachVolume.
+func (p *DefaultProvider) DeleteDetachedDataDisks(ctx context.Context, createdBefore time.Time) (int, error) {
 	disks, err := p.api.ListDataDisks(ctx, "", map[string]string{v1.TagKeyClusterID: p.owner.ClusterID})
 	if err != nil {
 		return 0, fmt.Errorf("listing this cluster's data disks, %w", err)
@@ -101,7 +101,7 @@ func (p *DefaultProvider) DeleteDetachedDataDisks(ctx context.Context, minAge ti
 	var errs error
 	for _, d := range disks {
 		created, err := time.Parse(cloudstack.TimeLayout, d.Created)
-		if d.Virtualmachineid != "" || err != nil || p.clock().Sub(created) < minAge {
+		if d.Virtualmachineid != "" || err != nil || !created.Before(createdBefore) {
 			continue
 		}
 		if err := p.api.DeleteVolume(ctx, d.Id); err != nil && !cserrors.IsNotFound(err) {

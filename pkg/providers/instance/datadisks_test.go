@@ -89,10 +89,10 @@ var _ = Describe("Data disks", func() {
 		Expect(err).NotTo(HaveOccurred())
 		Expect(api.CreateTags(ctx, []string{foreignID}, "Volume", otherCluster.Tags())).To(Succeed())
 
-		n, err := provider.DeleteDetachedDataDisks(ctx, time.Hour)
+		n, err := provider.DeleteDetachedDataDisks(ctx, time.Now().Add(-time.Hour))
 		Expect(err).NotTo(HaveOccurred())
 		Expect(n).To(BeZero(), "younger than the grace period")
-		n, err = provider.DeleteDetachedDataDisks(ctx, 0)
+		n, err = provider.DeleteDetachedDataDisks(ctx, time.Now().Add(time.Second))
 		Expect(err).NotTo(HaveOccurred())
 		Expect(n).To(BeNumerically(">=", 3), "this test's three, and any an earlier failed test left")
 		left := lo.Map(sim.Volumes(), func(v simulator.Volume, _ int) string { return v.ID })

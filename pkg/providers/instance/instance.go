@@ -49,9 +49,9 @@ type Provider interface {
 	// Reboot reboots a VM.
 	Reboot(ctx context.Context, id string) error
 	// DeleteDetachedDataDisks deletes the data disks of this cluster (cluster-id tag, key's own account) that are
-	// attached to no VM and older than minAge, and returns how many it deleted. A VM destroyed without volumeids (its
-	// tagging failed, or it was destroyed by hand) leaves them detached when CloudStack expunges it.
-	DeleteDetachedDataDisks(ctx context.Context, minAge time.Duration) (int, error)
+	// attached to no VM and were created before createdBefore, and returns how many it deleted. A VM destroyed without
+	// volumeids (its tagging failed, or it was destroyed by hand) leaves them detached when CloudStack expunges it.
+	DeleteDetachedDataDisks(ctx context.Context, createdBefore time.Time) (int, error)
 	// Tags are the tags a NodeClaim's VM must carry: the NodeClass's tags plus the ownership and identity tags.
 	Tags(nodeClass *v1.CloudStackNodeClass, nodeClaim *karpv1.NodeClaim) map[string]string
 }

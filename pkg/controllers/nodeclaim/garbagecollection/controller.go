@@ -119,7 +119,7 @@ func (c *Controller) deleteDetachedDataDisks(ctx context.Context, instances []*i
 	if !used {
 		return nil
 	}
-	if _, err := c.instanceProvider.DeleteDetachedDataDisks(ctx, c.gracePeriod); err != nil {
+	if _, err := c.instanceProvider.DeleteDetachedDataDisks(ctx, c.clock.Now().Add(-c.gracePeriod)); err != nil {
 		return fmt.Errorf("deleting detached data disks, %w", err)
 	}
 	return nil
