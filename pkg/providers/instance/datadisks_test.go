@@ -33,8 +33,18 @@ var _ = Describe("Data disks", func() {
 
 	It("launches a VM with every data disk at its device ID, tagged as this cluster's, and deletes them with it", func() {
 		nc := withDisks()
-		inst, err := provider.Create(ctx, nc, nodeClaim("disks-1"), listInstanceTypes(nc), userData)
+		its := listInstanceTypes(nc)
+		sim.ResetCounts()
+		inst, err := provider.Create(ctx, nc, nodeClaim("disks-1"), its, userData)
 		Expect(err).NotTo(HaveOccurred())
+		// Requests beyond a launch without data disks: one listVolumes and one createTags for all disks, and one
+		// createVolume and attachVolume per disk after the first (plus their job polls).
+		counts := sim.Counts()
+		Expect(counts).To(HaveKeyWithValue("deployVirtualMachine", int64(1)))
+		Expect(counts).To(HaveKeyWithValue("createVolume", int64(2)))
+		Expect(counts).To(HaveKeyWithValue("attachVolume", int64(2)))
+		Expect(counts).To(HaveKeyWithValue("listVolumes", int64(1)))
+		Expect(counts).To(HaveKeyWithValue("createTags", int64(2)), "one for the VM, one for its disks")
 		disks := dataDisks(inst.ID, "")
 		Expect(lo.Map(disks, func(v simulator.Volume, _ int) int { return v.DeviceID })).To(Equal([]int{1, 2, 4}))
 		Expect(lo.Map(disks, func(v simulator.Volume, _ int) int64 { return v.SizeGiB })).To(Equal([]int64{50, 20, 20}))
@@ -45,7 +55,9 @@ var _ = Describe("Data disks", func() {
 		Expect(err).NotTo(HaveOccurred())
 		Expect(tagged).To(HaveLen(3))
 
+		sim.ResetCounts()
 		Expect(provider.Delete(ctx, inst.ID)).To(Succeed())
+		Expect(sim.Counts()).To(HaveKeyWithValue("listVolumes", int64(1)), "the delete lists the VM's disks once")
 		Eventually(func() string { return vmState(inst.ID) }).Should(BeEmpty())
 		Expect(lo.Filter(sim.Volumes(), func(v simulator.Volume, _ int) bool {
 			return lo.ContainsBy(disks, func(d simulator.Volume) bool { return d.ID == v.ID })
