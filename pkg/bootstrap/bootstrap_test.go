@@ -34,6 +34,10 @@ func fixtureNodeClass() *v1.CloudStackNodeClass {
 				EvictionHard:   map[string]string{"nodefs.available": "10%", "memory.available": "100Mi"},
 			},
 		},
+		Status: v1.CloudStackNodeClassStatus{DataDisks: []v1.ResolvedDataDisk{
+			{Name: "containerd", DiskOfferingID: "d1", SizeGiB: 100, DeviceID: 1},
+			{Name: "logs", DiskOfferingID: "d2", SizeGiB: 20, DeviceID: 2},
+		}},
 	}
 }
 
@@ -81,6 +85,7 @@ var _ = Describe("Values", func() {
 		Expect(v.NodePoolName).To(Equal("general"))
 		Expect(v.NodeClassName).To(Equal("default"))
 		Expect(v.ProviderIDPrefix).To(Equal("cloudstack:///"))
+		Expect(v.DataDisks).To(Equal([]bootstrap.DataDisk{{Name: "containerd", DeviceID: 1, SizeGiB: 100}, {Name: "logs", DeviceID: 2, SizeGiB: 20}}))
 		Expect(v.MaxPods).To(BeEquivalentTo(58))
 		Expect(v.Labels).To(HaveKeyWithValue(corev1.LabelTopologyZone, "zone-a"))
 		Expect(v.Labels).To(HaveKeyWithValue(karpv1.CapacityTypeLabelKey, karpv1.CapacityTypeOnDemand))
@@ -167,6 +172,7 @@ var _ = Describe("Render", func() {
 		Entry("every kubelet piece and function", "kubelet-settings"),
 		Entry("cloud-init jinja passes through", "jinja-passthrough"),
 		Entry("escaped braces", "escaped-braces"),
+		Entry("data disks mounted by size", "data-disks"),
 	)
 	It("returns non-template userData byte for byte", func() {
 		in := "#!/bin/sh\necho '{ not a template }' \x00\xff\n"

@@ -54,9 +54,22 @@ type Values struct {
 	KubeletArgs string
 	// ProviderIDPrefix is what the node's providerID starts with (cloudstack:///); the VM's UUID completes it.
 	ProviderIDPrefix string
+	// DataDisks are the VM's data disks (spec.dataDisks as resolved), in order: the first is attached when the VM
+	// first boots, the others are hot-plugged right after. Nil without data disks.
+	DataDisks []DataDisk
 	// Secret is the data of the Secret spec.userDataSecretRef names (key -> value), nil without a reference. Its
 	// values are only ever rendered into the userData: an error of a rendering that had them names none of them.
 	Secret map[string]string
+}
+
+// DataDisk is one data disk as a userData template sees it.
+type DataDisk struct {
+	// Name is spec.dataDisks[].name (may be empty).
+	Name string
+	// DeviceID is the CloudStack device ID the disk is attached at (1, 2, 4, 5, ...).
+	DeviceID int64
+	// SizeGiB is the disk's size in GiB, the surest way to tell the disks apart inside the guest.
+	SizeGiB int64
 }
 
 // NewValues builds the template variables for one NodeClaim of a NodeClass launched as a VM of that shape (its
@@ -82,6 +95,9 @@ func NewValues(clusterName string, nodeClass *v1.CloudStackNodeClass, nodeClaim 
 		Labels:           labels,
 		Taints:           taints,
 		ProviderIDPrefix: v1.ProviderIDPrefix,
+	}
+	for _, d := range nodeClass.Status.DataDisks {
+		v.DataDisks = append(v.DataDisks, DataDisk{Name: d.Name, DeviceID: d.DeviceID, SizeGiB: d.SizeGiB})
 	}
 	if v.NodePoolName == "" {
 		v.NodePoolName = labels[karpv1.NodePoolLabelKey]

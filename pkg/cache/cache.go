@@ -22,6 +22,9 @@ const (
 	SSHKeyPairsTTL = DefaultTTL
 	// SecurityGroupsTTL is the default, for the same reason as affinity groups.
 	SecurityGroupsTTL = DefaultTTL
+	// DiskOfferingsTTL is the default: disk offerings are an administrator's catalog, and a deleted one must stop
+	// NodeClasses from launching within the minute their resolution runs.
+	DiskOfferingsTTL = DefaultTTL
 	// ServiceOfferingsTTL is longer than the default: offerings are an administrator's catalog that changes rarely,
 	// and a refresh controller updates the instance-type catalog on its own schedule.
 	ServiceOfferingsTTL = 5 * time.Minute

@@ -140,6 +140,8 @@ func (c *CloudProvider) Create(ctx context.Context, nodeClaim *karpv1.NodeClaim)
 		v1.AnnotationNodeClassHashVersion: v1.NodeClassHashVersion,
 		// The tags launched with: the tagging controller updates the VM when the NodeClass's change.
 		v1.AnnotationTags: v1.TagsRecord(nodeClass.Spec.Tags),
+		// The data disks launched with: a change of what spec.dataDisks resolves to drifts the node.
+		v1.AnnotationDataDisks: v1.DataDisksRecord(nodeClass.Status.DataDisks),
 	})
 	return nc, nil
 }

@@ -31,6 +31,9 @@ const (
 	// SecurityGroupDrift: the security groups the NodeClass resolves are no longer the VM's (CloudStack changes a
 	// VM's groups only while it is stopped, so the node is replaced).
 	SecurityGroupDrift cloudprovider.DriftReason = "SecurityGroupDrift"
+	// DataDiskDrift: the data disks the NodeClass resolves (offering and size, in order) are not the ones the VM was
+	// launched with.
+	DataDiskDrift cloudprovider.DriftReason = "DataDiskDrift"
 )
 
 // IsDrifted tells whether the NodeClaim's VM no longer matches its NodeClass.
@@ -43,6 +46,9 @@ func (c *CloudProvider) IsDrifted(ctx context.Context, nodeClaim *karpv1.NodeCla
 		return "", fmt.Errorf("resolving node class, %w", err)
 	}
 	if reason := staticDrift(nodeClaim, nodeClass); reason != "" {
+		return reason, nil
+	}
+	if reason := dataDiskDrift(nodeClaim, nodeClass); reason != "" {
 		return reason, nil
 	}
 	id, err := v1.ParseProviderID(nodeClaim.Status.ProviderID)
@@ -86,6 +92,19 @@ func staticDrift(nodeClaim *karpv1.NodeClaim, nodeClass *v1.CloudStackNodeClass)
 	}
 	if classHash, ok := nodeClass.Annotations[v1.AnnotationNodeClassHash]; ok && classHash != claimHash {
 		return NodeClassDrift
+	}
+	return ""
+}
+
+// dataDiskDrift compares the data disks recorded at launch with the NodeClass's current resolution. A NodeClaim
+// without the record was launched before data disks existed, so without any. Data disks that do not resolve now
+// (the NodeClass is not Ready) are not drift.
+func dataDiskDrift(nodeClaim *karpv1.NodeClaim, nodeClass *v1.CloudStackNodeClass) cloudprovider.DriftReason {
+	if len(nodeClass.Spec.DataDisks) > 0 && len(nodeClass.Status.DataDisks) == 0 {
+		return ""
+	}
+	if nodeClaim.Annotations[v1.AnnotationDataDisks] != v1.DataDisksRecord(nodeClass.Status.DataDisks) {
+		return DataDiskDrift
 	}
 	return ""
 }

@@ -68,7 +68,11 @@ type API interface {
 	// DestroyVM destroys a VM, expunging it when asked, and waits for the job.
 	DestroyVM(ctx context.Context, id string, expunge bool) error
 	// StartDestroyVM starts destroying a VM, expunging it when asked, and returns the job without waiting for it.
-	StartDestroyVM(ctx context.Context, id string, expunge bool) (jobID string, err error)
+	// volumeIDs (destroyVirtualMachine's volumeids, 4.12+) are data disks of the VM destroyed with it: without them
+	// CloudStack only detaches data disks when it expunges the VM, and they live on.
+	StartDestroyVM(ctx context.Context, id string, expunge bool, volumeIDs ...string) (jobID string, err error)
+	// Volumes is the volume (data disk) part of the API; see volumes.go.
+	Volumes
 	// RebootVM reboots a VM and waits for the job.
 	RebootVM(ctx context.Context, id string) error
 	// CreateTags adds tags to resources and waits for the job; a key a resource already has fails the job.
@@ -310,11 +314,14 @@ func (c *Client) DestroyVM(ctx context.Context, id string, expunge bool) error {
 }
 
 // StartDestroyVM implements API.
-func (c *Client) StartDestroyVM(ctx context.Context, id string, expunge bool) (string, error) {
+func (c *Client) StartDestroyVM(ctx context.Context, id string, expunge bool, volumeIDs ...string) (string, error) {
 	r, err := do(ctx, c, "destroyVirtualMachine", func() (*csgo.DestroyVirtualMachineResponse, error) {
 		p := &csgo.DestroyVirtualMachineParams{}
 		p.SetId(id)
 		p.SetExpunge(expunge)
+		if len(volumeIDs) > 0 {
+			p.SetVolumeids(volumeIDs)
+		}
 		return c.sdk.Load().VirtualMachine.DestroyVirtualMachine(p)
 	})
 	if err != nil {

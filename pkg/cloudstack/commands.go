@@ -25,6 +25,7 @@ var requiredCommands = []Command{
 	{Name: "listAffinityGroups", Use: "resolving `spec.affinityGroupSelectorTerms` (only when set)"},
 	{Name: "listSSHKeyPairs", Use: "checking `spec.sshKeyPair` (only when set)"},
 	{Name: "listSecurityGroups", Use: "resolving `spec.securityGroupSelectorTerms` (only when set)"},
+	{Name: "listDiskOfferings", Use: "resolving `spec.dataDisks` offerings per zone (only when set)"},
 	{Name: "deployVirtualMachine", Use: "launching a node"},
 	{Name: "listVirtualMachines", Use: "finding and listing the cluster's VMs"},
 	{Name: "queryAsyncJobResult", Use: "waiting for deploy, destroy, reboot and tag jobs"},
@@ -36,6 +37,10 @@ var requiredCommands = []Command{
 		"`allowuserexpungerecovervm`. Without it that destroy job fails (531 \"Account does not have permission for " +
 		"expunging.\"); the provider then destroys without expunge and CloudStack expunges after `expunge.delay`"},
 	{Name: "rebootVirtualMachine", Use: "node repair by reboot"},
+	{Name: "listVolumes", Use: "the data disks of a VM, passed to `destroyVirtualMachine` as `volumeids`, and detached data disks of this cluster that garbage collection deletes (only with `spec.dataDisks`)"},
+	{Name: "createVolume", Use: "the second and later entries of `spec.dataDisks` (the first comes with the deploy)"},
+	{Name: "attachVolume", Use: "attaching those volumes to the new VM"},
+	{Name: "deleteVolume", Use: "deleting a data disk whose attach failed, and detached data disks of this cluster's VMs"},
 	{Name: "listCapabilities", Use: "whether destroys may expunge, and the reachability probe every 30 s (the karpenter_cloudstack_api_reachable gauge)"},
 }
 

@@ -23,6 +23,7 @@ import (
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/cloudstack"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/operator/options"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/affinitygroup"
+	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/diskoffering"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/instance"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/instancetype"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/network"
@@ -46,6 +47,7 @@ type Operator struct {
 	AffinityGroupProvider affinitygroup.Provider
 	SSHKeyPairProvider    sshkeypair.Provider
 	SecurityGroupProvider securitygroup.Provider
+	DiskOfferingProvider  diskoffering.Provider
 	InstanceTypeProvider  instancetype.Provider
 	InstanceProvider      instance.Provider
 
@@ -162,6 +164,7 @@ func New(op *coreoperator.Operator, api cloudstack.API, opts *options.Options) *
 		AffinityGroupProvider: affinitygroup.NewDefaultProvider(api, cache.New("affinitygroups", cache.AffinityGroupsTTL, cache.CleanupInterval)),
 		SSHKeyPairProvider:    sshkeypair.NewDefaultProvider(api, cache.New("sshkeypairs", cache.SSHKeyPairsTTL, cache.CleanupInterval)),
 		SecurityGroupProvider: securitygroup.NewDefaultProvider(api, cache.New("securitygroups", cache.SecurityGroupsTTL, cache.CleanupInterval)),
+		DiskOfferingProvider:  diskoffering.NewDefaultProvider(api, cache.New("diskofferings", cache.DiskOfferingsTTL, cache.CleanupInterval)),
 		InstanceTypeProvider:  instanceTypes,
 		InstanceProvider: instance.NewDefaultProvider(api, unavailable, instance.Owner{ClusterName: opts.ClusterName, ClusterID: opts.ClusterID},
 			instance.WithServiceOfferings(instanceTypes),

@@ -22,6 +22,7 @@ type Catalog struct {
 	AffinityGroups   []AffinityGroup   `json:"affinityGroups,omitempty"`
 	SSHKeyPairs      []SSHKeyPair      `json:"sshKeyPairs,omitempty"`
 	SecurityGroups   []SecurityGroup   `json:"securityGroups,omitempty"`
+	DiskOfferings    []DiskOffering    `json:"diskOfferings,omitempty"`
 	Projects         []Project         `json:"projects,omitempty"`
 	Roles            []Role            `json:"roles,omitempty"`
 }
@@ -479,6 +480,24 @@ func (c *Catalog) complete() error {
 			return err
 		}
 		defaultID(&g.ID, "securitygroup", g.Account+"/"+g.Name)
+	}
+	for i := range c.DiskOfferings {
+		o := &c.DiskOfferings[i]
+		if err = unique("diskoffering", o.Name); err != nil {
+			return err
+		}
+		defaultID(&o.ID, "diskoffering", o.Name)
+		if !o.Customized && o.DiskSizeGiB <= 0 {
+			return fmt.Errorf("disk offering %q is not customized, so it needs diskSizeGiB", o.Name)
+		}
+		if o.DisplayText == "" {
+			o.DisplayText = o.Name
+		}
+		for _, z := range o.Zones {
+			if err = zone("disk offering", z, o.Name); err != nil {
+				return err
+			}
+		}
 	}
 	for i := range c.Projects {
 		p := &c.Projects[i]

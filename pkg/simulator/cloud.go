@@ -24,6 +24,9 @@ type cloud struct {
 	groups    []*AffinityGroup
 	keypairs  []*SSHKeyPair
 	sgs       []*SecurityGroup
+	// diskOfferings and volumes: see volumes.go.
+	diskOfferings []*DiskOffering
+	volumes       []*volume
 
 	vms     []*vm          // creation order, which is what list calls return
 	vmByID  map[string]*vm // includes VMs until expunged
@@ -150,6 +153,9 @@ func newCloud(c *Catalog) (*cloud, error) {
 		g := &c.SecurityGroups[i]
 		st.sgs = append(st.sgs, g)
 		st.addCatalogTags("SecurityGroup", g.ID, st.byName[g.Account], g.Tags)
+	}
+	for i := range c.DiskOfferings {
+		st.diskOfferings = append(st.diskOfferings, &c.DiskOfferings[i])
 	}
 	return st, nil
 }
@@ -323,7 +329,7 @@ func (n *network) netmask() string {
 }
 
 func canonicalResourceType(t string) (string, bool) {
-	for _, c := range []string{"UserVm", "Network", "Template", "ServiceOffering", "Zone", "SecurityGroup"} {
+	for _, c := range []string{"UserVm", "Network", "Template", "ServiceOffering", "Zone", "SecurityGroup", "Volume"} {
 		if strings.EqualFold(c, t) {
 			return c, true
 		}

@@ -34,6 +34,10 @@ func (st *cloud) resourceOwner(resourceType, id string) (*account, bool) {
 		if g := st.securityGroupByID(id); g != nil {
 			return st.byName[g.Account], true
 		}
+	case "Volume":
+		if v := st.volumeByID(id); v != nil {
+			return v.owner, true
+		}
 	}
 	return nil, false
 }

@@ -118,6 +118,10 @@ func cmdDeployVirtualMachine(s *Server, r *request) (any, *apiError) {
 	if aerr != nil {
 		return nil, aerr
 	}
+	dataOffering, dataGiB, aerr := s.deployDataDisk(r, z)
+	if aerr != nil {
+		return nil, aerr
+	}
 	if aerr := s.checkLimits(owner, cpu, mem); aerr != nil {
 		return nil, aerr
 	}
@@ -188,6 +192,7 @@ func cmdDeployVirtualMachine(s *Server, r *request) (any, *apiError) {
 	}
 	st.vms = append(st.vms, v)
 	st.vmByID[v.id] = v
+	st.addVMVolumes(v, dataOffering, dataGiB)
 
 	failure, failCode := "", 533
 	if startVM {
@@ -222,6 +227,8 @@ func cmdDeployVirtualMachine(s *Server, r *request) (any, *apiError) {
 				st.release(v)
 				v.uncount()
 				v.setState(StateError)
+				// updateVmStateForFailedVmCreation destroys the failed VM's volumes, data disks included.
+				st.deleteVolumes(st.volumesOf(v))
 			}
 			s.failJob(j, failCode, failure)
 		case startVM:
@@ -492,6 +499,13 @@ func cmdDestroyVirtualMachine(s *Server, r *request) (any, *apiError) {
 			s.succeedJob(j, s.vmResult(r, v))
 			return
 		}
+		vols, aerr := st.destroyVolumes(r, v)
+		if aerr != nil {
+			s.failJob(j, aerr.code, aerr.text)
+			return
+		}
+		// destroyVm detaches and destroys the volumes of volumeids with the VM.
+		st.deleteVolumes(vols)
 		st.release(v)
 		v.uncount()
 		if expunge || v.state == StateError {

@@ -140,6 +140,7 @@ func (st *cloud) remove(v *vm) {
 	v.uncount()
 	delete(st.vmByID, v.id)
 	st.removed[v.id] = true
+	st.cleanupVolumes(v)
 	for _, n := range v.nics {
 		n.network.releaseIP(n.ip)
 	}

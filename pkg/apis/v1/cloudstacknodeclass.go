@@ -110,6 +110,17 @@ type CloudStackNodeClassSpec struct {
 	// +kubebuilder:validation:XValidation:message="spec.rootDiskSize must be at most 64Ti",rule="quantity(string(self)).compareTo(quantity('64Ti')) <= 0"
 	// +optional
 	RootDiskSize *resource.Quantity `json:"rootDiskSize,omitempty"`
+	// DataDisks are data disks (CloudStack DATADISK volumes) every VM gets besides its root disk, in this order. The
+	// first comes with the VM's deploy and is there when the VM first boots; CloudStack 4.19 and 4.20 take only one
+	// data disk at deploy, so every further one is created and attached right after, while the VM boots. Disks are
+	// attached at CloudStack device IDs 1, 2, 4, 5, ... in this order (3 is the CD-ROM's), which a userData template
+	// reads as {{ range .DataDisks }}{{ .DeviceID }}{{ end }} to format and mount them, for example a first disk at
+	// /var/lib/containerd. They are deleted with the VM. The root disk (spec.rootDiskSize) stays the only
+	// ephemeral-storage Karpenter schedules against. See docs/data-disks.md.
+	// +kubebuilder:validation:XValidation:message="spec.dataDisks: names must be unique",rule="self.all(d, !has(d.name) || self.exists_one(e, has(e.name) && e.name == d.name))"
+	// +kubebuilder:validation:MaxItems=14
+	// +optional
+	DataDisks []DataDisk `json:"dataDisks,omitempty"`
 	// Kubelet holds the kubelet settings Karpenter uses to compute node allocatable and pod density.
 	// Your userData must configure the kubelet with the same values.
 	// +optional

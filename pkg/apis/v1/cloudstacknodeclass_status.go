@@ -15,6 +15,7 @@ const (
 	ConditionTypeSSHKeyPairReady       = "SSHKeyPairReady"
 	ConditionTypeAffinityGroupsReady   = "AffinityGroupsReady"
 	ConditionTypeSecurityGroupsReady   = "SecurityGroupsReady"
+	ConditionTypeDataDisksReady        = "DataDisksReady"
 )
 
 // CloudStackNodeClassStatus is what the provider resolved for the NodeClass in CloudStack.
@@ -38,6 +39,9 @@ type CloudStackNodeClassStatus struct {
 	// has security groups disabled).
 	// +optional
 	SecurityGroups []SecurityGroup `json:"securityGroups,omitempty"`
+	// DataDisks are the resolved spec.dataDisks, in the same order.
+	// +optional
+	DataDisks []ResolvedDataDisk `json:"dataDisks,omitempty"`
 	// SSHKeyPair is the resolved SSH key pair name.
 	// +optional
 	SSHKeyPair string `json:"sshKeyPair,omitempty"`
@@ -115,6 +119,7 @@ func (in *CloudStackNodeClass) StatusConditions(opts ...status.ForOption) status
 		ConditionTypeSSHKeyPairReady,
 		ConditionTypeAffinityGroupsReady,
 		ConditionTypeSecurityGroupsReady,
+		ConditionTypeDataDisksReady,
 	).For(in, opts...)
 }
 

@@ -57,13 +57,15 @@ var _ = Describe("CloudStackNodeClass status", func() {
 			ServiceOfferings: []v1.ServiceOffering{{ID: offeringID, Name: "Medium Instance"}},
 			AffinityGroups:   []v1.AffinityGroup{{ID: zoneID, Name: "anti"}},
 			SecurityGroups:   []v1.SecurityGroup{{ID: networkID, Name: "k8s-nodes"}},
-			SSHKeyPair:       "ops",
+			DataDisks: []v1.ResolvedDataDisk{{Name: "containerd", DiskOfferingID: offeringID, DiskOfferingName: "custom", Customized: true,
+				SizeGiB: 100, DeviceID: 1, Zones: []string{"zone-1", "zone-2"}}},
+			SSHKeyPair: "ops",
 		}
 		conditions := nc.StatusConditions()
 		for _, t := range []string{
 			v1.ConditionTypeZonesReady, v1.ConditionTypeNetworksReady, v1.ConditionTypeTemplatesReady,
 			v1.ConditionTypeServiceOfferingsReady, v1.ConditionTypeUserDataReady, v1.ConditionTypeSSHKeyPairReady,
-			v1.ConditionTypeSecurityGroupsReady,
+			v1.ConditionTypeSecurityGroupsReady, v1.ConditionTypeDataDisksReady,
 		} {
 			conditions.SetTrue(t)
 		}
@@ -86,7 +88,8 @@ var _ = Describe("CloudStackNodeClass status", func() {
 		Expect(stored.Status.AffinityGroups).To(Equal(sent.AffinityGroups))
 		Expect(stored.Status.SSHKeyPair).To(Equal("ops"))
 		Expect(stored.Status.SecurityGroups).To(Equal(sent.SecurityGroups))
-		Expect(stored.Status.Conditions).To(HaveLen(9))
+		Expect(stored.Status.DataDisks).To(Equal(sent.DataDisks))
+		Expect(stored.Status.Conditions).To(HaveLen(10))
 		Expect(stored.StatusConditions().Root().IsTrue()).To(BeTrue())
 	})
 

@@ -103,6 +103,13 @@ var _ = Describe("CloudStackNodeClass validation", func() {
 		Entry("tag keys and values of 255 characters", func(s *v1.CloudStackNodeClassSpec) {
 			s.Tags = map[string]string{strings.Repeat("k", 255): strings.Repeat("v", 255)}
 		}),
+		Entry("data disks by name and by id, with and without size and name", func(s *v1.CloudStackNodeClassSpec) {
+			s.DataDisks = []v1.DataDisk{
+				{Name: "containerd", DiskOffering: v1.DiskOfferingSelector{Name: "custom"}, Size: quantity("100Gi")},
+				{DiskOffering: v1.DiskOfferingSelector{ID: zoneID}},
+				{Name: "logs", DiskOffering: v1.DiskOfferingSelector{Name: "fixed"}},
+			}
+		}),
 	)
 
 	DescribeTable("rejects invalid NodeClasses with a message that names the field",
@@ -164,6 +171,21 @@ var _ = Describe("CloudStackNodeClass validation", func() {
 		Entry("an affinity group term with tags", func(s *v1.CloudStackNodeClassSpec) {
 			s.AffinityGroupSelectorTerms = []v1.SelectorTerm{{Tags: map[string]string{"a": "b"}}}
 		}, "spec.affinityGroupSelectorTerms: affinity groups have no tags in CloudStack"),
+		Entry("a data disk offering by id and name", func(s *v1.CloudStackNodeClassSpec) {
+			s.DataDisks = []v1.DataDisk{{DiskOffering: v1.DiskOfferingSelector{ID: zoneID, Name: "fixed"}}}
+		}, "spec.dataDisks[].diskOffering: set exactly one of id or name"),
+		Entry("a data disk without offering", func(s *v1.CloudStackNodeClassSpec) {
+			s.DataDisks = []v1.DataDisk{{Name: "containerd"}}
+		}, "spec.dataDisks[].diskOffering: set exactly one of id or name"),
+		Entry("a data disk smaller than 1Gi", func(s *v1.CloudStackNodeClassSpec) {
+			s.DataDisks = []v1.DataDisk{{DiskOffering: v1.DiskOfferingSelector{Name: "custom"}, Size: quantity("512Mi")}}
+		}, "spec.dataDisks[].size must be at least 1Gi"),
+		Entry("two data disks of the same name", func(s *v1.CloudStackNodeClassSpec) {
+			s.DataDisks = []v1.DataDisk{{Name: "x", DiskOffering: v1.DiskOfferingSelector{Name: "a"}}, {Name: "x", DiskOffering: v1.DiskOfferingSelector{Name: "b"}}}
+		}, "spec.dataDisks: names must be unique"),
+		Entry("a data disk name that is not a DNS label", func(s *v1.CloudStackNodeClassSpec) {
+			s.DataDisks = []v1.DataDisk{{Name: "Var_Lib", DiskOffering: v1.DiskOfferingSelector{Name: "a"}}}
+		}, "spec.dataDisks[0].name in body should match"),
 		Entry("an empty security group term", func(s *v1.CloudStackNodeClassSpec) {
 			s.SecurityGroupSelectorTerms = []v1.SelectorTerm{{}}
 		}, "spec.securityGroupSelectorTerms: each term must set id, name or tags"),

@@ -40,6 +40,10 @@ const (
 // the NodeClass no longer has, never a tag it did not put there.
 const AnnotationTags = apis.Group + "/tags"
 
+// AnnotationDataDisks records on a NodeClaim the data disks its VM was launched with (v1.DataDisksRecord of the
+// NodeClass's resolved spec.dataDisks): DataDiskDrift compares it with the current resolution at no request.
+const AnnotationDataDisks = apis.Group + "/data-disks"
+
 // Tag keys the provider puts on every VM it launches. TagKeyClusterID (with the instance group, see
 // instance.Owner) proves ownership; the others say what the VM is for.
 const (
@@ -47,6 +51,9 @@ const (
 	TagKeyClusterID = apis.Group + "/cluster-id"
 	TagKeyNodeClass = apis.Group + "/cloudstacknodeclass"
 	TagKeyNodePool  = karpv1.NodePoolLabelKey
+	// TagKeyDataDisks is the number of spec.dataDisks a VM was launched with, on VMs that have some: deleting such a
+	// VM lists its data disks to destroy them with it, and no other delete pays that listing.
+	TagKeyDataDisks = apis.Group + "/data-disks"
 	// TagKeyNodeClaim named the NodeClaim on VMs of earlier releases. The VM's display name carries it now, so the
 	// tags of a launch are the same for many VMs and one createTags call sets them.
 	TagKeyNodeClaim = "karpenter.sh/nodeclaim"

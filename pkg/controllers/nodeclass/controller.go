@@ -31,6 +31,7 @@ import (
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/apis"
 	v1 "github.com/cloudstack/karpenter-provider-cloudstack/pkg/apis/v1"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/affinitygroup"
+	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/diskoffering"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/instancetype"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/network"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/securitygroup"
@@ -57,6 +58,7 @@ type Providers struct {
 	SSHKeyPairs      sshkeypair.Provider
 	AffinityGroups   affinitygroup.Provider
 	SecurityGroups   securitygroup.Provider
+	DiskOfferings    diskoffering.Provider
 	// UserDataSecrets reads spec.userDataSecretRef. Nil reads through the controller's kubeClient, which suits an
 	// uncached test client; the operator passes one reading through the manager's APIReader.
 	UserDataSecrets userdatasecret.Provider
@@ -88,6 +90,8 @@ func NewController(kubeClient client.Client, recorder events.Recorder, clk clock
 			&networks{provider: p.Networks},
 			&templates{provider: p.Templates},
 			&serviceOfferings{provider: p.ServiceOfferings},
+			// Before userData: a template may read .DataDisks, which the validation renders from this status.
+			&dataDisks{provider: p.DiskOfferings},
 			&userData{secrets: lo.Ternary[userdatasecret.Provider](p.UserDataSecrets != nil, p.UserDataSecrets, userdatasecret.NewDefaultProvider(kubeClient))},
 			&sshKeyPair{provider: p.SSHKeyPairs},
 			&affinityGroups{provider: p.AffinityGroups},

@@ -158,6 +158,8 @@ var _ = Describe("NodeClass controller", func() {
 			func(nc *v1.CloudStackNodeClass) { nc.Spec.AffinityGroupSelectorTerms = nil }),
 		Entry("security groups", v1.ConditionTypeSecurityGroupsReady, "spec.securityGroupSelectorTerms is not set",
 			func(nc *v1.CloudStackNodeClass) { nc.Spec.SecurityGroupSelectorTerms = nil }),
+		Entry("data disks", v1.ConditionTypeDataDisksReady, "spec.dataDisks is not set",
+			func(nc *v1.CloudStackNodeClass) { nc.Spec.DataDisks = nil }),
 	)
 
 	DescribeTable("a dependency that does not resolve gives its condition a precise reason and message",
@@ -265,7 +267,48 @@ var _ = Describe("NodeClass controller", func() {
 			`spec.securityGroupSelectorTerms: zone(s) "zone-a", "zone-b" have security groups disabled, and CloudStack refuses securitygroupids there; `+
 				"select only security-group zones in this NodeClass, or remove the terms",
 			func(nc *v1.CloudStackNodeClass) { nc.Spec.SecurityGroupSelectorTerms = names("web") }),
+		Entry("a disk offering that does not exist", v1.ConditionTypeDataDisksReady, nodeclass.ReasonDiskOfferingsNotFound,
+			`spec.dataDisks: no disk offering of the account matches spec.dataDisks[1] (name="fixed-2O").diskOffering`,
+			func(nc *v1.CloudStackNodeClass) {
+				nc.Spec.DataDisks = []v1.DataDisk{{DiskOffering: v1.DiskOfferingSelector{Name: "fixed-20"}}, {DiskOffering: v1.DiskOfferingSelector{Name: "fixed-2O"}}}
+			}),
+		Entry("a disk offering of one zone only", v1.ConditionTypeDataDisksReady, nodeclass.ReasonDiskOfferingNotInZones,
+			`spec.dataDisks[0].diskOffering: disk offering "b-only" is not available in zone(s) "zone-a" of this NodeClass; `+
+				"choose an offering of every zone, or select only the zones that have it",
+			func(nc *v1.CloudStackNodeClass) {
+				nc.Spec.DataDisks = []v1.DataDisk{{DiskOffering: v1.DiskOfferingSelector{Name: "b-only"}}}
+			}),
+		Entry("a customized disk offering without size", v1.ConditionTypeDataDisksReady, nodeclass.ReasonDataDiskSizeRequired,
+			`spec.dataDisks[0].size: disk offering "custom" is customized, so CloudStack needs the size of the disk; set size`,
+			func(nc *v1.CloudStackNodeClass) {
+				nc.Spec.DataDisks = []v1.DataDisk{{DiskOffering: v1.DiskOfferingSelector{Name: "custom"}}}
+			}),
+		Entry("a fixed disk offering with a size", v1.ConditionTypeDataDisksReady, nodeclass.ReasonDataDiskSizeNotAllowed,
+			`spec.dataDisks[0].size: disk offering "fixed-20" has a fixed size of 20 GiB and CloudStack refuses another; remove size`,
+			func(nc *v1.CloudStackNodeClass) {
+				nc.Spec.DataDisks = []v1.DataDisk{{DiskOffering: v1.DiskOfferingSelector{Name: "fixed-20"}, Size: lo.ToPtr(resource.MustParse("30Gi"))}}
+			}),
 	)
+
+	It("resolves data disks in order, with their size and device IDs 1, 2, 4", func() {
+		nc := newNodeClass(func(nc *v1.CloudStackNodeClass) {
+			nc.Spec.DataDisks = []v1.DataDisk{
+				{Name: "containerd", DiskOffering: v1.DiskOfferingSelector{Name: "custom"}, Size: lo.ToPtr(resource.MustParse("100Gi"))},
+				{DiskOffering: v1.DiskOfferingSelector{ID: id("diskoffering", "fixed-20")}},
+				{DiskOffering: v1.DiskOfferingSelector{Name: "fixed-20"}},
+			}
+		})
+		ExpectApplied(ctx, env.Client, nc)
+		nc = reconcileNodeClass(nc)
+		Expect(condition(nc, v1.ConditionTypeDataDisksReady).IsTrue()).To(BeTrue(), "%v", nc.Status.Conditions)
+		zones := []string{"zone-a", "zone-b"}
+		Expect(nc.Status.DataDisks).To(Equal([]v1.ResolvedDataDisk{
+			{Name: "containerd", DiskOfferingID: id("diskoffering", "custom"), DiskOfferingName: "custom", Customized: true, SizeGiB: 100, DeviceID: 1, Zones: zones},
+			{DiskOfferingID: id("diskoffering", "fixed-20"), DiskOfferingName: "fixed-20", SizeGiB: 20, DeviceID: 2, Zones: zones},
+			{DiskOfferingID: id("diskoffering", "fixed-20"), DiskOfferingName: "fixed-20", SizeGiB: 20, DeviceID: 4, Zones: zones},
+		}))
+		Expect(condition(nc, status.ConditionReady).IsTrue()).To(BeTrue())
+	})
 
 	It("resolves security groups by tags and name, in term order, in a security-group zone", func() {
 		nc := newNodeClass(func(nc *v1.CloudStackNodeClass) {

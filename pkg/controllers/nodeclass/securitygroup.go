@@ -3,7 +3,6 @@ package nodeclass
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	csgo "github.com/apache/cloudstack-go/v2/cloudstack"
 	"github.com/awslabs/operatorpkg/status"
@@ -41,20 +40,14 @@ func (s *securityGroups) reconcile(ctx context.Context, nodeClass *v1.CloudStack
 		awaitingZones(conds, v1.ConditionTypeSecurityGroupsReady, "spec.securityGroupSelectorTerms")
 		return nil
 	}
-	var unmatched []string
-	for i, term := range terms {
-		found, err := s.provider.Resolve(ctx, []v1.SelectorTerm{term})
-		if err != nil {
-			return fmt.Errorf("resolving security groups, %w", err)
-		}
-		if len(found) == 0 {
-			unmatched = append(unmatched, fmt.Sprintf("[%d] (%s)", i, describeTerm(term)))
-		}
+	resolved, unmatched, err := resolveEveryTerm(ctx, terms, s.provider.Resolve)
+	if err != nil {
+		return fmt.Errorf("resolving security groups, %w", err)
 	}
-	if len(unmatched) > 0 {
+	if unmatched != "" {
 		nodeClass.Status.SecurityGroups = nil
 		conds.SetFalse(v1.ConditionTypeSecurityGroupsReady, ReasonSecurityGroupsNotFound,
-			fmt.Sprintf("spec.securityGroupSelectorTerms: no security group of the account matches term(s) %s", strings.Join(unmatched, ", ")))
+			"spec.securityGroupSelectorTerms: no security group of the account matches term(s) "+unmatched)
 		return nil
 	}
 	all, err := s.zones.List(ctx)
@@ -73,10 +66,6 @@ func (s *securityGroups) reconcile(ctx context.Context, nodeClass *v1.CloudStack
 			fmt.Sprintf("spec.securityGroupSelectorTerms: zone(s) %s have security groups disabled, and CloudStack refuses securitygroupids there; "+
 				"select only security-group zones in this NodeClass, or remove the terms", quoteJoin(without)))
 		return nil
-	}
-	resolved, err := s.provider.Resolve(ctx, terms)
-	if err != nil {
-		return fmt.Errorf("resolving security groups, %w", err)
 	}
 	nodeClass.Status.SecurityGroups = resolved
 	conds.SetTrue(v1.ConditionTypeSecurityGroupsReady)

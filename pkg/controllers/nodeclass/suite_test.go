@@ -78,6 +78,14 @@ securityGroups:
 - name: db
 - name: admins-only
   account: admin
+diskOfferings:
+- name: fixed-20
+  diskSizeGiB: 20
+- name: custom
+  customized: true
+- name: b-only
+  diskSizeGiB: 10
+  zones: [zone-b]
 `
 
 var (

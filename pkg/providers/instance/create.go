@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"time"
 
@@ -169,12 +170,22 @@ func (p *DefaultProvider) launch(ctx context.Context, nodeClass *v1.CloudStackNo
 			p.uncertain.add(nodeClaim.Name)
 			return nil, fmt.Errorf("waiting for deploy job %s of VM %s, %w", jobID, vmID, err)
 		}
-		_ = p.cleanup(ctx, vmID)
+		_ = p.cleanup(ctx, vmID, nil)
 		return nil, fmt.Errorf("waiting for deploy job %s of VM %s, %w", jobID, vmID, err)
 	}
 	if isGone(vm.State) {
-		_ = p.cleanup(ctx, vmID)
+		_ = p.cleanup(ctx, vmID, nil)
 		return nil, fmt.Errorf("VM %s is %s after its deploy job succeeded", vmID, vm.State)
+	}
+	if err := p.addDataDisks(ctx, nodeClass, nodeClaim, vmID, c.zone.ID); err != nil {
+		// The VM is useless without its disks: destroy it with every data disk it has (the deploy's and those
+		// attached), after addDataDisks deleted the ones it created but did not attach.
+		disks, listErr := p.api.ListDataDisks(context.WithoutCancel(ctx), vmID, nil)
+		if listErr != nil {
+			log.FromContext(ctx).Error(listErr, "listing the data disks of a failed launch; the garbage collector deletes them once detached", "vm-id", vmID)
+		}
+		_ = p.cleanup(ctx, vmID, lo.Map(disks, func(d *csgo.Volume, _ int) string { return d.Id }))
+		return nil, err
 	}
 	p.vms.put(vm)
 	inst := NewInstance(vm)
@@ -269,6 +280,13 @@ func (p *DefaultProvider) deployParams(ctx context.Context, nodeClass *v1.CloudS
 	if gib, ok := nodeClass.RootDiskSizeGiB(); ok {
 		params.SetRootdisksize(gib)
 	}
+	if disks := nodeClass.Status.DataDisks; len(disks) > 0 {
+		// The first data disk comes with the deploy, so it is there when the VM first boots (device 1).
+		params.SetDiskofferingid(disks[0].DiskOfferingID)
+		if disks[0].Customized {
+			params.SetSize(disks[0].SizeGiB)
+		}
+	}
 	if len(c.details) > 0 {
 		params.SetDetails(c.details)
 	}
@@ -287,6 +305,9 @@ func (p *DefaultProvider) Tags(nodeClass *v1.CloudStackNodeClass, nodeClaim *kar
 		tags[k] = v
 	}
 	tags[v1.TagKeyNodeClass] = nodeClass.Name
+	if n := len(nodeClass.Status.DataDisks); n > 0 {
+		tags[v1.TagKeyDataDisks] = strconv.Itoa(n)
+	}
 	if np := nodeClaim.Labels[karpv1.NodePoolLabelKey]; np != "" {
 		tags[v1.TagKeyNodePool] = np
 	}
@@ -325,7 +346,7 @@ func (p *DefaultProvider) adopt(ctx context.Context, vm *csgo.VirtualMachine, ta
 		if vm.State == StateError {
 			// Until it is gone the VM in Error holds the hostname on its network: a redeploy there would be refused
 			// as a duplicate and find this VM again.
-			if err := p.cleanup(ctx, vm.Id); err != nil {
+			if err := p.cleanup(ctx, vm.Id, nil); err != nil {
 				return nil, fmt.Errorf("destroying VM %s, which a previous launch left in Error, %w", vm.Id, err)
 			}
 			return nil, errRedeploy
@@ -357,12 +378,12 @@ func (p *DefaultProvider) adopt(ctx context.Context, vm *csgo.VirtualMachine, ta
 // It runs on a context of its own so a cancelled Create still cleans up, and retries what CloudStack refused without
 // acting (throttling) or may not have done (internal errors, lost answers): destroying is safe to repeat. What is
 // still left after cleanupTimeout is the garbage collector's.
-func (p *DefaultProvider) cleanup(ctx context.Context, vmID string) error {
+func (p *DefaultProvider) cleanup(ctx context.Context, vmID string, volumeIDs []string) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 	defer cancel()
 	delay := cleanupRetryDelay
 	for {
-		err := p.destroy(ctx, vmID)
+		err := p.destroy(ctx, vmID, volumeIDs)
 		if err == nil || cserrors.IsNotFound(err) {
 			return nil
 		}

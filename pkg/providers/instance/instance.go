@@ -48,6 +48,10 @@ type Provider interface {
 	ChangeTags(ctx context.Context, changes []TagChange) map[string]error
 	// Reboot reboots a VM.
 	Reboot(ctx context.Context, id string) error
+	// DeleteDetachedDataDisks deletes the data disks of this cluster (cluster-id tag, key's own account) that are
+	// attached to no VM and were created before createdBefore, and returns how many it deleted. A VM destroyed without
+	// volumeids (its tagging failed, or it was destroyed by hand) leaves them detached when CloudStack expunges it.
+	DeleteDetachedDataDisks(ctx context.Context, createdBefore time.Time) (int, error)
 	// Tags are the tags a NodeClaim's VM must carry: the NodeClass's tags plus the ownership and identity tags.
 	Tags(nodeClass *v1.CloudStackNodeClass, nodeClaim *karpv1.NodeClaim) map[string]string
 }
@@ -198,7 +202,11 @@ func (p *DefaultProvider) Delete(ctx context.Context, id string) error {
 	if isDestroyed(vm.State) {
 		return cloudprovider.NewNodeClaimNotFoundError(fmt.Errorf("VM %q is %s", id, vm.State))
 	}
-	if err := p.destroy(ctx, id); err != nil {
+	volumeIDs, err := p.dataDiskIDs(ctx, vm)
+	if err != nil {
+		return err
+	}
+	if err := p.destroy(ctx, id, volumeIDs); err != nil {
 		if cserrors.IsNotFound(err) {
 			return cloudprovider.NewNodeClaimNotFoundError(fmt.Errorf("destroying VM %q, %w", id, err))
 		}
@@ -266,22 +274,25 @@ func (p *DefaultProvider) Reboot(ctx context.Context, id string) error {
 // listCapabilities' allowuserexpungerecovervm yet has the expunge refused (the job fails, the VM is unchanged): then
 // the VM is destroyed without expunge, which CloudStack completes after expunge.delay, and expunge stays off until
 // the capabilities are read again.
-func (p *DefaultProvider) destroy(ctx context.Context, id string) error {
+//
+// volumeIDs are data disks of the VM to destroy with it (destroyVirtualMachine's volumeids): CloudStack's expunge
+// only detaches data disks (VolumeOrchestrator.cleanupVolumes), which then live on.
+func (p *DefaultProvider) destroy(ctx context.Context, id string, volumeIDs []string) error {
 	if !p.expungeAllowed(ctx) {
-		return p.destroyAndWait(ctx, id, false)
+		return p.destroyAndWait(ctx, id, false, volumeIDs)
 	}
-	err := p.destroyAndWait(ctx, id, true)
+	err := p.destroyAndWait(ctx, id, true, volumeIDs)
 	if !cserrors.IsExpungeRefused(err) {
 		return err
 	}
 	log.FromContext(ctx).Info("CloudStack refused to expunge; destroying without expunge (allow expungeVirtualMachine in the key's role to expunge at once)", "vm-id", id)
 	p.capabilities.SetDefault(expungeKey, false)
-	return p.destroyAndWait(ctx, id, false)
+	return p.destroyAndWait(ctx, id, false, volumeIDs)
 }
 
 // destroyAndWait destroys a VM and waits until it is gone, together with every other destroy in flight.
-func (p *DefaultProvider) destroyAndWait(ctx context.Context, id string, expunge bool) error {
-	jobID, err := p.api.StartDestroyVM(ctx, id, expunge)
+func (p *DefaultProvider) destroyAndWait(ctx context.Context, id string, expunge bool, volumeIDs []string) error {
+	jobID, err := p.api.StartDestroyVM(ctx, id, expunge, volumeIDs...)
 	if err != nil {
 		return err
 	}

@@ -81,6 +81,11 @@ affinityGroups:
   type: host anti-affinity
 sshKeyPairs:
 - name: ops
+diskOfferings:
+- name: fixed-20
+  diskSizeGiB: 20
+- name: custom-disk
+  customized: true
 `
 
 var (

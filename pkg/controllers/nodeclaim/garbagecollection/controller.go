@@ -10,6 +10,7 @@ import (
 
 	"github.com/awslabs/operatorpkg/reconciler"
 	"github.com/awslabs/operatorpkg/singleton"
+	"github.com/samber/lo"
 	"go.uber.org/multierr"
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/client-go/util/workqueue"
@@ -96,10 +97,32 @@ func (c *Controller) Reconcile(ctx context.Context) (reconciler.Result, error) {
 		log.FromContext(ctx).Info("destroyed leaked VM that no NodeClaim owns",
 			"vm-id", inst.ID, "vm-name", inst.Name, "zone", inst.ZoneName, "age", c.clock.Since(inst.Created).Round(time.Second).String())
 	})
+	errs = append(errs, c.deleteDetachedDataDisks(ctx, instances))
 	if err := multierr.Combine(append(errs, deleteErrs...)...); err != nil {
 		return reconciler.Result{}, err
 	}
 	return reconciler.Result{RequeueAfter: Interval}, nil
+}
+
+// deleteDetachedDataDisks deletes this cluster's data disks that no VM holds any more. Only clusters that use data
+// disks (a NodeClass with spec.dataDisks, or a VM launched with some) pay the listing, and only they need
+// listVolumes in the key's role.
+func (c *Controller) deleteDetachedDataDisks(ctx context.Context, instances []*instance.Instance) error {
+	used := lo.SomeBy(instances, func(inst *instance.Instance) bool { _, ok := inst.Tags[v1.TagKeyDataDisks]; return ok })
+	if !used {
+		nodeClasses := &v1.CloudStackNodeClassList{}
+		if err := c.kubeClient.List(ctx, nodeClasses); err != nil {
+			return fmt.Errorf("listing nodeclasses, %w", err)
+		}
+		used = lo.SomeBy(nodeClasses.Items, func(nc v1.CloudStackNodeClass) bool { return len(nc.Spec.DataDisks) > 0 })
+	}
+	if !used {
+		return nil
+	}
+	if _, err := c.instanceProvider.DeleteDetachedDataDisks(ctx, c.clock.Now().Add(-c.gracePeriod)); err != nil {
+		return fmt.Errorf("deleting detached data disks, %w", err)
+	}
+	return nil
 }
 
 // completeTags adds the tags a NodeClaim's VM lacks: a launch whose createTags failed twice leaves a VM that only
