@@ -246,7 +246,8 @@ func (st *cloud) deployOwner(r *request) (*account, *apiError) {
 			return nil, errInvalidID(r, "projectid", pid)
 		}
 		if !st.canAccessProject(r.acct, p) {
-			return nil, errPermission("Account %s can't access project id=%s", r.acct.Name, p.ID)
+			// AccountManagerImpl.finalizeOwner words it differently from the listings' "can't access project".
+			return nil, errPermission("Account %s is unauthorised to use project id=%s", r.acct.Name, p.ID)
 		}
 		return p.account, nil
 	}
