@@ -55,6 +55,7 @@ func main() {
 				SSHKeyPairs:      op.SSHKeyPairProvider,
 				AffinityGroups:   op.AffinityGroupProvider,
 				SecurityGroups:   op.SecurityGroupProvider,
+				Projects:         op.ProjectProvider,
 				UserDataSecrets:  userDataSecrets,
 			},
 			Instances:     op.InstanceProvider,

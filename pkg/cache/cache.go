@@ -22,6 +22,10 @@ const (
 	SSHKeyPairsTTL = DefaultTTL
 	// SecurityGroupsTTL is the default, for the same reason as affinity groups.
 	SecurityGroupsTTL = DefaultTTL
+	// ProjectTTL bounds how long a membership check of the configured project is reused: a minute after an account
+	// leaves the project (or the project is suspended), every NodeClass turns not Ready. The project's ID itself is
+	// kept by the client for as long as the server accepts it.
+	ProjectTTL = DefaultTTL
 	// ServiceOfferingsTTL is longer than the default: offerings are an administrator's catalog that changes rarely,
 	// and a refresh controller updates the instance-type catalog on its own schedule.
 	ServiceOfferingsTTL = 5 * time.Minute

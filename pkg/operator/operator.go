@@ -26,6 +26,7 @@ import (
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/instance"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/instancetype"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/network"
+	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/project"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/securitygroup"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/sshkeypair"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/template"
@@ -46,6 +47,7 @@ type Operator struct {
 	AffinityGroupProvider affinitygroup.Provider
 	SSHKeyPairProvider    sshkeypair.Provider
 	SecurityGroupProvider securitygroup.Provider
+	ProjectProvider       project.Provider
 	InstanceTypeProvider  instancetype.Provider
 	InstanceProvider      instance.Provider
 
@@ -152,6 +154,7 @@ func New(op *coreoperator.Operator, api cloudstack.API, opts *options.Options) *
 		AffinityGroupProvider: affinitygroup.NewDefaultProvider(api, cache.New("affinitygroups", cache.AffinityGroupsTTL, cache.CleanupInterval)),
 		SSHKeyPairProvider:    sshkeypair.NewDefaultProvider(api, cache.New("sshkeypairs", cache.SSHKeyPairsTTL, cache.CleanupInterval)),
 		SecurityGroupProvider: securitygroup.NewDefaultProvider(api, cache.New("securitygroups", cache.SecurityGroupsTTL, cache.CleanupInterval)),
+		ProjectProvider:       project.NewDefaultProvider(api, cache.New("project", cache.ProjectTTL, cache.CleanupInterval)),
 		InstanceTypeProvider:  instanceTypes,
 		InstanceProvider: instance.NewDefaultProvider(api, unavailable, instance.Owner{ClusterName: opts.ClusterName, ClusterID: opts.ClusterID},
 			instance.WithServiceOfferings(instanceTypes),

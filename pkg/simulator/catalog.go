@@ -114,13 +114,13 @@ type ZoneCapacity struct {
 
 // Network is a guest network in one zone.
 type Network struct {
-	ID      string            `json:"id,omitempty"`
-	Name    string            `json:"name"`
-	Zone    string            `json:"zone"`
-	Type    string            `json:"type,omitempty"`
-	State   string            `json:"state,omitempty"`
-	CIDR    string            `json:"cidr,omitempty"`
-	Account string            `json:"account,omitempty"`
+	ID      string `json:"id,omitempty"`
+	Name    string `json:"name"`
+	Zone    string `json:"zone"`
+	Type    string `json:"type,omitempty"`
+	State   string `json:"state,omitempty"`
+	CIDR    string `json:"cidr,omitempty"`
+	Account string `json:"account,omitempty"`
 	// Project names the project that owns the network instead of an account.
 	Project string            `json:"project,omitempty"`
 	Domain  string            `json:"networkDomain,omitempty"`
@@ -129,14 +129,14 @@ type Network struct {
 
 // Template is a VM image registered in one or more zones.
 type Template struct {
-	ID         string            `json:"id,omitempty"`
-	Name       string            `json:"name"`
-	Zones      []string          `json:"zones"`
-	Arch       string            `json:"arch,omitempty"`
-	NotReady   bool              `json:"notReady,omitempty"`
-	Featured   bool              `json:"featured,omitempty"`
-	Public     *bool             `json:"public,omitempty"`
-	Account    string            `json:"account,omitempty"`
+	ID       string   `json:"id,omitempty"`
+	Name     string   `json:"name"`
+	Zones    []string `json:"zones"`
+	Arch     string   `json:"arch,omitempty"`
+	NotReady bool     `json:"notReady,omitempty"`
+	Featured bool     `json:"featured,omitempty"`
+	Public   *bool    `json:"public,omitempty"`
+	Account  string   `json:"account,omitempty"`
 	// Project names the project that owns the template instead of an account.
 	Project    string            `json:"project,omitempty"`
 	OSType     string            `json:"osType,omitempty"`
@@ -195,10 +195,10 @@ type SSHKeyPair struct {
 // SecurityGroup is a security group owned by an account. Security groups are not zonal: any zone with security groups
 // enabled accepts them.
 type SecurityGroup struct {
-	ID          string            `json:"id,omitempty"`
-	Name        string            `json:"name"`
-	Description string            `json:"description,omitempty"`
-	Account     string            `json:"account,omitempty"`
+	ID          string `json:"id,omitempty"`
+	Name        string `json:"name"`
+	Description string `json:"description,omitempty"`
+	Account     string `json:"account,omitempty"`
 	// Project names the project that owns the group instead of an account.
 	Project string            `json:"project,omitempty"`
 	Tags    map[string]string `json:"tags,omitempty"`
@@ -217,7 +217,9 @@ type Project struct {
 
 // ProjectAccountName is the name of the account that owns the resources of the i-th project of a catalog (CloudStack
 // names it PrjAcct-<project>-<id>); responses show it as the owning account.
-func ProjectAccountName(project string, i int) string { return fmt.Sprintf("PrjAcct-%s-%d", project, i+1) }
+func ProjectAccountName(project string, i int) string {
+	return fmt.Sprintf("PrjAcct-%s-%d", project, i+1)
+}
 
 // Duration is a time.Duration that reads from YAML/JSON strings such as "90s".
 type Duration struct{ time.Duration }

@@ -70,6 +70,7 @@ func (e *Environment) NodeClassProviders() nodeclass.Providers {
 		SSHKeyPairs:      e.SSHKeyPairProvider,
 		AffinityGroups:   e.AffinityGroupProvider,
 		SecurityGroups:   e.SecurityGroupProvider,
+		Projects:         e.ProjectProvider,
 	}
 }
 

@@ -15,6 +15,9 @@ const (
 	ConditionTypeSSHKeyPairReady       = "SSHKeyPairReady"
 	ConditionTypeAffinityGroupsReady   = "AffinityGroupsReady"
 	ConditionTypeSecurityGroupsReady   = "SecurityGroupsReady"
+	// ConditionTypeProjectReady is about the controller's project setting (--cloudstack-project), not a NodeClass
+	// field: while the project cannot be used, no NodeClass is Ready and nothing is launched.
+	ConditionTypeProjectReady = "ProjectReady"
 )
 
 // CloudStackNodeClassStatus is what the provider resolved for the NodeClass in CloudStack.
@@ -115,6 +118,7 @@ func (in *CloudStackNodeClass) StatusConditions(opts ...status.ForOption) status
 		ConditionTypeSSHKeyPairReady,
 		ConditionTypeAffinityGroupsReady,
 		ConditionTypeSecurityGroupsReady,
+		ConditionTypeProjectReady,
 	).For(in, opts...)
 }
 

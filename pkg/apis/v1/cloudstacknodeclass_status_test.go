@@ -63,7 +63,7 @@ var _ = Describe("CloudStackNodeClass status", func() {
 		for _, t := range []string{
 			v1.ConditionTypeZonesReady, v1.ConditionTypeNetworksReady, v1.ConditionTypeTemplatesReady,
 			v1.ConditionTypeServiceOfferingsReady, v1.ConditionTypeUserDataReady, v1.ConditionTypeSSHKeyPairReady,
-			v1.ConditionTypeSecurityGroupsReady,
+			v1.ConditionTypeSecurityGroupsReady, v1.ConditionTypeProjectReady,
 		} {
 			conditions.SetTrue(t)
 		}
