@@ -42,8 +42,9 @@ func (e *ProjectError) Unwrap() error { return e.cause }
 
 // projectRefusedTexts are how CloudStack refuses the projectid of a call: listings (buildACLSearchParameters: "Account
 // X can't access project id=N", PermissionDeniedException, 531) and resource creation (finalizeOwner: "Account X is
-// unauthorised to use project id=N", 531).
-var projectRefusedTexts = []string{"can't access project id=", "is unauthorised to use project id="}
+// unauthorised to use project id=N"; BaseCmd.finalyzeAccountId: "Can't add resources to the project with specified
+// projectId in state=S as it's no longer active", both 531).
+var projectRefusedTexts = []string{"can't access project id=", "is unauthorised to use project id=", "can't add resources to the project"}
 
 // AsProjectError returns the ProjectError in err, or turns CloudStack's refusal of a projectid (531 as above, or 431
 // for a projectid that no longer exists) into one; ok is false for every other error.
