@@ -86,7 +86,7 @@ var _ = Describe("CloudStackNodeClass status", func() {
 		Expect(stored.Status.AffinityGroups).To(Equal(sent.AffinityGroups))
 		Expect(stored.Status.SSHKeyPair).To(Equal("ops"))
 		Expect(stored.Status.SecurityGroups).To(Equal(sent.SecurityGroups))
-		Expect(stored.Status.Conditions).To(HaveLen(9))
+		Expect(stored.Status.Conditions).To(HaveLen(10))
 		Expect(stored.StatusConditions().Root().IsTrue()).To(BeTrue())
 	})
 
