@@ -36,7 +36,9 @@ func withProject(ref string) func(*cloudstack.Options) {
 	return func(o *cloudstack.Options) { o.Project = ref }
 }
 
-func nameList[T any](items []T, name func(T) string) []string { return lo.Map(items, func(i T, _ int) string { return name(i) }) }
+func nameList[T any](items []T, name func(T) string) []string {
+	return lo.Map(items, func(i T, _ int) string { return name(i) })
+}
 
 var _ = Describe("A client in a project", func() {
 	platformID := simulator.StableID("project", "platform")
