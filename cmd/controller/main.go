@@ -56,6 +56,7 @@ func main() {
 				AffinityGroups:   op.AffinityGroupProvider,
 				SecurityGroups:   op.SecurityGroupProvider,
 				DiskOfferings:    op.DiskOfferingProvider,
+				Projects:         op.ProjectProvider,
 				UserDataSecrets:  userDataSecrets,
 			},
 			Instances:     op.InstanceProvider,

@@ -25,6 +25,10 @@ const (
 	// DiskOfferingsTTL is the default: disk offerings are an administrator's catalog, and a deleted one must stop
 	// NodeClasses from launching within the minute their resolution runs.
 	DiskOfferingsTTL = DefaultTTL
+	// ProjectTTL bounds how long a membership check of the configured project is reused: a minute after an account
+	// leaves the project (or the project is suspended), every NodeClass turns not Ready. The project's ID itself is
+	// kept by the client for as long as the server accepts it.
+	ProjectTTL = DefaultTTL
 	// ServiceOfferingsTTL is longer than the default: offerings are an administrator's catalog that changes rarely,
 	// and a refresh controller updates the instance-type catalog on its own schedule.
 	ServiceOfferingsTTL = 5 * time.Minute

@@ -21,7 +21,17 @@ const TimeLayout = "2006-01-02T15:04:05-0700"
 
 // API is the subset of the CloudStack API the provider uses. Every method takes a context, pages list calls to the
 // end, and returns errors already parsed by cserrors.Parse, so callers classify them with the cserrors helpers.
+//
+// With Options.Project set, every call that takes a projectid sends the project's ID, so listings show the project's
+// resources (plus shared and public ones) and never the account's own, and deployVirtualMachine creates the VM in the
+// project. Calls that address a resource by ID (destroy, reboot, tags) take no projectid; CloudStack checks that the
+// key's account is a member of the owning project. When the project cannot be resolved those calls fail with a
+// *cserrors.ProjectError before any request is sent.
 type API interface {
+	// ResolveProject asks listProjects for Options.Project: its ID, name, domain and state; nil and no error when no
+	// project is configured. A project the key does not see (unknown, or the account is no member), an ambiguous name
+	// or a project that is not Active fail with a *cserrors.ProjectError naming the setting and the fix.
+	ResolveProject(ctx context.Context) (*Project, error)
 	// ListZones lists the zones visible to the account, enabled or not.
 	ListZones(ctx context.Context) ([]*csgo.Zone, error)
 	// ListNetworks lists the networks of one zone the account can see.
@@ -30,7 +40,9 @@ type API interface {
 	ListTemplates(ctx context.Context, zoneID string) ([]*csgo.Template, error)
 	// ListServiceOfferings lists the non-system compute offerings.
 	ListServiceOfferings(ctx context.Context) ([]*csgo.ServiceOffering, error)
-	// ListTags lists every tag of one resource type in one paged listing, so callers never ask per resource.
+	// ListTags lists every tag of one resource type in one paged listing, so callers never ask per resource. It takes
+	// no projectid: it serves service offerings, which belong to no account or project (with a projectid the server
+	// would list only tags the project owns).
 	ListTags(ctx context.Context, resourceType string) ([]*csgo.Tag, error)
 	// ListAffinityGroups lists the account's affinity groups.
 	ListAffinityGroups(ctx context.Context) ([]*csgo.AffinityGroup, error)
@@ -58,7 +70,8 @@ type API interface {
 	GetVM(ctx context.Context, id string) (*csgo.VirtualMachine, error)
 	// ListVMs lists the VMs of the key's own account that have exactly the given name (any, when empty) and carry
 	// all of the given tags. It never passes listall: with it a domain-admin or root-admin key would list other
-	// accounts' VMs, and nothing another account owns may ever look like ours. Project VMs are not listed either.
+	// accounts' VMs, and nothing another account owns may ever look like ours. Project VMs are listed only by a client of
+	// that project (Options.Project), which then lists no VM of the account itself.
 	// CloudStack ORs tag filters and matches names by substring before 4.19, so both are checked here as well.
 	ListVMs(ctx context.Context, name string, tags map[string]string) ([]*csgo.VirtualMachine, error)
 	// ListVMsByID lists the VMs of the key's own account with these IDs in one request (ids=...); VMs that no longer
@@ -100,8 +113,9 @@ func (c *Client) ListZones(ctx context.Context) ([]*csgo.Zone, error) {
 
 // ListNetworks implements API.
 func (c *Client) ListNetworks(ctx context.Context, zoneID string) ([]*csgo.Network, error) {
-	return listAll(ctx, c, "listNetworks", func(n, size int) (page[*csgo.Network], error) {
+	return listScoped(ctx, c, "listNetworks", func(pid string, n, size int) (page[*csgo.Network], error) {
 		p := &csgo.ListNetworksParams{}
+		setIfSet(pid, p.SetProjectid)
 		p.SetZoneid(zoneID)
 		p.SetPage(n)
 		p.SetPagesize(size)
@@ -115,8 +129,9 @@ func (c *Client) ListNetworks(ctx context.Context, zoneID string) ([]*csgo.Netwo
 
 // ListTemplates implements API.
 func (c *Client) ListTemplates(ctx context.Context, zoneID string) ([]*csgo.Template, error) {
-	return listAll(ctx, c, "listTemplates", func(n, size int) (page[*csgo.Template], error) {
+	return listScoped(ctx, c, "listTemplates", func(pid string, n, size int) (page[*csgo.Template], error) {
 		p := &csgo.ListTemplatesParams{}
+		setIfSet(pid, p.SetProjectid)
 		p.SetTemplatefilter("executable")
 		p.SetZoneid(zoneID)
 		p.SetPage(n)
@@ -162,8 +177,9 @@ func (c *Client) ListTags(ctx context.Context, resourceType string) ([]*csgo.Tag
 
 // ListAffinityGroups implements API.
 func (c *Client) ListAffinityGroups(ctx context.Context) ([]*csgo.AffinityGroup, error) {
-	return listAll(ctx, c, "listAffinityGroups", func(n, size int) (page[*csgo.AffinityGroup], error) {
+	return listScoped(ctx, c, "listAffinityGroups", func(pid string, n, size int) (page[*csgo.AffinityGroup], error) {
 		p := &csgo.ListAffinityGroupsParams{}
+		setIfSet(pid, p.SetProjectid)
 		p.SetPage(n)
 		p.SetPagesize(size)
 		r, err := c.sdk.Load().AffinityGroup.ListAffinityGroups(p)
@@ -176,8 +192,9 @@ func (c *Client) ListAffinityGroups(ctx context.Context) ([]*csgo.AffinityGroup,
 
 // ListSSHKeyPairs implements API.
 func (c *Client) ListSSHKeyPairs(ctx context.Context) ([]*csgo.SSHKeyPair, error) {
-	return listAll(ctx, c, "listSSHKeyPairs", func(n, size int) (page[*csgo.SSHKeyPair], error) {
+	return listScoped(ctx, c, "listSSHKeyPairs", func(pid string, n, size int) (page[*csgo.SSHKeyPair], error) {
 		p := &csgo.ListSSHKeyPairsParams{}
+		setIfSet(pid, p.SetProjectid)
 		p.SetPage(n)
 		p.SetPagesize(size)
 		r, err := c.sdk.Load().SSH.ListSSHKeyPairs(p)
@@ -190,8 +207,9 @@ func (c *Client) ListSSHKeyPairs(ctx context.Context) ([]*csgo.SSHKeyPair, error
 
 // ListSecurityGroups implements API.
 func (c *Client) ListSecurityGroups(ctx context.Context) ([]*csgo.SecurityGroup, error) {
-	return listAll(ctx, c, "listSecurityGroups", func(n, size int) (page[*csgo.SecurityGroup], error) {
+	return listScoped(ctx, c, "listSecurityGroups", func(pid string, n, size int) (page[*csgo.SecurityGroup], error) {
 		p := &csgo.ListSecurityGroupsParams{}
+		setIfSet(pid, p.SetProjectid)
 		p.SetPage(n)
 		p.SetPagesize(size)
 		r, err := c.sdk.Load().SecurityGroup.ListSecurityGroups(p)
@@ -204,11 +222,16 @@ func (c *Client) ListSecurityGroups(ctx context.Context) ([]*csgo.SecurityGroup,
 
 // DeployVM implements API.
 func (c *Client) DeployVM(ctx context.Context, p *csgo.DeployVirtualMachineParams) (string, string, error) {
+	pid, err := c.projectID(ctx)
+	if err != nil {
+		return "", "", err
+	}
+	setIfSet(pid, p.SetProjectid)
 	r, err := do(ctx, c, "deployVirtualMachine", func() (*csgo.DeployVirtualMachineResponse, error) {
 		return c.sdk.Load().VirtualMachine.DeployVirtualMachine(p)
 	})
 	if err != nil {
-		return "", "", err
+		return "", "", c.inProject(err)
 	}
 	c.startedJob("deployVirtualMachine", r.JobID)
 	return r.Id, r.JobID, nil
@@ -216,13 +239,18 @@ func (c *Client) DeployVM(ctx context.Context, p *csgo.DeployVirtualMachineParam
 
 // GetVM implements API.
 func (c *Client) GetVM(ctx context.Context, id string) (*csgo.VirtualMachine, error) {
+	pid, err := c.projectID(ctx)
+	if err != nil {
+		return nil, err
+	}
 	r, err := read(ctx, c, "listVirtualMachines", func() (*csgo.ListVirtualMachinesResponse, error) {
 		p := &csgo.ListVirtualMachinesParams{}
 		p.SetId(id)
+		setIfSet(pid, p.SetProjectid)
 		return c.sdk.Load().VirtualMachine.ListVirtualMachines(p)
 	})
 	if err != nil {
-		return nil, err
+		return nil, c.inProject(err)
 	}
 	for _, vm := range r.VirtualMachines {
 		if vm.Id == id {
@@ -261,10 +289,12 @@ func (c *Client) ListVMsByID(ctx context.Context, ids []string) ([]*csgo.Virtual
 	return c.listVMs(ctx, func(p *csgo.ListVirtualMachinesParams) { p.SetIds(ids) })
 }
 
-// listVMs pages through listVirtualMachines with the filters set sets, in the key's own account (no listall).
+// listVMs pages through listVirtualMachines with the filters set sets, in the key's own account or its project (no
+// listall).
 func (c *Client) listVMs(ctx context.Context, set func(*csgo.ListVirtualMachinesParams)) ([]*csgo.VirtualMachine, error) {
-	return listAll(ctx, c, "listVirtualMachines", func(n, size int) (page[*csgo.VirtualMachine], error) {
+	return listScoped(ctx, c, "listVirtualMachines", func(pid string, n, size int) (page[*csgo.VirtualMachine], error) {
 		p := &csgo.ListVirtualMachinesParams{}
+		setIfSet(pid, p.SetProjectid)
 		set(p)
 		p.SetPage(n)
 		p.SetPagesize(size)
@@ -420,4 +450,21 @@ func (c *Client) followServerLimit(ctx context.Context, limitMax, interval int) 
 		"qps", qps, "burst", burst)
 	c.limiter.SetLimit(rate.Limit(qps))
 	c.limiter.SetBurst(burst)
+}
+
+// listScoped is listAll for the list calls that take a projectid: fetch gets the project's ID, "" without a project.
+func listScoped[T any](ctx context.Context, c *Client, command string, fetch func(projectID string, pageNo, pageSize int) (page[T], error)) ([]T, error) {
+	pid, err := c.projectID(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out, err := listAll(ctx, c, command, func(n, size int) (page[T], error) { return fetch(pid, n, size) })
+	return out, c.inProject(err)
+}
+
+// setIfSet calls set with v unless v is empty: CloudStack reads an empty projectid as a malformed UUID.
+func setIfSet(v string, set func(string)) {
+	if v != "" {
+		set(v)
+	}
 }

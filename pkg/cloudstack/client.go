@@ -32,6 +32,9 @@ type Client struct {
 	jobs sync.Map
 	// pageSize starts at Options.PageSize and drops to the server's default.page.size when the server refuses it.
 	pageSize atomic.Int64
+	// project is the resolved ID of Options.Project (project.go); nil until resolved, and again after the server
+	// refused it.
+	project atomic.Pointer[string]
 }
 
 var _ API = (*Client)(nil)

@@ -26,6 +26,7 @@ var requiredCommands = []Command{
 	{Name: "listSSHKeyPairs", Use: "checking `spec.sshKeyPair` (only when set)"},
 	{Name: "listSecurityGroups", Use: "resolving `spec.securityGroupSelectorTerms` (only when set)"},
 	{Name: "listDiskOfferings", Use: "resolving `spec.dataDisks` offerings per zone (only when set)"},
+	{Name: "listProjects", Use: "resolving `--cloudstack-project` by name or ID, and checking every minute that the key's account is still a member (only when set)"},
 	{Name: "deployVirtualMachine", Use: "launching a node"},
 	{Name: "listVirtualMachines", Use: "finding and listing the cluster's VMs"},
 	{Name: "queryAsyncJobResult", Use: "waiting for deploy, destroy, reboot and tag jobs"},

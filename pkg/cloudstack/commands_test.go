@@ -19,7 +19,7 @@ import (
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/simulator"
 )
 
-// sentCommands reads the client's source for the command names it passes to do, read and listAll: every request
+// sentCommands reads the client's source for the command names it passes to do, read, listAll and listScoped: every request
 // the provider sends goes through one of them.
 func sentCommands() []string {
 	files, err := filepath.Glob("*.go")
@@ -44,7 +44,7 @@ func sentCommands() []string {
 				fun = ix.X
 			}
 			id, ok := fun.(*ast.Ident)
-			if !ok || (id.Name != "do" && id.Name != "read" && id.Name != "listAll") {
+			if !ok || (id.Name != "do" && id.Name != "read" && id.Name != "listAll" && id.Name != "listScoped") {
 				return true
 			}
 			if arg, ok := call.Args[2].(*ast.Ident); ok && arg.Name == "command" {

@@ -63,6 +63,9 @@ type Options struct {
 	// ThrottleRetryTimeout bounds sending one request again while the server answers 429 (any command: the api-limit
 	// plugin refuses a request before it runs).
 	ThrottleRetryTimeout time.Duration
+	// Project is the name or ID of the CloudStack project every VM is launched and looked for in; empty = the API
+	// key's own account. Every call that takes a projectid sends the resolved project's ID (project.go).
+	Project string
 	// Registerer receives the client's metrics; nil leaves them unregistered.
 	Registerer prometheus.Registerer
 }

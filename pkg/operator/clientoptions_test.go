@@ -34,4 +34,21 @@ var _ = Describe("The CloudStack client's options", func() {
 		Expect(zonesWith(500)).To(BeEquivalentTo(1))
 		Expect(zonesWith(1)).To(BeNumerically(">", 1), "one zone per page")
 	})
+
+	It("work in the project of --cloudstack-project", func(ctx context.Context) {
+		cat, err := simulator.ParseCatalog(catalog.YAML)
+		Expect(err).ToNot(HaveOccurred())
+		sim, err := simulator.New(cat, simulator.WithJobLatency(0))
+		Expect(err).ToNot(HaveOccurred())
+		DeferCleanup(sim.Close)
+		opts := &options.Options{APIURL: sim.URL(), APIKey: "sim-user-api-key", SecretKey: "sim-user-secret-key", VerifySSL: true,
+			ListPageSize: 500, Project: "platform"}
+		co := opts.ClientOptions()
+		co.Registerer = nil
+		api, err := cloudstack.New(co)
+		Expect(err).ToNot(HaveOccurred())
+		p, err := api.ResolveProject(ctx)
+		Expect(err).ToNot(HaveOccurred())
+		Expect(p.ID).To(Equal(simulator.StableID("project", "platform")))
+	})
 })

@@ -27,6 +27,7 @@ import (
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/instance"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/instancetype"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/network"
+	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/project"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/securitygroup"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/sshkeypair"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/template"
@@ -48,6 +49,7 @@ type Operator struct {
 	SSHKeyPairProvider    sshkeypair.Provider
 	SecurityGroupProvider securitygroup.Provider
 	DiskOfferingProvider  diskoffering.Provider
+	ProjectProvider       project.Provider
 	InstanceTypeProvider  instancetype.Provider
 	InstanceProvider      instance.Provider
 
@@ -165,6 +167,7 @@ func New(op *coreoperator.Operator, api cloudstack.API, opts *options.Options) *
 		SSHKeyPairProvider:    sshkeypair.NewDefaultProvider(api, cache.New("sshkeypairs", cache.SSHKeyPairsTTL, cache.CleanupInterval)),
 		SecurityGroupProvider: securitygroup.NewDefaultProvider(api, cache.New("securitygroups", cache.SecurityGroupsTTL, cache.CleanupInterval)),
 		DiskOfferingProvider:  diskoffering.NewDefaultProvider(api, cache.New("diskofferings", cache.DiskOfferingsTTL, cache.CleanupInterval)),
+		ProjectProvider:       project.NewDefaultProvider(api, cache.New("project", cache.ProjectTTL, cache.CleanupInterval)),
 		InstanceTypeProvider:  instanceTypes,
 		InstanceProvider: instance.NewDefaultProvider(api, unavailable, instance.Owner{ClusterName: opts.ClusterName, ClusterID: opts.ClusterID},
 			instance.WithServiceOfferings(instanceTypes),

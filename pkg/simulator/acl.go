@@ -257,7 +257,7 @@ func (st *cloud) addProjects(c *Catalog) error {
 		if p.Domain == "" {
 			p.Domain = "ROOT"
 		}
-		p.account = &account{Account: Account{ID: StableID("projectaccount", p.Name), Name: fmt.Sprintf("PrjAcct-%s-%d", p.Name, i+1), Domain: p.Domain},
+		p.account = &account{Account: Account{ID: StableID("projectaccount", p.Name), Name: ProjectAccountName(p.Name, i), Domain: p.Domain},
 			kind: acctProject, userID: StableID("user", "project/"+p.Name), domainPath: p.Domain, domainID: StableID("domain", p.Domain),
 			num: len(st.accounts) + 2, project: p}
 		for _, m := range p.Members {
@@ -268,6 +268,8 @@ func (st *cloud) addProjects(c *Catalog) error {
 			p.members[a] = true
 		}
 		st.accounts = append(st.accounts, p.account)
+		// Catalog resources of the project name its account (Catalog.complete), so lookups by owner name find it.
+		st.byName[p.account.Name] = p.account
 		st.projects = append(st.projects, p)
 	}
 	return nil

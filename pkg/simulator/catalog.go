@@ -115,27 +115,31 @@ type ZoneCapacity struct {
 
 // Network is a guest network in one zone.
 type Network struct {
-	ID      string            `json:"id,omitempty"`
-	Name    string            `json:"name"`
-	Zone    string            `json:"zone"`
-	Type    string            `json:"type,omitempty"`
-	State   string            `json:"state,omitempty"`
-	CIDR    string            `json:"cidr,omitempty"`
-	Account string            `json:"account,omitempty"`
+	ID      string `json:"id,omitempty"`
+	Name    string `json:"name"`
+	Zone    string `json:"zone"`
+	Type    string `json:"type,omitempty"`
+	State   string `json:"state,omitempty"`
+	CIDR    string `json:"cidr,omitempty"`
+	Account string `json:"account,omitempty"`
+	// Project names the project that owns the network instead of an account.
+	Project string            `json:"project,omitempty"`
 	Domain  string            `json:"networkDomain,omitempty"`
 	Tags    map[string]string `json:"tags,omitempty"`
 }
 
 // Template is a VM image registered in one or more zones.
 type Template struct {
-	ID         string            `json:"id,omitempty"`
-	Name       string            `json:"name"`
-	Zones      []string          `json:"zones"`
-	Arch       string            `json:"arch,omitempty"`
-	NotReady   bool              `json:"notReady,omitempty"`
-	Featured   bool              `json:"featured,omitempty"`
-	Public     *bool             `json:"public,omitempty"`
-	Account    string            `json:"account,omitempty"`
+	ID       string   `json:"id,omitempty"`
+	Name     string   `json:"name"`
+	Zones    []string `json:"zones"`
+	Arch     string   `json:"arch,omitempty"`
+	NotReady bool     `json:"notReady,omitempty"`
+	Featured bool     `json:"featured,omitempty"`
+	Public   *bool    `json:"public,omitempty"`
+	Account  string   `json:"account,omitempty"`
+	// Project names the project that owns the template instead of an account.
+	Project    string            `json:"project,omitempty"`
 	OSType     string            `json:"osType,omitempty"`
 	Hypervisor string            `json:"hypervisor,omitempty"`
 	Format     string            `json:"format,omitempty"`
@@ -175,6 +179,8 @@ type AffinityGroup struct {
 	Type        string `json:"type,omitempty"`
 	Description string `json:"description,omitempty"`
 	Account     string `json:"account,omitempty"`
+	// Project names the project that owns the group instead of an account.
+	Project string `json:"project,omitempty"`
 }
 
 // SSHKeyPair is a registered SSH public key owned by an account.
@@ -183,25 +189,37 @@ type SSHKeyPair struct {
 	Name        string `json:"name"`
 	Fingerprint string `json:"fingerprint,omitempty"`
 	Account     string `json:"account,omitempty"`
+	// Project names the project that owns the key pair instead of an account.
+	Project string `json:"project,omitempty"`
 }
 
 // SecurityGroup is a security group owned by an account. Security groups are not zonal: any zone with security groups
 // enabled accepts them.
 type SecurityGroup struct {
-	ID          string            `json:"id,omitempty"`
-	Name        string            `json:"name"`
-	Description string            `json:"description,omitempty"`
-	Account     string            `json:"account,omitempty"`
-	Tags        map[string]string `json:"tags,omitempty"`
+	ID          string `json:"id,omitempty"`
+	Name        string `json:"name"`
+	Description string `json:"description,omitempty"`
+	Account     string `json:"account,omitempty"`
+	// Project names the project that owns the group instead of an account.
+	Project string            `json:"project,omitempty"`
+	Tags    map[string]string `json:"tags,omitempty"`
 }
 
 // Project is a CloudStack project in a domain. VMs deployed with its projectid belong to its project account, which
-// its members (accounts named in Members) see with projectid.
+// its members (accounts named in Members) see with projectid; catalog resources name it with `project:`. State is
+// Active (default), Suspended or Disabled.
 type Project struct {
 	ID      string   `json:"id,omitempty"`
 	Name    string   `json:"name"`
 	Domain  string   `json:"domain,omitempty"`
+	State   string   `json:"state,omitempty"`
 	Members []string `json:"members,omitempty"`
+}
+
+// ProjectAccountName is the name of the account that owns the resources of the i-th project of a catalog (CloudStack
+// names it PrjAcct-<project>-<id>); responses show it as the owning account.
+func ProjectAccountName(project string, i int) string {
+	return fmt.Sprintf("PrjAcct-%s-%d", project, i+1)
 }
 
 // Duration is a time.Duration that reads from YAML/JSON strings such as "90s".
@@ -346,6 +364,21 @@ func (c *Catalog) complete() error {
 		}
 		return owner, nil
 	}
+	// owner is account for objects that may belong to a project instead: they then belong to its project account.
+	owner := func(kind, acct, project, name string) (string, error) {
+		if project == "" {
+			return account(kind, acct, name)
+		}
+		if acct != "" {
+			return "", fmt.Errorf("%s %q names both account %q and project %q; a resource has one owner", kind, name, acct, project)
+		}
+		for i := range c.Projects {
+			if c.Projects[i].Name == project {
+				return ProjectAccountName(project, i), nil
+			}
+		}
+		return "", fmt.Errorf("%s %q refers to unknown project %q", kind, name, project)
+	}
 	zone := func(kind, z, name string) error {
 		if !seen["zone/"+z] {
 			return fmt.Errorf("%s %q refers to unknown zone %q", kind, name, z)
@@ -387,7 +420,7 @@ func (c *Catalog) complete() error {
 		if n.Domain == "" {
 			n.Domain = "cs.internal"
 		}
-		if n.Account, err = account("network", n.Account, n.Name); err != nil {
+		if n.Account, err = owner("network", n.Account, n.Project, n.Name); err != nil {
 			return err
 		}
 	}
@@ -420,7 +453,7 @@ func (c *Catalog) complete() error {
 		if t.SizeGiB == 0 {
 			t.SizeGiB = 8
 		}
-		if t.Account, err = account("template", t.Account, t.Name); err != nil {
+		if t.Account, err = owner("template", t.Account, t.Project, t.Name); err != nil {
 			return err
 		}
 	}
@@ -466,13 +499,13 @@ func (c *Catalog) complete() error {
 		if g.Type == "" {
 			g.Type = "host anti-affinity"
 		}
-		if g.Account, err = account("affinity group", g.Account, g.Name); err != nil {
+		if g.Account, err = owner("affinity group", g.Account, g.Project, g.Name); err != nil {
 			return err
 		}
 	}
 	for i := range c.SecurityGroups {
 		g := &c.SecurityGroups[i]
-		if g.Account, err = account("security group", g.Account, g.Name); err != nil {
+		if g.Account, err = owner("security group", g.Account, g.Project, g.Name); err != nil {
 			return err
 		}
 		// Names are unique per account, as the server's security_group table has them.
@@ -508,6 +541,13 @@ func (c *Catalog) complete() error {
 		if p.Domain == "" {
 			p.Domain = "ROOT"
 		}
+		switch p.State {
+		case "":
+			p.State = "Active"
+		case "Active", "Suspended", "Disabled":
+		default:
+			return fmt.Errorf("project %q: state %q is none of Active, Suspended, Disabled", p.Name, p.State)
+		}
 		for _, m := range p.Members {
 			if !seen["account/"+m] {
 				return fmt.Errorf("project %q refers to unknown account %q", p.Name, m)
@@ -528,7 +568,7 @@ func (c *Catalog) complete() error {
 			}
 			k.Fingerprint = strings.Join(parts, ":")
 		}
-		if k.Account, err = account("ssh keypair", k.Account, k.Name); err != nil {
+		if k.Account, err = owner("ssh keypair", k.Account, k.Project, k.Name); err != nil {
 			return err
 		}
 	}

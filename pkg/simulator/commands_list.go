@@ -123,13 +123,23 @@ func cmdListTemplates(s *Server, r *request) (any, *apiError) {
 	if aerr != nil {
 		return nil, aerr
 	}
+	// With projectid, the caller's "own" templates are the project's (buildACLSearchParameters puts only the project
+	// account in the permitted accounts), and a project the caller may not access is refused.
+	mineOf := func(owner *account) bool { return owner == r.acct }
+	if r.has("projectid") {
+		sc, aerr := st.scope(r, r.has("id"))
+		if aerr != nil {
+			return nil, aerr
+		}
+		mineOf = func(owner *account) bool { return owner != nil && owner.kind == acctProject && sc.sees(owner) }
+	}
 	tags := tagPairs(r)
 	ids := listParam(r, "ids")
 	var out []templateJSON
 	for _, t := range st.templates {
 		owner := st.byName[t.Account]
 		public := t.Public == nil || *t.Public
-		mine := owner == r.acct
+		mine := mineOf(owner)
 		var ok bool
 		switch filter {
 		case "featured":

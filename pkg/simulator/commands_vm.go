@@ -252,8 +252,13 @@ func (st *cloud) deployOwner(r *request) (*account, *apiError) {
 		if p == nil {
 			return nil, errInvalidID(r, "projectid", pid)
 		}
+		// BaseCmd.finalyzeAccountId (DeployVMCmd.getEntityOwnerId, enabledOnly) runs first and checks the state only.
+		if state := projectState(p); state != "Active" {
+			return nil, errPermission("Can't add resources to the project with specified projectId in state=%s as it's no longer active", state)
+		}
 		if !st.canAccessProject(r.acct, p) {
-			return nil, errPermission("Account %s can't access project id=%s", r.acct.Name, p.ID)
+			// AccountManagerImpl.finalizeOwner words it differently from the listings' "can't access project".
+			return nil, errPermission("Account %s is unauthorised to use project id=%s", r.acct.Name, p.ID)
 		}
 		return p.account, nil
 	}

@@ -205,6 +205,7 @@ var _ = Describe("Fidelity to the SDK and to listApis", Ordered, func() {
 		Entry("affinity groups", "listAffinityGroups", url.Values{}, "affinitygroup", func() any { return &csgo.AffinityGroup{} }, "AffinityGroupService.json", "affinitygroup"),
 		Entry("ssh key pairs", "listSSHKeyPairs", url.Values{}, "sshkeypair", func() any { return &csgo.SSHKeyPair{} }, "SSHService.json", "sshkeypair"),
 		Entry("security groups", "listSecurityGroups", url.Values{}, "securitygroup", func() any { return &csgo.SecurityGroup{} }, "", ""),
+		Entry("projects", "listProjects", url.Values{}, "project", func() any { return &csgo.Project{} }, "ProjectService.json", "project"),
 	)
 
 	It("decodes a finished deploy job like the SDK's recorded deployVirtualMachine job", func() {

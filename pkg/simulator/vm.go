@@ -21,11 +21,13 @@ const (
 
 // VM is a snapshot of a simulated virtual machine for test assertions.
 type VM struct {
-	ID                  string
-	Name                string
-	DisplayName         string
-	Group               string
-	Account             string
+	ID          string
+	Name        string
+	DisplayName string
+	Group       string
+	Account     string
+	// Project is the name of the project the VM belongs to; empty for a VM of an account.
+	Project             string
 	InstanceName        string
 	State               string
 	ZoneID              string
@@ -210,6 +212,9 @@ func (st *cloud) snapshot(v *vm) VM {
 		Created: v.created, KeyPairs: append([]string(nil), v.keyPairs...), RootDiskSizeGiB: v.rootDiskGiB, Details: maps.Clone(v.details),
 		Reboots: v.reboots, Started: v.started, Arch: v.template.Arch, GPUCount: v.offering.GPUCount, OSType: v.template.OSType,
 		GuestMemoryKiB: int64(math.Floor(float64(v.memory) * 1024 * (1 - st.settings.GuestMemoryOverheadPercent/100)))}
+	if p := v.owner.project; p != nil {
+		out.Project = p.Name
+	}
 	for _, n := range v.nics {
 		out.NetworkIDs = append(out.NetworkIDs, n.network.ID)
 		out.IPAddresses = append(out.IPAddresses, n.ip)

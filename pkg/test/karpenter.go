@@ -71,6 +71,7 @@ func (e *Environment) NodeClassProviders() nodeclass.Providers {
 		AffinityGroups:   e.AffinityGroupProvider,
 		SecurityGroups:   e.SecurityGroupProvider,
 		DiskOfferings:    e.DiskOfferingProvider,
+		Projects:         e.ProjectProvider,
 	}
 }
 

@@ -16,6 +16,9 @@ const (
 	ConditionTypeAffinityGroupsReady   = "AffinityGroupsReady"
 	ConditionTypeSecurityGroupsReady   = "SecurityGroupsReady"
 	ConditionTypeDataDisksReady        = "DataDisksReady"
+	// ConditionTypeProjectReady is about the controller's project setting (--cloudstack-project), not a NodeClass
+	// field: while the project cannot be used, no NodeClass is Ready and nothing is launched.
+	ConditionTypeProjectReady = "ProjectReady"
 )
 
 // CloudStackNodeClassStatus is what the provider resolved for the NodeClass in CloudStack.
@@ -120,6 +123,7 @@ func (in *CloudStackNodeClass) StatusConditions(opts ...status.ForOption) status
 		ConditionTypeAffinityGroupsReady,
 		ConditionTypeSecurityGroupsReady,
 		ConditionTypeDataDisksReady,
+		ConditionTypeProjectReady,
 	).For(in, opts...)
 }
 

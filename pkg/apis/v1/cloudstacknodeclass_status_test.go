@@ -65,7 +65,7 @@ var _ = Describe("CloudStackNodeClass status", func() {
 		for _, t := range []string{
 			v1.ConditionTypeZonesReady, v1.ConditionTypeNetworksReady, v1.ConditionTypeTemplatesReady,
 			v1.ConditionTypeServiceOfferingsReady, v1.ConditionTypeUserDataReady, v1.ConditionTypeSSHKeyPairReady,
-			v1.ConditionTypeSecurityGroupsReady, v1.ConditionTypeDataDisksReady,
+			v1.ConditionTypeSecurityGroupsReady, v1.ConditionTypeDataDisksReady, v1.ConditionTypeProjectReady,
 		} {
 			conditions.SetTrue(t)
 		}
@@ -89,7 +89,7 @@ var _ = Describe("CloudStackNodeClass status", func() {
 		Expect(stored.Status.SSHKeyPair).To(Equal("ops"))
 		Expect(stored.Status.SecurityGroups).To(Equal(sent.SecurityGroups))
 		Expect(stored.Status.DataDisks).To(Equal(sent.DataDisks))
-		Expect(stored.Status.Conditions).To(HaveLen(10))
+		Expect(stored.Status.Conditions).To(HaveLen(11))
 		Expect(stored.StatusConditions().Root().IsTrue()).To(BeTrue())
 	})
 

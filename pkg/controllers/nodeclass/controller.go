@@ -2,6 +2,7 @@ package nodeclass
 
 import (
 	"context"
+	stderrors "errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -34,6 +35,7 @@ import (
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/diskoffering"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/instancetype"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/network"
+	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/project"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/securitygroup"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/sshkeypair"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/template"
@@ -59,6 +61,8 @@ type Providers struct {
 	AffinityGroups   affinitygroup.Provider
 	SecurityGroups   securitygroup.Provider
 	DiskOfferings    diskoffering.Provider
+	// Projects checks the controller's project setting; nil means no project is configured.
+	Projects project.Provider
 	// UserDataSecrets reads spec.userDataSecretRef. Nil reads through the controller's kubeClient, which suits an
 	// uncached test client; the operator passes one reading through the manager's APIReader.
 	UserDataSecrets userdatasecret.Provider
@@ -86,6 +90,7 @@ func NewController(kubeClient client.Client, recorder events.Recorder, clk clock
 		recorder:   recorder,
 		clock:      clk,
 		steps: []subReconciler{
+			&projectStep{provider: p.Projects},
 			&zones{provider: p.Zones},
 			&networks{provider: p.Networks},
 			&templates{provider: p.Templates},
@@ -132,7 +137,12 @@ func (c *Controller) Reconcile(ctx context.Context, nodeClass *v1.CloudStackNode
 	conds := nodeClass.StatusConditions(status.WithClock(c.clock))
 	var errs error
 	for _, step := range c.steps {
-		if err := step.reconcile(ctx, nodeClass, conds); err != nil {
+		err := step.reconcile(ctx, nodeClass, conds)
+		if stderrors.Is(err, errProjectUnusable) {
+			// ProjectReady=False already says why; the later steps could only repeat it.
+			break
+		}
+		if err != nil {
 			errs = multierr.Append(errs, err)
 			c.recorder.Publish(resolutionFailedEvent(nodeClass, err))
 		}

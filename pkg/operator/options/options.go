@@ -58,6 +58,10 @@ type Options struct {
 	// CABundlePath is a PEM file of CAs to trust for the management server; CABundle is its content.
 	CABundlePath string
 	CABundle     []byte `print:"-"` // printed as CABundlePath
+	// Project is the name or ID of the CloudStack project the controller works in: VMs are launched in it, and only
+	// its VMs are listed and garbage-collected. Empty = the API key's own account. One per controller, never per
+	// NodeClass: ownership, core's List and the garbage collector need one listing scope.
+	Project string
 	// ClusterName names this cluster in VM tags and the VM group. Other clusters may use the same name.
 	ClusterName string
 	// ClusterID is not a flag: the operator sets it at startup to the UID of the kube-system namespace, which, with
@@ -114,6 +118,7 @@ func (o *Options) ClientOptions() cloudstack.Options {
 		CABundle:    o.CABundle,
 		HTTPTimeout: o.HTTPTimeout,
 		PageSize:    o.ListPageSize,
+		Project:     o.Project,
 		QPS:         o.APIQPS,
 		Burst:       o.APIBurst,
 	}
@@ -145,6 +150,8 @@ func (o *Options) AddFlags(fs *coreoptions.FlagSet) {
 		"Verify the management server's TLS certificate")
 	o.register(fs, stringVar(&o.CABundlePath), "cloudstack-ca-bundle", "CLOUDSTACK_CA_BUNDLE", "",
 		"PEM file of CA certificates to trust for the management server")
+	o.register(fs, stringVar(&o.Project), "cloudstack-project", "CLOUDSTACK_PROJECT", "",
+		"Name or ID of the CloudStack project to launch nodes in (the API key's account must be a member); empty = the key's own account")
 	o.register(fs, stringVar(&o.ClusterName), "cluster-name", "CLUSTER_NAME", "",
 		"Name of this cluster, put in the tags and group of every VM to prove ownership (required)")
 	o.register(fs, floatVar(&o.APIQPS), "cloudstack-api-qps", "CLOUDSTACK_API_QPS", strconv.FormatFloat(cloudstack.DefaultQPS, 'g', -1, 64),

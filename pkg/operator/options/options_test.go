@@ -159,6 +159,7 @@ var _ = Describe("Options", func() {
 			Expect(o.OfferingPrices).To(BeNil())
 			Expect(o.UserDataMaxLength).To(Equal(32768))
 			Expect(o.ListPageSize).To(Equal(500))
+			Expect(o.Project).To(BeEmpty())
 			Expect(o.GCGracePeriod).To(Equal(2 * time.Minute))
 			Expect(o.Warnings()).To(BeEmpty())
 		}),
@@ -169,7 +170,7 @@ var _ = Describe("Options", func() {
 			"OFFERINGS_CACHE_TTL": "1m", "INSTANCE_TYPES_CACHE_TTL": "2m", "ZONES_CACHE_TTL": "3m",
 			"NETWORKS_CACHE_TTL": "4s", "TEMPLATES_CACHE_TTL": "5s", "UNAVAILABLE_OFFERINGS_TTL": "6s", "OFFERING_PRICES": `{"small":0.05}`,
 			"USERDATA_MAX_LENGTH": "65536", "GC_GRACE_PERIOD": "30s", "CLOUDSTACK_CA_BUNDLE": "$CA",
-			"CLOUDSTACK_LIST_PAGE_SIZE": "100",
+			"CLOUDSTACK_LIST_PAGE_SIZE": "100", "CLOUDSTACK_PROJECT": "platform",
 		}}, func(o *options.Options) {
 			Expect(o.APIURL).To(Equal("https://env.example.com/client/api"))
 			Expect(o.APIKey).To(Equal("env-key"))
@@ -188,6 +189,8 @@ var _ = Describe("Options", func() {
 			Expect(o.OfferingPrices).To(Equal(map[string]float64{"small": 0.05}))
 			Expect(o.UserDataMaxLength).To(Equal(65536))
 			Expect(o.ListPageSize).To(Equal(100))
+			Expect(o.Project).To(Equal("platform"))
+			Expect(o.ClientOptions().Project).To(Equal("platform"))
 			Expect(o.GCGracePeriod).To(Equal(30 * time.Second))
 			Expect(string(o.CABundle)).To(HavePrefix("-----BEGIN CERTIFICATE-----"))
 		}),
@@ -277,6 +280,8 @@ var _ = Describe("Options", func() {
 			`--offering-prices (OFFERING_PRICES): {"small":"cheap"} is not a JSON object of numbers such as {"small":0.05}`),
 		Entry("a negative price", input{args: with("--offering-prices=small=-1")}, prefix+
 			`--offering-prices (OFFERING_PRICES): price of "small" must be a non-negative number, got -1`),
+		Entry("a project with blanks around it", input{args: with("--cloudstack-project= platform")}, prefix+
+			`--cloudstack-project (CLOUDSTACK_PROJECT) " platform" has leading or trailing blanks; set it to the project's name or ID exactly`),
 		Entry("a list page size of zero", input{args: with("--cloudstack-list-page-size=0")}, prefix+
 			"--cloudstack-list-page-size (CLOUDSTACK_LIST_PAGE_SIZE) must be at least 1, got 0; use the management server's default.page.size (500 unless changed)"),
 		Entry("userdata limit above CloudStack's ceiling", input{args: with("--userdata-max-length=2000000")}, prefix+

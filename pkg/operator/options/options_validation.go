@@ -34,6 +34,9 @@ func (o *Options) Validate() error {
 		add("--cloudstack-secret-key (CLOUDSTACK_SECRET_KEY) is required, or file %s in --cloudstack-credentials-dir: "+
 			"it is generated together with the API key", CredentialsFileSecretKey)
 	}
+	if o.Project != strings.TrimSpace(o.Project) {
+		add("--cloudstack-project (CLOUDSTACK_PROJECT) %q has leading or trailing blanks; set it to the project's name or ID exactly", o.Project)
+	}
 	if o.ClusterName == "" {
 		add("--cluster-name (CLUSTER_NAME) is required: it marks the VMs this cluster owns")
 	} else if msgs := validation.IsDNS1123Label(o.ClusterName); len(msgs) > 0 {

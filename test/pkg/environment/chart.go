@@ -49,6 +49,7 @@ var ChartOptionalSettings = [][2]string{
 	{"settings.cloudstack.apiBurst", "CLOUDSTACK_API_BURST"},
 	{"settings.cloudstack.listPageSize", "CLOUDSTACK_LIST_PAGE_SIZE"},
 	{"settings.cloudstack.httpTimeout", "CLOUDSTACK_HTTP_TIMEOUT"},
+	{"settings.cloudstack.project", "CLOUDSTACK_PROJECT"},
 	{"settings.cacheTTLs.zones", "ZONES_CACHE_TTL"},
 	{"settings.cacheTTLs.networks", "NETWORKS_CACHE_TTL"},
 	{"settings.cacheTTLs.templates", "TEMPLATES_CACHE_TTL"},

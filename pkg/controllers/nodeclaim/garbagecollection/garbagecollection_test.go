@@ -90,6 +90,42 @@ var _ = Describe("Garbage collection on a shared cloud", func() {
 		return garbagecollection.NewController(env.Clock, env.Client, instance.NewDefaultProvider(api, csEnv.UnavailableOfferings, owner, instance.WithServiceOfferings(csEnv.InstanceTypeProvider.(*instancetype.DefaultProvider))), 30*time.Second)
 	}
 
+	It("stays inside its project: a project's GC never sees the account's VMs, and the account's never the project's", func() {
+		ours := test.Owner()
+		projectAPI := lo.Must(cloudstack.New(cloudstack.Options{APIURL: csEnv.Simulator.URL(), APIKey: "sim-user-api-key",
+			SecretKey: "sim-user-secret-key", Project: "platform", JobPollInterval: 10 * time.Millisecond,
+			JobPollMaxInterval: 100 * time.Millisecond, QPS: 1000, Burst: 1000}))
+		inProject := []string{
+			deploy(projectAPI, "project-tagged", "shared-a", ours.Group(), ours.Tags()),
+			deploy(projectAPI, "project-untagged", "shared-a", ours.Group(), nil),
+		}
+		inAccount := deploy(csEnv.API, "account-tagged", "isolated-a", ours.Group(), ours.Tags())
+		project := func() []string {
+			return lo.FilterMap(csEnv.Simulator.VirtualMachines(), func(vm simulator.VM, _ int) (string, bool) {
+				return vm.ID, vm.Project == "platform" && vm.State != "Destroyed" && vm.State != "Expunging"
+			})
+		}
+		alive := func(id string) bool {
+			return lo.ContainsBy(csEnv.Simulator.VirtualMachines(), func(vm simulator.VM) bool {
+				return vm.ID == id && vm.State != "Destroyed" && vm.State != "Expunging"
+			})
+		}
+		Expect(project()).To(ConsistOf(inProject))
+		env.Clock.Step(10 * time.Minute)
+
+		ExpectSingletonReconciled(ctx, gcFor(projectAPI, ours))
+		Expect(project()).To(BeEmpty(), "the project's GC destroys the project's leaks")
+		Expect(alive(inAccount)).To(BeTrue(), "the project's GC must not touch the account's VMs")
+
+		inProject = []string{deploy(projectAPI, "project-tagged-2", "shared-a", ours.Group(), ours.Tags())}
+		env.Clock.Step(10 * time.Minute)
+		ExpectSingletonReconciled(ctx, gcFor(csEnv.API, ours))
+		Expect(alive(inAccount)).To(BeFalse(), "the account's GC destroys the account's leak")
+		Expect(project()).To(ConsistOf(inProject), "the account's GC must not touch the project's VMs")
+		ExpectSingletonReconciled(ctx, gcFor(projectAPI, ours))
+		Expect(project()).To(BeEmpty())
+	})
+
 	It("destroys only each cluster's own leaks when clusters share a name, in one account and across accounts", func() {
 		ours := test.Owner()
 		sameAccount := instance.Owner{ClusterName: test.ClusterName, ClusterID: "0f4c2e1a-9b7d-4e36-8c15-3a2d6f9e0b47"}
