@@ -88,6 +88,14 @@ var _ = Describe("A client in a project", func() {
 		_, err := e.client.GetVM(ctx, accountVM)
 		Expect(cserrors.IsNotFound(err)).To(BeTrue(), "the account's VM is not the project's: %v", err)
 
+		// A data disk is created in the project too, or it could not be attached to the project's VM.
+		offerings := lo.Must(e.client.ListDiskOfferings(ctx))
+		fixed, _ := lo.Find(offerings, func(o *csgo.DiskOffering) bool { return o.Name == "data-20g" })
+		volume := lo.Must(e.client.CreateVolume(ctx, "project-data", fixed.Id, zoneA, 0))
+		Expect(e.client.AttachVolume(ctx, volume, projectVM, 0)).To(Succeed())
+		Expect(nameList(lo.Must(e.client.ListDataDisks(ctx, projectVM, nil)), func(v *csgo.Volume) string { return v.Id })).To(ConsistOf(volume))
+		Expect(lo.Must(account.client.ListDataDisks(ctx, "", nil))).To(BeEmpty(), "the project's data disk is not the account's")
+
 		// Calls by resource ID take no projectid: the server checks the key's membership of the owning project.
 		Expect(e.client.CreateTags(ctx, []string{projectVM}, cloudstack.ResourceTypeUserVM, map[string]string{"team": "platform"})).To(Succeed())
 		Expect(e.client.DestroyVM(ctx, projectVM, true)).To(Succeed())
@@ -103,6 +111,11 @@ var _ = Describe("A client in a project", func() {
 				"listAffinityGroups": func() error { _, err := e.client.ListAffinityGroups(ctx); return err },
 				"listSSHKeyPairs":    func() error { _, err := e.client.ListSSHKeyPairs(ctx); return err },
 				"listSecurityGroups": func() error { _, err := e.client.ListSecurityGroups(ctx); return err },
+				"listVolumes":        func() error { _, err := e.client.ListDataDisks(ctx, "", nil); return err },
+				"createVolume": func() error {
+					_, err := e.client.CreateVolume(ctx, "data", simulator.StableID("diskoffering", "data-20g"), zoneA, 0)
+					return err
+				},
 				"listVirtualMachines": func() error {
 					_, err1 := e.client.ListVMs(ctx, "", nil)
 					_, err2 := e.client.ListVMsByID(ctx, []string{zoneA})

@@ -19,7 +19,7 @@ const VolumeTypeDataDisk = "DATADISK"
 type Volumes interface {
 	// ListDiskOfferings lists the disk offerings the account may use, in every zone.
 	ListDiskOfferings(ctx context.Context) ([]*csgo.DiskOffering, error)
-	// ListDataDisks lists the key's own account's DATADISK volumes attached to vmID (any, when empty) that carry all
+	// ListDataDisks lists the key's own account's (or, with a project configured, the project's) DATADISK volumes attached to vmID (any, when empty) that carry all
 	// of the given tags. Like ListVMs it never passes listall, and checks the tags itself (CloudStack ORs them).
 	ListDataDisks(ctx context.Context, vmID string, tags map[string]string) ([]*csgo.Volume, error)
 	// CreateVolume creates a data disk in a zone and waits for the job; sizeGiB is for customized offerings only (0
@@ -47,8 +47,9 @@ func (c *Client) ListDiskOfferings(ctx context.Context) ([]*csgo.DiskOffering, e
 
 // ListDataDisks implements Volumes.
 func (c *Client) ListDataDisks(ctx context.Context, vmID string, tags map[string]string) ([]*csgo.Volume, error) {
-	vols, err := listAll(ctx, c, "listVolumes", func(n, size int) (page[*csgo.Volume], error) {
+	vols, err := listScoped(ctx, c, "listVolumes", func(pid string, n, size int) (page[*csgo.Volume], error) {
 		p := &csgo.ListVolumesParams{}
+		setIfSet(pid, p.SetProjectid)
 		p.SetType(VolumeTypeDataDisk)
 		if vmID != "" {
 			p.SetVirtualmachineid(vmID)
@@ -78,8 +79,14 @@ func (c *Client) ListDataDisks(ctx context.Context, vmID string, tags map[string
 
 // CreateVolume implements Volumes.
 func (c *Client) CreateVolume(ctx context.Context, name, diskOfferingID, zoneID string, sizeGiB int64) (string, error) {
+	// A data disk belongs to the VM's owner: in a project, attaching an account's volume to the project's VM fails.
+	pid, err := c.projectID(ctx)
+	if err != nil {
+		return "", err
+	}
 	r, err := do(ctx, c, "createVolume", func() (*csgo.CreateVolumeResponse, error) {
 		p := &csgo.CreateVolumeParams{}
+		setIfSet(pid, p.SetProjectid)
 		p.SetName(name)
 		p.SetDiskofferingid(diskOfferingID)
 		p.SetZoneid(zoneID)
@@ -89,7 +96,7 @@ func (c *Client) CreateVolume(ctx context.Context, name, diskOfferingID, zoneID 
 		return c.sdk.Load().Volume.CreateVolume(p)
 	})
 	if err != nil {
-		return "", err
+		return "", c.inProject(err)
 	}
 	c.startedJob("createVolume", r.JobID)
 	if _, err := c.WaitForJob(ctx, r.JobID); err != nil {

@@ -76,8 +76,8 @@ func (s *Server) Volumes() []Volume {
 func init() {
 	for _, c := range []*command{
 		{name: "listDiskOfferings", handle: cmdListDiskOfferings, params: withPaging("id", "name", "zoneid", "keyword", "listall")},
-		{name: "listVolumes", handle: cmdListVolumes, params: withPaging("id", "name", "type", "virtualmachineid", "zoneid", "tags", "keyword", "listall")},
-		{name: "createVolume", async: true, post: true, handle: cmdCreateVolume, params: []string{"name", "diskofferingid", "size", "zoneid"}},
+		{name: "listVolumes", handle: cmdListVolumes, params: withPaging("id", "name", "type", "virtualmachineid", "zoneid", "tags", "keyword", "listall", "projectid")},
+		{name: "createVolume", async: true, post: true, handle: cmdCreateVolume, params: []string{"name", "diskofferingid", "size", "zoneid", "projectid"}},
 		{name: "attachVolume", async: true, post: true, handle: cmdAttachVolume, params: []string{"id", "virtualmachineid", "deviceid"}},
 		{name: "detachVolume", async: true, post: true, handle: cmdDetachVolume, params: []string{"id"}},
 		{name: "deleteVolume", post: true, handle: cmdDeleteVolume, params: []string{"id"}},
