@@ -6,13 +6,11 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	"github.com/samber/lo"
 	corev1 "k8s.io/api/core/v1"
 	karpv1 "sigs.k8s.io/karpenter/pkg/apis/v1"
 	"sigs.k8s.io/karpenter/pkg/controllers/provisioning"
 	"sigs.k8s.io/karpenter/pkg/controllers/state"
 	coretest "sigs.k8s.io/karpenter/pkg/test"
-	. "sigs.k8s.io/karpenter/pkg/test/expectations"
 
 	v1 "github.com/cloudstack/karpenter-provider-cloudstack/pkg/apis/v1"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/cloudprovider"
@@ -38,39 +36,13 @@ func TestCloudProvider(t *testing.T) {
 	RunSpecs(t, "CloudProvider")
 }
 
-// shared is the suite's CloudStack environment; a spec that needs another catalog builds its own into csEnv.
-var shared *test.Environment
-
-var _ = BeforeSuite(func() {
-	env = test.NewKubeEnvironment()
-	shared = lo.Must(test.NewEnvironment())
-})
-
-var _ = AfterSuite(func() {
-	if shared != nil {
-		shared.Close()
-	}
-	if env != nil { // nil when BeforeSuite failed
-		Expect(env.Stop()).To(Succeed())
-	}
-})
-
-var _ = BeforeEach(func() {
-	csEnv = shared
-	Expect(csEnv.Reset()).To(Succeed())
-	wire()
+var suite = test.NewSuite(func(s *test.Suite) {
+	env, csEnv, karpenter = s.Kube, s.CloudStack, s.Karpenter
+	ctx, recorder, cloudProvider, cluster, prov, nodeClassCtrl = s.Context, s.Recorder, s.CloudProvider, s.Cluster, s.Provisioner, s.NodeClassController
 })
 
 // wire builds the CloudProvider, the provisioner and the NodeClass controller around csEnv, as cmd/controller does.
-func wire() {
-	k := test.NewKarpenter(env, csEnv)
-	karpenter = k
-	ctx, recorder, cloudProvider, cluster, prov, nodeClassCtrl = k.Context, k.Recorder, k.CloudProvider, k.Cluster, k.Provisioner, k.NodeClassController
-}
-
-var _ = AfterEach(func() {
-	ExpectCleanedUp(ctx, env.Client)
-})
+func wire() { suite.Use(csEnv) }
 
 func newNodeClass() *v1.CloudStackNodeClass { return test.NodeClass() }
 

@@ -11,7 +11,6 @@ import (
 	"sigs.k8s.io/karpenter/pkg/controllers/provisioning"
 	"sigs.k8s.io/karpenter/pkg/controllers/state"
 	coretest "sigs.k8s.io/karpenter/pkg/test"
-	. "sigs.k8s.io/karpenter/pkg/test/expectations"
 
 	v1 "github.com/cloudstack/karpenter-provider-cloudstack/pkg/apis/v1"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/cloudprovider"
@@ -38,31 +37,9 @@ func TestGarbageCollection(t *testing.T) {
 	RunSpecs(t, "GarbageCollection")
 }
 
-var _ = BeforeSuite(func() {
-	env = test.NewKubeEnvironment()
-	var err error
-	csEnv, err = test.NewEnvironment()
-	Expect(err).ToNot(HaveOccurred())
-})
-
-var _ = AfterSuite(func() {
-	if csEnv != nil {
-		csEnv.Close()
-	}
-	if env != nil { // nil when BeforeSuite failed
-		Expect(env.Stop()).To(Succeed())
-	}
-})
-
-var _ = BeforeEach(func() {
-	Expect(csEnv.Reset()).To(Succeed())
-	k := test.NewKarpenter(env, csEnv)
-	karpenter = k
-	ctx, cloudProvider, cluster, prov, nodeClassCtrl = k.Context, k.CloudProvider, k.Cluster, k.Provisioner, k.NodeClassController
-})
-
-var _ = AfterEach(func() {
-	ExpectCleanedUp(ctx, env.Client)
+var _ = test.NewSuite(func(s *test.Suite) {
+	env, csEnv, karpenter = s.Kube, s.CloudStack, s.Karpenter
+	ctx, cloudProvider, cluster, prov, nodeClassCtrl = s.Context, s.CloudProvider, s.Cluster, s.Provisioner, s.NodeClassController
 })
 
 // expectNodeClassReconciled applies the NodeClass and resolves it with the real NodeClass controller.
