@@ -33,6 +33,8 @@ type cloud struct {
 
 	tags  []*resourceTag
 	jobs  map[string]*job
+	// changes records which VMs changed when, for GET /vms/changes.
+	changes vmChangeLog
 	seq   int
 	idSeq int
 }
@@ -83,6 +85,7 @@ func newCloud(c *Catalog) (*cloud, error) {
 		vmByID:   map[string]*vm{},
 		removed:  map[string]bool{},
 		jobs:     map[string]*job{},
+		changes:  newVMChangeLog(),
 	}
 	// Roles are checked here rather than in Catalog.complete so that catalogs built in code are checked too.
 	roles := map[string]map[string]bool{}

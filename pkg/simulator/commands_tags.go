@@ -94,6 +94,7 @@ func cmdCreateTags(s *Server, r *request) (any, *apiError) {
 			}
 		}
 		st.tags = append(st.tags, add...)
+		st.touchIDs(ids)
 		s.succeedJob(j, map[string]any{"success": true})
 	})
 	return map[string]string{"jobid": j.id}, nil
@@ -148,6 +149,7 @@ func cmdDeleteTags(s *Server, r *request) (any, *apiError) {
 			}
 		}
 		st.tags = kept
+		st.touchIDs(ids)
 		s.succeedJob(j, map[string]any{"success": true})
 	})
 	return map[string]string{"jobid": j.id}, nil

@@ -188,6 +188,8 @@ func cmdDeployVirtualMachine(s *Server, r *request) (any, *apiError) {
 	}
 	st.vms = append(st.vms, v)
 	st.vmByID[v.id] = v
+	v.cloud = st
+	st.touch(v)
 
 	failure, failCode := "", 533
 	if startVM {
@@ -627,6 +629,7 @@ func cmdRebootVirtualMachine(s *Server, r *request) (any, *apiError) {
 		}
 		v.reboots++
 		v.updated = time.Now()
+		s.st.touch(v)
 		s.succeedJob(j, s.vmResult(r, v))
 	})
 	return map[string]string{"jobid": j.id}, nil

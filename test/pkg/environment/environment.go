@@ -371,17 +371,18 @@ func (e *Environment) RunningController() (pid int, values ChartValues, credenti
 }
 
 func (e *Environment) startAgent(_ context.Context) error {
-	agentClient, err := client.New(e.Config, client.Options{Scheme: scheme.Scheme})
-	if err != nil {
-		return err
-	}
 	ctx, cancel := context.WithCancel(context.Background())
 	e.agentCancel, e.agentDone = cancel, make(chan struct{})
 	agentLog, err := os.OpenFile(filepath.Join(e.WorkDir, "nodeagent.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return err
 	}
-	agent := nodeagent.New(agentClient, e.Simulator, e.opts.ClusterName, e.opts.AgentInterval, slog.New(slog.NewTextHandler(agentLog, nil)))
+	agent, err := nodeagent.NewWatching(e.Config, scheme.Scheme, e.Simulator, e.opts.ClusterName, e.opts.AgentInterval, slog.New(slog.NewTextHandler(agentLog, nil)))
+	if err != nil {
+		cancel()
+		_ = agentLog.Close()
+		return err
+	}
 	e.agent = agent
 	go func() {
 		defer close(e.agentDone)
