@@ -31,12 +31,12 @@ type cloud struct {
 	// expunged keeps a snapshot of every expunged VM, for the tests' history of launches (Server.ExpungedVirtualMachines).
 	expunged []VM
 
-	tags  []*resourceTag
-	jobs  map[string]*job
+	tags []*resourceTag
+	jobs map[string]*job
 	// changes records which VMs changed when, for GET /vms/changes.
 	changes vmChangeLog
-	seq   int
-	idSeq int
+	seq     int
+	idSeq   int
 }
 
 type account struct {
