@@ -76,6 +76,8 @@ type Agent struct {
 	started map[string]bool
 	// ccm runs a simulated CloudStack cloud-controller-manager in each pass (see CCM).
 	ccm bool
+	// kwok makes the agent the kubelet of the Nodes Karpenter's kwok provider creates too (see ServeKWOKNodes).
+	kwok bool
 	// leases are the Leases the agent last wrote, by node: a renewal updates its own copy, as a kubelet does, and
 	// reads the Lease again only when that update conflicts.
 	leases map[string]*coordinationv1.Lease
@@ -195,6 +197,28 @@ func (a *Agent) startWatches(ctx context.Context) error {
 	return nil
 }
 
+// KWOKNodeAnnotation marks the Nodes Karpenter's kwok provider (sigs.k8s.io/karpenter/kwok) creates itself, with
+// no machine behind them; kwok's own fake kubelet looks after them in a kwok cluster.
+const (
+	KWOKNodeAnnotation      = "kwok.x-k8s.io/node"
+	KWOKNodeAnnotationValue = "fake"
+)
+
+// ServeKWOKNodes makes the agent also the kubelet of the Nodes of Karpenter's kwok provider: it keeps their Lease,
+// posts Ready and runs and ends their pods exactly as for the nodes of VMs, so a benchmark of the kwok provider and
+// of ours differs only by the provider (make scale-kwok). It never deletes such a node: it has no VM to lose.
+func (a *Agent) ServeKWOKNodes(on bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.kwok = on
+}
+
+func (a *Agent) servesKWOK() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.kwok
+}
+
 // Kick asks for a pass now, rather than at the next interval.
 func (a *Agent) Kick() {
 	select {
@@ -297,6 +321,9 @@ func (a *Agent) Sync(ctx context.Context) error {
 		node := &nodes.Items[i]
 		id := node.Annotations[AnnotationVMID]
 		if id == "" {
+			if node.Annotations[KWOKNodeAnnotation] == KWOKNodeAnnotationValue && a.servesKWOK() {
+				ours[node.Name] = node
+			}
 			continue // not registered by this agent
 		}
 		registered[id] = true
