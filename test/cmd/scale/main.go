@@ -177,6 +177,9 @@ type result struct {
 	idle, down                                        time.Duration
 	peakRSS                                           int64
 	cpuUp, cpuDown                                    float64
+	// agentCPU is this process's CPU during the scale-up: the node agent (in process) and the once-a-second
+	// observation, the same for both providers.
+	agentCPU float64
 }
 
 // run measures one burst on a fresh environment.
@@ -207,6 +210,10 @@ func (b *bench) run(ctx context.Context, provider string) (result, error) {
 		return r, err
 	}
 	cpu0, err := cpuSeconds(pid)
+	if err != nil {
+		return r, err
+	}
+	self0, err := cpuSeconds(os.Getpid())
 	if err != nil {
 		return r, err
 	}
@@ -252,6 +259,11 @@ func (b *bench) run(ctx context.Context, provider string) (result, error) {
 	if err != nil {
 		return r, err
 	}
+	self1, err := cpuSeconds(os.Getpid())
+	if err != nil {
+		return r, err
+	}
+	r.agentCPU = self1 - self0
 
 	b.say("%s idle", b.idle)
 	if err := env.Simulator.ResetCounts(ctx); err != nil {
@@ -520,13 +532,13 @@ func printTable(results []result) {
 	if len(results) == 0 {
 		return
 	}
-	fmt.Printf("\n| provider | pods | nodes | all Launched | all Registered | all Initialized | all pods bound | all pods running | requests per launched node | idle requests per minute | scale to 0 | requests per deleted node | controller peak RSS | controller CPU (up / down) |\n")
+	fmt.Printf("\n| provider | pods | nodes | all Launched | all Registered | all Initialized | all pods bound | all pods running | requests per launched node | idle requests per minute | scale to 0 | requests per deleted node | controller peak RSS | controller CPU (up / down) | node agent CPU (up) |\n")
 	fmt.Printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, r := range results {
-		fmt.Printf("| %s | %d | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %d MiB | %.1f s / %.1f s |\n",
+		fmt.Printf("| %s | %d | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %d MiB | %.1f s / %.1f s | %.1f s |\n",
 			r.provider, r.pods, r.nodes, seconds(r.launched), seconds(r.registered), seconds(r.initialized), seconds(r.bound),
 			seconds(r.running), per(r.upCounts, float64(r.nodes)), per(r.idleCounts, r.idle.Minutes()), seconds(r.down),
-			per(r.downCounts, float64(r.nodes)), r.peakRSS>>20, r.cpuUp, r.cpuDown)
+			per(r.downCounts, float64(r.nodes)), r.peakRSS>>20, r.cpuUp, r.cpuDown, r.agentCPU)
 	}
 	fmt.Println()
 }
@@ -547,6 +559,7 @@ func printSummary(results []result, providers []string) {
 		{"peak RSS (MiB)", func(r result) float64 { return float64(r.peakRSS >> 20) }},
 		{"CPU, scale-up (s)", func(r result) float64 { return r.cpuUp }},
 		{"CPU, scale-down (s)", func(r result) float64 { return r.cpuDown }},
+		{"node agent CPU, scale-up (s)", func(r result) float64 { return r.agentCPU }},
 		{"requests per launched node", func(r result) float64 { return float64(total(r.upCounts)) / float64(max(r.nodes, 1)) }},
 		{"requests per deleted node", func(r result) float64 { return float64(total(r.downCounts)) / float64(max(r.nodes, 1)) }},
 		{"idle requests per minute", func(r result) float64 { return float64(total(r.idleCounts)) / r.idle.Minutes() }},
