@@ -319,7 +319,7 @@ func (b *bench) run(ctx context.Context, provider string) (result, error) {
 }
 
 // The NodeClasses and NodePools of the two providers: 4-vCPU, 8 GiB on-demand amd64 nodes, no limits, no
-// consolidation until the scale-down (consolidateAtOnce).
+// consolidation until the scale-down (consolidateAtOnce), and then of every empty node at once.
 const cloudstackNodeClass = `apiVersion: karpenter.k8s.cloudstack/v1
 kind: CloudStackNodeClass
 metadata:
@@ -360,6 +360,8 @@ spec:
   disruption:
     consolidationPolicy: WhenEmptyOrUnderutilized
     consolidateAfter: Never
+    # The default budget (10%% of the nodes at a time) would make the scale to zero a queue of one-node steps.
+    budgets: [{nodes: "100%%"}]
 `
 
 func (b *bench) applyNodeClassAndPool(ctx context.Context, env *environment.Environment, provider string) error {
