@@ -229,7 +229,7 @@ func (b *bench) run(ctx context.Context, provider string) (result, error) {
 	var series []observation
 	last := ""
 	for {
-		o, err := observe(ctx, env)
+		o, err := b.observe(ctx, env)
 		if err != nil {
 			return r, err
 		}
@@ -288,7 +288,7 @@ func (b *bench) run(ctx context.Context, provider string) (result, error) {
 		return r, err
 	}
 	for {
-		o, err := observe(ctx, env)
+		o, err := b.observe(ctx, env)
 		if err != nil {
 			return r, err
 		}
@@ -466,7 +466,22 @@ func (o observation) String() string {
 		o.pending, o.bound, o.running, o.claims, o.launched, o.registered, o.initialized, o.nodes, o.liveVMs)
 }
 
-func observe(ctx context.Context, env *environment.Environment) (observation, error) {
+// observe observes again after a failed read, until ctx ends: on a loaded machine the API server answers a list
+// with a timeout now and then, which says nothing about either provider.
+func (b *bench) observe(ctx context.Context, env *environment.Environment) (observation, error) {
+	for {
+		o, err := observeOnce(ctx, env)
+		if err == nil || ctx.Err() != nil {
+			return o, err
+		}
+		b.say("observing failed, observing again: %v", err)
+		if err := sleep(ctx, time.Second); err != nil {
+			return o, err
+		}
+	}
+}
+
+func observeOnce(ctx context.Context, env *environment.Environment) (observation, error) {
 	var o observation
 	pods := &corev1.PodList{}
 	if err := env.Client.List(ctx, pods, client.InNamespace(workloadNamespace), client.MatchingLabels{"app": workloadName}); err != nil {
