@@ -18,7 +18,8 @@ PKGS ?= ./...
 # The oldest Kubernetes docs/VERSIONING.md claims, and the suites test-oldest runs on it: the API suite (CRDs, every
 # CEL rule), the cloud provider's (provisioning through Karpenter's provisioner, drift, GC) and the NodeClass controller's.
 OLDEST_K8S ?= 1.30.14
-# make scale's workload: --replicas pods of the example Deployment, --job-latency per simulated VM job.
+# make scale's workload: --replicas pods of 1.5 CPU (two per 4-vCPU node), --job-latency per simulated VM job,
+# --runs per provider, --idle (test/cmd/scale).
 SCALE_ARGS ?= --replicas 100
 OLDEST_PKGS ?= ./pkg/apis/... ./pkg/cloudprovider/... ./pkg/controllers/...
 # Generated Go files are formatted by their generator; everything else must be gofmt'ed.
@@ -63,8 +64,12 @@ test-oldest: ## Run the API, cloud provider and NodeClass controller suites on t
 	go test -json -timeout $(TEST_TIMEOUT) $(TEST_FLAGS) $(OLDEST_PKGS) | $(TOOLS)/testsummary
 
 .PHONY: scale
-scale: ## Measure a scale-up and scale-down of the example workload: times, CloudStack requests per node, idle requests, controller RSS/CPU (SCALE_ARGS, e.g. "--replicas 500 --job-latency 20s"; see docs/performance.md)
-	go run ./test/cmd/demo --non-interactive --measure $(SCALE_ARGS)
+scale: ## Measure a burst of pods and the scale to zero: times, CloudStack requests per node, idle requests, controller RSS/CPU (SCALE_ARGS, e.g. "--replicas 500 --job-latency 20s"; docs/performance.md)
+	go run ./test/cmd/scale --provider cloudstack $(SCALE_ARGS)
+
+.PHONY: scale-kwok
+scale-kwok: ## The same burst with Karpenter's own kwok provider, then with this one, back to back on the same control plane; medians and ratios (SCALE_ARGS, e.g. "--replicas 500 --runs 3")
+	go run ./test/cmd/scale --provider both $(SCALE_ARGS)
 
 .PHONY: chaos
 chaos: ## Run the chaos harness at scale (docs/reliability.md): CHAOS_NODES=200 CHAOS_CYCLES=3 CHAOS_RUNS=1; figures appended to CHAOS_REPORT

@@ -4,8 +4,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strconv"
 	"time"
 )
+
+// maxChangesWait bounds how long GET /vms/changes holds a request open waiting for a change.
+const maxChangesWait = time.Minute
 
 // FaultSettings is the body of POST /faults on the admin endpoint; absent fields leave a knob unchanged.
 type FaultSettings struct {
@@ -91,7 +95,8 @@ type commandStatsBody struct {
 }
 
 // AdminHandler serves the admin endpoint the standalone binary exposes on its own port:
-// GET /counts, POST /reset-counts, POST /faults, GET /results, GET /vms, GET /vms/expunged (see docs/simulator.md).
+// GET /counts, POST /reset-counts, POST /faults, GET /results, GET /vms, GET /vms/changes, GET /vms/expunged (see
+// docs/simulator.md).
 func (s *Server) AdminHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /counts", func(w http.ResponseWriter, _ *http.Request) {
@@ -122,6 +127,28 @@ func (s *Server) AdminHandler() http.Handler {
 	})
 	mux.HandleFunc("GET /vms", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, s.VirtualMachines())
+	})
+	mux.HandleFunc("GET /vms/changes", func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		var since uint64
+		var wait time.Duration
+		if v := q.Get("since"); v != "" {
+			n, err := strconv.ParseUint(v, 10, 64)
+			if err != nil {
+				writeJSON(w, http.StatusBadRequest, map[string]string{"error": fmt.Sprintf("since=%q is not a revision", v)})
+				return
+			}
+			since = n
+		}
+		if v := q.Get("wait"); v != "" {
+			d, err := time.ParseDuration(v)
+			if err != nil || d < 0 || d > maxChangesWait {
+				writeJSON(w, http.StatusBadRequest, map[string]string{"error": fmt.Sprintf("wait=%q is not a duration up to %s", v, maxChangesWait)})
+				return
+			}
+			wait = d
+		}
+		writeJSON(w, http.StatusOK, s.VirtualMachineChanges(r.Context(), q.Get("epoch"), since, wait))
 	})
 	mux.HandleFunc("GET /vms/expunged", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, s.ExpungedVirtualMachines())

@@ -34,10 +34,12 @@ type cloud struct {
 	// expunged keeps a snapshot of every expunged VM, for the tests' history of launches (Server.ExpungedVirtualMachines).
 	expunged []VM
 
-	tags  []*resourceTag
-	jobs  map[string]*job
-	seq   int
-	idSeq int
+	tags []*resourceTag
+	jobs map[string]*job
+	// changes records which VMs changed when, for GET /vms/changes.
+	changes vmChangeLog
+	seq     int
+	idSeq   int
 }
 
 type account struct {
@@ -86,6 +88,7 @@ func newCloud(c *Catalog) (*cloud, error) {
 		vmByID:   map[string]*vm{},
 		removed:  map[string]bool{},
 		jobs:     map[string]*job{},
+		changes:  newVMChangeLog(),
 	}
 	// Roles are checked here rather than in Catalog.complete so that catalogs built in code are checked too.
 	roles := map[string]map[string]bool{}

@@ -98,6 +98,7 @@ func cmdCreateTags(s *Server, r *request) (any, *apiError) {
 			}
 		}
 		st.tags = append(st.tags, add...)
+		st.touchIDs(ids)
 		s.succeedJob(j, map[string]any{"success": true})
 	})
 	return map[string]string{"jobid": j.id}, nil
@@ -152,6 +153,7 @@ func cmdDeleteTags(s *Server, r *request) (any, *apiError) {
 			}
 		}
 		st.tags = kept
+		st.touchIDs(ids)
 		s.succeedJob(j, map[string]any{"success": true})
 	})
 	return map[string]string{"jobid": j.id}, nil

@@ -193,6 +193,8 @@ func cmdDeployVirtualMachine(s *Server, r *request) (any, *apiError) {
 	st.vms = append(st.vms, v)
 	st.vmByID[v.id] = v
 	st.addVMVolumes(v, dataOffering, dataGiB)
+	v.cloud = st
+	st.touch(v)
 
 	failure, failCode := "", 533
 	if startVM {
@@ -646,6 +648,7 @@ func cmdRebootVirtualMachine(s *Server, r *request) (any, *apiError) {
 		}
 		v.reboots++
 		v.updated = time.Now()
+		s.st.touch(v)
 		s.succeedJob(j, s.vmResult(r, v))
 	})
 	return map[string]string{"jobid": j.id}, nil

@@ -95,6 +95,9 @@ type vm struct {
 	reboots   int
 	hostID    string
 	started   time.Time
+	// cloud is the cloud the VM belongs to, which records its changes (changes.go); rev is its last change's revision.
+	cloud *cloud
+	rev   uint64
 }
 
 func (v *vm) setState(state string) {
@@ -103,6 +106,7 @@ func (v *vm) setState(state string) {
 	if state == StateRunning && v.started.IsZero() {
 		v.started = v.updated
 	}
+	v.cloud.touch(v)
 }
 
 // gone reports whether Get/List callers should treat the VM as no longer existing.
@@ -138,6 +142,7 @@ func (v *vm) uncount() { v.counted = false }
 // remove expunges the VM: it disappears from lists and its UUID resolves to nothing.
 func (st *cloud) remove(v *vm) {
 	st.expunged = append(st.expunged, st.snapshot(v))
+	st.changes.removed = append(st.changes.removed, removal{id: v.id, rev: st.changes.bump()})
 	st.release(v)
 	v.uncount()
 	delete(st.vmByID, v.id)

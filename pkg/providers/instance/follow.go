@@ -102,9 +102,33 @@ func (f *follower) wait(ctx context.Context, kind jobKind, vmID, jobID string) (
 	}
 }
 
+// destroyPollFactor stretches the first poll interval while only destroys are in flight. Nothing waits on a
+// destroy's confirmation but core's next Delete, while a scale-down starts destroys one after another for seconds:
+// at the deploy's first interval every join brought the next poll forward, and waiting cost 0.8 listings per
+// deleted node (make scale, 100 pods). A deploy in flight brings the deploy's interval back.
+const destroyPollFactor = 4
+
+// firstInterval is the first poll interval of the jobs in flight: first while a deploy is among them, else
+// destroyPollFactor times it. The caller holds f.mu.
+func (f *follower) firstInterval(first time.Duration) time.Duration {
+	for _, j := range f.inflight {
+		if j.kind == deployJob {
+			return first
+		}
+	}
+	return max(first, min(destroyPollFactor*first, longestPoll(f.api)))
+}
+
+func longestPoll(api cloudstack.API) time.Duration {
+	_, longest := api.JobPollIntervals()
+	return longest
+}
+
 func (f *follower) loop(ctx context.Context) {
 	first, longest := f.api.JobPollIntervals()
-	interval := first
+	f.mu.Lock()
+	interval := f.firstInterval(first)
+	f.mu.Unlock()
 	deadline := time.Now().Add(interval)
 	timer := time.NewTimer(interval)
 	defer timer.Stop()
@@ -114,9 +138,12 @@ func (f *follower) loop(ctx context.Context) {
 		case <-f.wake:
 			// A new job is polled no later than the first interval from now; a poll due sooner stays as it is, so
 			// that a steady stream of new jobs cannot postpone polls.
-			if time.Until(deadline) > first {
-				deadline = time.Now().Add(first)
-				timer.Reset(first)
+			f.mu.Lock()
+			soon := f.firstInterval(first)
+			f.mu.Unlock()
+			if time.Until(deadline) > soon {
+				deadline = time.Now().Add(soon)
+				timer.Reset(soon)
 			}
 			continue
 		}
@@ -131,7 +158,7 @@ func (f *follower) loop(ctx context.Context) {
 			jobs = append(jobs, j)
 		}
 		if f.joined {
-			interval = first
+			interval = f.firstInterval(first)
 		}
 		f.joined = false
 		f.mu.Unlock()

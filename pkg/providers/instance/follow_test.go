@@ -70,6 +70,39 @@ var _ = Describe("Launching and destroying many VMs at once", func() {
 		Expect(sim.Counts()["createTags"]).To(BeNumerically(">", vms), "the refused batch, then each VM on its own")
 	})
 
+	It("lets destroys started one after another share their listings, as a scale-down starts them", func() {
+		Expect(launchAll()).To(HaveEach(BeNil()))
+		// A first poll interval short against the spacing of the destroys: each join would bring a poll forward.
+		const first = 40 * time.Millisecond
+		client, err := cloudstack.New(cloudstack.Options{APIURL: sim.URL(), APIKey: sim.APIKey(), SecretKey: sim.SecretKey(),
+			JobPollInterval: first, JobPollMaxInterval: 2 * time.Second})
+		Expect(err).NotTo(HaveOccurred())
+		deleter := instance.NewDefaultProvider(client, unavailable, owner, instance.WithServiceOfferings(instanceTypes))
+		// Its view of the VMs is warm, as core's List keeps it: each Delete finds its VM without a request.
+		_, err = deleter.List(ctx)
+		Expect(err).NotTo(HaveOccurred())
+		sim.ResetCounts()
+		done := make(chan error, vms)
+		tick := time.NewTicker(first)
+		var began time.Time
+		for i, id := range ids {
+			<-tick.C
+			if i == 0 {
+				began = time.Now()
+			}
+			go func() { done <- deleter.Delete(ctx, id) }()
+		}
+		joining := time.Since(began)
+		tick.Stop()
+		for range ids {
+			Eventually(done).WithTimeout(2 * time.Minute).Should(Receive(BeNil()))
+		}
+		// While destroys keep joining, polls come at most every 4 first intervals; then a few settle the last
+		// ones. At the first interval they came every 40-80 ms while the destroys joined (7-9 listings here).
+		bound := int64(joining/(4*first)) + 3
+		Expect(sim.Counts()["listVirtualMachines"]).To(BeNumerically("<=", bound), "%v, destroys joining for %s", sim.Counts(), joining)
+	})
+
 	It("waits for their destroys by listing their VMs", func() {
 		Expect(launchAll()).To(HaveEach(BeNil()))
 		sim.ResetCounts()

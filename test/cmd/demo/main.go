@@ -35,16 +35,13 @@ func main() {
 	keep := flag.Bool("keep-logs", false, "keep the working directory with every component's log")
 	serve := flag.Bool("serve", false, "only bring the cluster up and keep it up until interrupted (for suites run against it, e.g. hack/core-suites.sh)")
 	kubeconfigOut := flag.String("kubeconfig-out", "", "with --serve: write the admin kubeconfig's path to this file once the cluster is up")
-	measure := flag.Bool("measure", false, "scale up and down once and print times, CloudStack requests per node, idle requests and the controller's peak RSS and CPU (make scale)")
-	idle := flag.Duration("idle", time.Minute, "with --measure: how long the scaled-up cluster is left idle to count its requests per minute")
 	flag.Parse()
 	// The environment's clients log through controller-runtime; the demo shows its own progress lines instead.
 	ctrllog.SetLogger(logr.Discard())
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	d := &demo{start: time.Now(), replicas: int32(*replicas), serve: *serve, kubeconfigOut: *kubeconfigOut, measuring: *measure, idle: *idle,
-		jobLatency: *jobLatency}
+	d := &demo{start: time.Now(), replicas: int32(*replicas), serve: *serve, kubeconfigOut: *kubeconfigOut}
 	err := d.run(ctx, *timeout, *jobLatency, *keep, *nonInteractive)
 	switch {
 	case err == nil:
@@ -65,12 +62,6 @@ type demo struct {
 	kubeconfigOut string
 	env           *environment.Environment
 	last          string
-	// measuring replaces the demo's scenario by one measured scale-up and scale-down (see measure.go).
-	measuring  bool
-	idle       time.Duration
-	jobLatency time.Duration
-	// recorder, while set, keeps every observation of watch.
-	recorder *measurement
 }
 
 func (d *demo) say(format string, args ...any) {
@@ -122,9 +113,6 @@ func (d *demo) run(ctx context.Context, timeout, jobLatency time.Duration, keep,
 	}
 	if err := d.waitNodeClassReady(ctx, "default"); err != nil {
 		return err
-	}
-	if d.measuring {
-		return d.measure(ctx, d.idle)
 	}
 	d.say("scaling deployment/inflate to %d replicas (1 CPU, 1 GiB each)", d.replicas)
 	if err := d.scale(ctx, d.replicas); err != nil {

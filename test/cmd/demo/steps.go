@@ -192,9 +192,6 @@ func (d *demo) watch(ctx context.Context, done func(*snapshot) bool) error {
 			d.say("%s", line)
 			d.last = line
 		}
-		if d.recorder != nil {
-			d.recorder.record(s)
-		}
 		if done(s) {
 			return nil
 		}

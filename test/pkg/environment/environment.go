@@ -58,6 +58,11 @@ type Options struct {
 	// ControllerCommand, when set, runs the controller some other way than the binary built from this checkout (for
 	// example the container image's entrypoint under chroot); see ControllerCommandFunc.
 	ControllerCommand ControllerCommandFunc
+	// CRDDirectories are further directories of CRDs installed with the chart's (e.g. the KWOKNodeClass CRD when
+	// ControllerCommand runs Karpenter's kwok provider, make scale-kwok).
+	CRDDirectories []string
+	// KWOKNodes makes the node agent the kubelet of kwok provider Nodes too (nodeagent.Agent.ServeKWOKNodes).
+	KWOKNodes bool
 }
 
 // Environment is a running local cluster with the CloudStack provider.
@@ -220,7 +225,7 @@ func (e *Environment) startControlPlane(ctx context.Context) error {
 	e.opts.AssetsDir = assets
 	e.controlPlane = &envtest.Environment{
 		BinaryAssetsDirectory: assets,
-		CRDDirectoryPaths:     []string{filepath.Join(e.root, "charts", "karpenter-cloudstack", "crds")},
+		CRDDirectoryPaths:     append([]string{filepath.Join(e.root, "charts", "karpenter-cloudstack", "crds")}, e.opts.CRDDirectories...),
 		ErrorIfCRDPathMissing: true,
 	}
 	if _, err := e.controlPlane.Start(); err != nil {
@@ -371,18 +376,20 @@ func (e *Environment) RunningController() (pid int, values ChartValues, credenti
 }
 
 func (e *Environment) startAgent(_ context.Context) error {
-	agentClient, err := client.New(e.Config, client.Options{Scheme: scheme.Scheme})
-	if err != nil {
-		return err
-	}
 	ctx, cancel := context.WithCancel(context.Background())
 	e.agentCancel, e.agentDone = cancel, make(chan struct{})
 	agentLog, err := os.OpenFile(filepath.Join(e.WorkDir, "nodeagent.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return err
 	}
-	agent := nodeagent.New(agentClient, e.Simulator, e.opts.ClusterName, e.opts.AgentInterval, slog.New(slog.NewTextHandler(agentLog, nil)))
+	agent, err := nodeagent.NewWatching(e.Config, scheme.Scheme, e.Simulator, e.opts.ClusterName, e.opts.AgentInterval, slog.New(slog.NewTextHandler(agentLog, nil)))
+	if err != nil {
+		cancel()
+		_ = agentLog.Close()
+		return err
+	}
 	e.agent = agent
+	agent.ServeKWOKNodes(e.opts.KWOKNodes)
 	go func() {
 		defer close(e.agentDone)
 		defer agentLog.Close()

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
+	"strconv"
 	"time"
 
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/simulator"
@@ -28,6 +30,14 @@ func NewSimulatorAdmin(url string) *SimulatorAdmin {
 func (s *SimulatorAdmin) VirtualMachines(ctx context.Context) ([]simulator.VM, error) {
 	var vms []simulator.VM
 	return vms, s.do(ctx, http.MethodGet, "/vms", nil, &vms)
+}
+
+// VirtualMachineChanges returns what changed among the VMs since revision since of epoch, waiting up to wait for a
+// change (GET /vms/changes): the node agent's view of the VMs follows it.
+func (s *SimulatorAdmin) VirtualMachineChanges(ctx context.Context, epoch string, since uint64, wait time.Duration) (simulator.VMChanges, error) {
+	var ch simulator.VMChanges
+	q := url.Values{"epoch": {epoch}, "since": {strconv.FormatUint(since, 10)}, "wait": {wait.String()}}
+	return ch, s.do(ctx, http.MethodGet, "/vms/changes?"+q.Encode(), nil, &ch)
 }
 
 // ExpungedVirtualMachines returns every VM that was expunged, as it was when it went.

@@ -58,6 +58,7 @@ func (a *Agent) initializeNodes(ctx context.Context, nodes map[string]*corev1.No
 		}
 		vm := found[0]
 		patch := client.MergeFrom(node.DeepCopy())
+		node = node.DeepCopy()
 		if node.Spec.ProviderID == "" {
 			node.Spec.ProviderID = CCMProviderIDPrefix + vm.ID
 		}
@@ -80,6 +81,8 @@ func (a *Agent) initializeNodes(ctx context.Context, nodes map[string]*corev1.No
 			errs = append(errs, fmt.Errorf("ccm: initializing node %s, %w", node.Name, err))
 			continue
 		}
+		// The rest of the pass works on the initialized node, so its taint patches do not bring the taint back.
+		nodes[node.Name] = node
 		a.log.Info("ccm: initialized node", "node", node.Name, "provider-id", node.Spec.ProviderID)
 	}
 	return errors.Join(errs...)

@@ -24,6 +24,7 @@ func (a *Agent) reportReady(ctx context.Context, node *corev1.Node) error {
 		kept = append(kept, c)
 	}
 	patch := client.MergeFrom(node.DeepCopy())
+	node = node.DeepCopy()
 	node.Status.Conditions = append(kept, ReadyCondition(a.now()))
 	if err := a.kube.Status().Patch(ctx, node, patch); err != nil {
 		return fmt.Errorf("posting the Ready status of node %s, %w", node.Name, err)
