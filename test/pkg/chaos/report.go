@@ -63,6 +63,9 @@ type OutageReport struct {
 	NotReady bool
 	// NodeClaimsDeleted are NodeClaims whose deletion began during the outage (must be none).
 	NodeClaimsDeleted []string
+	// NodeClaimsDeletedAfter are those deleted in the 5 minutes after it, not by a disruption Karpenter chose: core's
+	// launch timeout ends NodeClaims whose launch the outage held up.
+	NodeClaimsDeletedAfter []string
 	// AllPodsRunningAfter is how long after the outage every pod of the scale-up ran.
 	AllPodsRunningAfter time.Duration
 }
@@ -95,6 +98,7 @@ func (r *Report) Markdown() string {
 	if o := r.Outage; o != nil {
 		rows = append(rows,
 			[2]string{"outage: NodeClaims deleted while unreachable", fmt.Sprint(len(o.NodeClaimsDeleted))},
+			[2]string{"outage: NodeClaims deleted in the 5 minutes after it (Karpenter's launch timeout)", fmt.Sprint(len(o.NodeClaimsDeletedAfter))},
 			[2]string{"outage: reachability gauge 0 after the start / 1 again after the end", fmt.Sprintf("%s / %s", never(o.UnreachableAfter), lo.Ternary(o.ReachableAgain, o.ReachableAgainAfter.String(), "not within 5m"))},
 			[2]string{"outage: /readyz failed during it", fmt.Sprint(o.NotReady)},
 			[2]string{"outage: every pod running after the end", o.AllPodsRunningAfter.String()},
