@@ -300,20 +300,29 @@ func runningPod(pod *corev1.Pod, node *corev1.Node, now time.Time) *corev1.Pod {
 	}
 	ip := PodIP(string(pod.UID))
 	out.Status.PodIP, out.Status.PodIPs = ip, []corev1.PodIP{{IP: ip}}
-	out.Status.Conditions = nil
-	for _, c := range []corev1.PodConditionType{corev1.PodScheduled, corev1.PodInitialized, corev1.ContainersReady, corev1.PodReady} {
-		out.Status.Conditions = append(out.Status.Conditions, corev1.PodCondition{Type: c, Status: corev1.ConditionTrue, LastTransitionTime: started})
-	}
+	// The agent runs no container process, so a readiness probe has nothing to answer it: a kubelet reports such a
+	// container running but not ready, for good. Core's "unhealthy PodDisruptionBudget" specs rely on exactly that.
+	allReady := true
 	out.Status.ContainerStatuses = nil
 	for _, c := range pod.Spec.Containers {
 		image := c.Image
 		if !strings.Contains(image, "/") {
 			image = "docker.io/library/" + image
 		}
+		ready := c.ReadinessProbe == nil
+		allReady = allReady && ready
 		out.Status.ContainerStatuses = append(out.Status.ContainerStatuses, corev1.ContainerStatus{
-			Name: c.Name, Image: image, ImageID: image, Ready: true, Started: ptr.To(true),
+			Name: c.Name, Image: image, ImageID: image, Ready: ready, Started: ptr.To(true),
 			State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: started}},
 		})
+	}
+	out.Status.Conditions = nil
+	for _, c := range []corev1.PodConditionType{corev1.PodScheduled, corev1.PodInitialized, corev1.ContainersReady, corev1.PodReady} {
+		cond := corev1.PodCondition{Type: c, Status: corev1.ConditionTrue, LastTransitionTime: started}
+		if !allReady && (c == corev1.ContainersReady || c == corev1.PodReady) {
+			cond.Status, cond.Reason = corev1.ConditionFalse, "ContainersNotReady"
+		}
+		out.Status.Conditions = append(out.Status.Conditions, cond)
 	}
 	return out
 }

@@ -171,6 +171,37 @@ var _ = Describe("Node", func() {
 	})
 })
 
+var _ = Describe("Pod start", func() {
+	node := &corev1.Node{Status: corev1.NodeStatus{Addresses: []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: "10.10.0.9"}}}}
+	status := func(pod *corev1.Pod, t corev1.PodConditionType) corev1.ConditionStatus {
+		for _, c := range pod.Status.Conditions {
+			if c.Type == t {
+				return c.Status
+			}
+		}
+		return corev1.ConditionUnknown
+	}
+	DescribeTable("reports a pod running, and ready only when no container waits for a readiness probe",
+		func(probed bool, ready corev1.ConditionStatus) {
+			pod := &corev1.Pod{Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "a", Image: "pause"}, {Name: "b", Image: "pause"}}}}
+			if probed {
+				pod.Spec.Containers[1].ReadinessProbe = &corev1.Probe{}
+			}
+			out := nodeagent.RunningPod(pod, node, time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+			Expect(out.Status.Phase).To(Equal(corev1.PodRunning))
+			Expect(out.Status.HostIP).To(Equal("10.10.0.9"))
+			Expect(status(out, corev1.PodScheduled)).To(Equal(corev1.ConditionTrue))
+			Expect(status(out, corev1.ContainersReady)).To(Equal(ready))
+			Expect(status(out, corev1.PodReady)).To(Equal(ready))
+			Expect(out.Status.ContainerStatuses).To(HaveLen(2))
+			Expect(out.Status.ContainerStatuses[0].Ready).To(BeTrue())
+			Expect(out.Status.ContainerStatuses[1].Ready).To(Equal(!probed))
+		},
+		Entry("no probe: ready at once", false, corev1.ConditionTrue),
+		Entry("a readiness probe nothing answers: never ready", true, corev1.ConditionFalse),
+	)
+})
+
 var _ = Describe("Pod termination", func() {
 	deleting := func(grace int64, requested time.Time, hooks ...*corev1.LifecycleHandler) *corev1.Pod {
 		pod := &corev1.Pod{Spec: corev1.PodSpec{TerminationGracePeriodSeconds: &grace}}
