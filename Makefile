@@ -67,7 +67,7 @@ scale: ## Measure a scale-up and scale-down of the example workload: times, Clou
 	go run ./test/cmd/demo --non-interactive --measure $(SCALE_ARGS)
 
 .PHONY: chaos
-chaos: ## Run the chaos harness at scale (docs/reliability.md): CHAOS_NODES=200 CHAOS_CYCLES=3 CHAOS_RUNS=1; figures appended to CHAOS_REPORT
+chaos: ## Run the chaos harness at scale (docs/reliability.md): CHAOS_NODES=200 CHAOS_CYCLES=2 CHAOS_RUNS=1; figures appended to CHAOS_REPORT
 	@KUBEBUILDER_ASSETS="$$(hack/envtest-assets.sh | tail -n1)"; export KUBEBUILDER_ASSETS; \
 	export CHAOS=large CHAOS_REPORT="$${CHAOS_REPORT:-$(CURDIR)/.chaos/report.md}"; \
 	for i in $$(seq 1 $${CHAOS_RUNS:-1}); do \
