@@ -72,7 +72,7 @@ scale-kwok: ## The same burst with Karpenter's own kwok provider, then with this
 	go run ./test/cmd/scale --provider both $(SCALE_ARGS)
 
 .PHONY: chaos
-chaos: ## Run the chaos harness at scale (docs/reliability.md): CHAOS_NODES=200 CHAOS_CYCLES=3 CHAOS_RUNS=1; figures appended to CHAOS_REPORT
+chaos: ## Run the chaos harness at scale (docs/reliability.md): CHAOS_NODES=200 CHAOS_CYCLES=2 CHAOS_RUNS=1; figures appended to CHAOS_REPORT
 	@KUBEBUILDER_ASSETS="$$(hack/envtest-assets.sh | tail -n1)"; export KUBEBUILDER_ASSETS; \
 	export CHAOS=large CHAOS_REPORT="$${CHAOS_REPORT:-$(CURDIR)/.chaos/report.md}"; \
 	for i in $$(seq 1 $${CHAOS_RUNS:-1}); do \

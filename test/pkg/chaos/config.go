@@ -42,20 +42,22 @@ type Config struct {
 	Wait time.Duration
 }
 
-// Small is the version inside `make test`: a few nodes, a short outage, a couple of kills, every fault on at
+// Small is the version inside `make test`: a few nodes, an outage just long enough for the 30 s reachability probe
+// to see it, a couple of kills, every fault on at
 // rates low enough that the run ends in minutes. Its assertions are properties only, never timings.
 func Small() Config {
-	return Config{Nodes: 4, Cycles: 1, Outage: 20 * time.Second, RandomKills: 1, Drift: false, Exhaust: true,
+	return Config{Nodes: 4, Cycles: 1, Outage: 40 * time.Second, RandomKills: 1, Drift: false, Exhaust: true,
 		ErrorRate: 0.05, ProxyErrorRate: 0.03, DropRate: 0.02, DeployFailureRate: 0.1,
 		Latency: 5 * time.Millisecond, Jitter: 100 * time.Millisecond, TagLatency: 500 * time.Millisecond,
 		APILimit: 25, Wait: 10 * time.Minute}
 }
 
-// Large is the issue's run: 200 nodes, three cycles, 20 % of requests failing 530/5xx, 5 % of answers lost after
+// Large is the issue's run: 200 nodes, two cycles, 20 % of requests failing 530/5xx, 5 % of answers lost after
 // the server acted (half of them held past the controller's 30 s HTTP timeout), 10 % of deployments failing, a
-// 2-minute outage, at least 10 kills, a drift replacement, zone then offering exhaustion, api limit on.
+// 2-minute outage, 15 kills (per cycle one between deploy and tag and three random ones in each phase, plus one
+// during the drift), a drift replacement, zone then offering exhaustion, api limit on.
 func Large() Config {
-	return Config{Nodes: 200, Cycles: 3, Outage: 2 * time.Minute, RandomKills: 1, Drift: true, DriftReplacements: 20, Exhaust: true,
+	return Config{Nodes: 200, Cycles: 2, Outage: 2 * time.Minute, RandomKills: 3, Drift: true, DriftReplacements: 5, Exhaust: true,
 		ErrorRate: 0.12, ProxyErrorRate: 0.08, DropRate: 0.05, DropHang: 35 * time.Second, DeployFailureRate: 0.1,
 		Latency: 10 * time.Millisecond, Jitter: 300 * time.Millisecond, TagLatency: 500 * time.Millisecond,
 		APILimit: 25, Wait: 60 * time.Minute}

@@ -5,6 +5,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/samber/lo"
 )
 
 // Report is what one chaos run measured.
@@ -52,11 +54,18 @@ type OutageReport struct {
 	Start, End         time.Time
 	Duration           time.Duration
 	PodsRunningAtStart int
-	// NotReadyAfter is how long after the outage began /readyz first failed (0 = it never did while watched);
-	// ReadyAgainAfter how long after it ended /readyz passed again.
-	NotReadyAfter, ReadyAgainAfter time.Duration
+	// UnreachableAfter is how long after the outage began the controller's karpenter_cloudstack_api_reachable gauge
+	// first read 0 (0 = it never did while watched); ReachableAgainAfter how long after the outage ended it read 1.
+	UnreachableAfter, ReachableAgainAfter time.Duration
+	ReachableAgain                        bool
+	// NotReady is whether /readyz ever failed during the outage; it should not: readiness does not follow
+	// CloudStack, so an outage does not take every replica out of its Service at once.
+	NotReady bool
 	// NodeClaimsDeleted are NodeClaims whose deletion began during the outage (must be none).
 	NodeClaimsDeleted []string
+	// NodeClaimsDeletedAfter are those deleted in the 5 minutes after it, not by a disruption Karpenter chose: core's
+	// launch timeout ends NodeClaims whose launch the outage held up.
+	NodeClaimsDeletedAfter []string
 	// AllPodsRunningAfter is how long after the outage every pod of the scale-up ran.
 	AllPodsRunningAfter time.Duration
 }
@@ -89,7 +98,9 @@ func (r *Report) Markdown() string {
 	if o := r.Outage; o != nil {
 		rows = append(rows,
 			[2]string{"outage: NodeClaims deleted while unreachable", fmt.Sprint(len(o.NodeClaimsDeleted))},
-			[2]string{"outage: /readyz false after / true again after the end", fmt.Sprintf("%s / %s", o.NotReadyAfter, o.ReadyAgainAfter)},
+			[2]string{"outage: NodeClaims deleted in the 5 minutes after it (Karpenter's launch timeout)", fmt.Sprint(len(o.NodeClaimsDeletedAfter))},
+			[2]string{"outage: reachability gauge 0 after the start / 1 again after the end", fmt.Sprintf("%s / %s", never(o.UnreachableAfter), lo.Ternary(o.ReachableAgain, o.ReachableAgainAfter.String(), "not within 5m"))},
+			[2]string{"outage: /readyz failed during it", fmt.Sprint(o.NotReady)},
 			[2]string{"outage: every pod running after the end", o.AllPodsRunningAfter.String()},
 		)
 	}
@@ -129,6 +140,14 @@ func (r *Report) Markdown() string {
 		}
 	}
 	return b.String()
+}
+
+// never shows 0 as "never".
+func never(d time.Duration) string {
+	if d == 0 {
+		return "never"
+	}
+	return d.String()
 }
 
 func prefixed(prefix, s string) string {
