@@ -6,33 +6,29 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	gocache "github.com/patrickmn/go-cache"
 	"github.com/samber/lo"
 	coretest "sigs.k8s.io/karpenter/pkg/test"
 	. "sigs.k8s.io/karpenter/pkg/test/expectations"
 
 	v1 "github.com/cloudstack/karpenter-provider-cloudstack/pkg/apis/v1"
-	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/cache"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/cloudstack"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/controllers/nodeclass"
 	cserrors "github.com/cloudstack/karpenter-provider-cloudstack/pkg/errors"
-	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/affinitygroup"
-	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/instancetype"
-	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/network"
-	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/project"
-	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/securitygroup"
-	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/sshkeypair"
-	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/template"
-	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/zone"
+	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/operator/options"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/simulator"
+	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/test"
 )
 
 // The controller's project setting, seen on every NodeClass: the suite's cloud plus projects, one of which the key's
 // account (karpenter) is no member of, and a network the project owns.
 var _ = Describe("The project setting", func() {
-	var projSim *simulator.Server
+	var (
+		cat     *simulator.Catalog
+		projSim *simulator.Server
+	)
 	BeforeEach(func() {
-		cat, err := simulator.ParseCatalog([]byte(catalogYAML))
+		var err error
+		cat, err = simulator.ParseCatalog([]byte(catalogYAML))
 		Expect(err).ToNot(HaveOccurred())
 		cat.Projects = []simulator.Project{
 			{Name: "platform", Members: []string{"karpenter"}},
@@ -43,25 +39,17 @@ var _ = Describe("The project setting", func() {
 		// A catalog is completed (defaults, owners) when parsed; JSON is YAML.
 		cat, err = simulator.ParseCatalog(lo.Must(json.Marshal(cat)))
 		Expect(err).ToNot(HaveOccurred())
-		projSim, err = simulator.New(cat, simulator.WithJobLatency(0))
-		Expect(err).ToNot(HaveOccurred())
-		DeferCleanup(projSim.Close)
 	})
+	// controllerIn is the NodeClass controller of a binary started with --cloudstack-project=projectRef, wired by the
+	// operator over its own simulator of the catalog above (projSim).
 	controllerIn := func(projectRef string) *nodeclass.Controller {
-		api, err := cloudstack.New(cloudstack.Options{APIURL: projSim.URL(), APIKey: "test-api-key", SecretKey: "test-secret-key",
-			RetryMaxAttempts: 1, Project: projectRef})
+		e, err := test.NewEnvironment(test.WithCatalog(cat), test.WithJobLatency(0),
+			test.WithOptions(func(o *options.Options) { o.Project = projectRef }),
+			test.WithClientOptions(func(o *cloudstack.Options) { o.RetryMaxAttempts = 1 }))
 		Expect(err).ToNot(HaveOccurred())
-		c := func() *gocache.Cache { return gocache.New(cache.DefaultTTL, cache.CleanupInterval) }
-		return nodeclass.NewController(env.Client, coretest.NewEventRecorder(), fakeClock, nodeclass.Providers{
-			Zones:            zone.NewDefaultProvider(api, c()),
-			Networks:         network.NewDefaultProvider(api, c()),
-			Templates:        template.NewDefaultProvider(api, c()),
-			ServiceOfferings: instancetype.NewDefaultProvider(api, cache.NewUnavailableOfferings(), nil),
-			SSHKeyPairs:      sshkeypair.NewDefaultProvider(api, c()),
-			AffinityGroups:   affinitygroup.NewDefaultProvider(api, c()),
-			SecurityGroups:   securitygroup.NewDefaultProvider(api, c()),
-			Projects:         project.NewDefaultProvider(api, c()),
-		})
+		DeferCleanup(e.Close)
+		projSim = e.Simulator
+		return nodeclass.NewController(env.Client, coretest.NewEventRecorder(), fakeClock, e.NodeClassProviders())
 	}
 	inProject := func(nc *v1.CloudStackNodeClass) {
 		nc.Spec.ZoneSelectorTerms = names("zone-a")
