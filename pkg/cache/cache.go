@@ -52,6 +52,9 @@ const (
 	// CloudStack capacity frees up when other VMs are destroyed, which happens on a scale of minutes; three minutes
 	// lets Karpenter fall back to other offerings at once and retry the preferred one soon after.
 	UnavailableOfferingsTTL = 3 * time.Minute
+	// FailedLoadTTL only bounds how long a failed load's error is kept in memory. It is handed to callers that were
+	// already waiting for that load (GetOrLoad), never to a caller that arrives after it, so it delays no retry.
+	FailedLoadTTL = time.Minute
 	// CleanupInterval is how often expired entries of ordinary caches are dropped; expiry is checked on every read
 	// anyway, so this only bounds memory.
 	CleanupInterval = 10 * time.Minute

@@ -16,7 +16,7 @@ var (
 	// calls than the TTLs in cache.go intend.
 	requests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: metricsNamespace, Subsystem: "cache", Name: "requests_total",
-		Help: "Look-ups of the provider's CloudStack listing caches by cache and result (hit or miss; a miss loads from CloudStack).",
+		Help: "Look-ups of the provider's CloudStack listing caches by cache and result (hit; miss, which loads from CloudStack; shared-error, a caller that waited for a load that failed and got its error).",
 	}, []string{"cache", "result"})
 	// unavailableOfferings is the number of (instance type, zone) pairs currently held back after a capacity error.
 	unavailableOfferings = prometheus.NewGauge(prometheus.GaugeOpts{
