@@ -48,6 +48,12 @@ const (
 	// what a VM keeps for its lifetime (zone, template, offering, default network), so one listing of the cluster's VMs
 	// per garbage-collection pass serves every drift check in between, whatever the number of nodes.
 	InstanceDriftTTL = 10 * time.Minute
+	// InstanceGoneTTL is how long the provider's view answers "not found" for a VM it saw go (destroyed by this
+	// process, or not found by a lookup), whatever the caller's maxAge: a VM ID never comes back, and Karpenter core
+	// asks for a deleted node's VM several times (node termination's Delete and its requeue, then the NodeClaim
+	// finalizer's Delete), often more than InstancesTTL apart while a scale-down queues hundreds of nodes. An hour
+	// bounds the memory of IDs nobody asks for any more.
+	InstanceGoneTTL = time.Hour
 	// UnavailableOfferingsTTL is how long an (instance type, zone) pair stays unavailable after a capacity error.
 	// CloudStack capacity frees up when other VMs are destroyed, which happens on a scale of minutes; three minutes
 	// lets Karpenter fall back to other offerings at once and retry the preferred one soon after.

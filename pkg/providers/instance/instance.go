@@ -78,6 +78,12 @@ func WithAdoptTimeout(d time.Duration) Option {
 	return func(p *DefaultProvider) { p.adoptTimeout = d }
 }
 
+// WithClock sets the clock that ages the provider's view of the VMs (time.Now by default); specs step it to tell
+// requests the view saves from those it must send.
+func WithClock(now func() time.Time) Option {
+	return func(p *DefaultProvider) { p.clock = now }
+}
+
 // WithCapabilitiesCache injects the cache of the server's capabilities the operator built (cache.CapabilitiesTTL).
 func WithCapabilitiesCache(c *gocache.Cache) Option {
 	return func(p *DefaultProvider) { p.capabilities = c }
@@ -191,8 +197,13 @@ func (p *DefaultProvider) ListAll(ctx context.Context) ([]*Instance, error) {
 }
 
 // Delete implements Provider. A VM in Error is destroyed like any other: it still holds its volumes and name.
+//
+// The VM is read from the view up to InstanceDriftTTL old, like a drift check: Delete needs only what a VM keeps for
+// its life (its tags, for its data disks), and a VM that went since is told apart by the destroy itself (CloudStack
+// answers 431 for a removed VM and accepts the destroy of a destroyed one). A scale-down deletes nodes one after
+// another as they drain, so a fresher read would cost a lookup for almost every node.
 func (p *DefaultProvider) Delete(ctx context.Context, id string) error {
-	vm, err := p.vms.get(ctx, id, cache.InstancesTTL)
+	vm, err := p.vms.get(ctx, id, cache.InstanceDriftTTL)
 	if err != nil {
 		if cserrors.IsNotFound(err) {
 			return cloudprovider.NewNodeClaimNotFoundError(fmt.Errorf("deleting VM %q, %w", id, err))

@@ -7,6 +7,7 @@ import (
 
 	csgo "github.com/apache/cloudstack-go/v2/cloudstack"
 
+	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/cache"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/cloudstack"
 	cserrors "github.com/cloudstack/karpenter-provider-cloudstack/pkg/errors"
 )
@@ -112,7 +113,10 @@ func (c *vmCache) refresh(ctx context.Context, call *listCall) {
 		fresh[vm.Id] = &cachedVM{vm: vm, at: start}
 	}
 	for id, e := range c.vms {
-		if e.at.After(start) {
+		_, listed := fresh[id]
+		// A VM seen gone is remembered as gone for InstanceGoneTTL (the listing does not name missing VMs); one the
+		// listing holds again was recovered, and the listing is right.
+		if e.at.After(start) || e.vm == nil && !listed && start.Sub(e.at) <= cache.InstanceGoneTTL {
 			fresh[id] = e
 		}
 	}
@@ -126,7 +130,7 @@ func (c *vmCache) get(ctx context.Context, id string, maxAge time.Duration) (*cs
 	// An entry fresh enough answers; an ID the last listing did not hold may have been deployed since, or be another
 	// account's, so it is looked up.
 	e, ok := c.vms[id]
-	ok = ok && now.Sub(e.at) <= maxAge
+	ok = ok && (now.Sub(e.at) <= maxAge || e.vm == nil && now.Sub(e.at) <= cache.InstanceGoneTTL)
 	if ok {
 		c.mu.Unlock()
 		if e.vm == nil {

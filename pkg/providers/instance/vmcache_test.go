@@ -3,12 +3,14 @@ package instance_test
 import (
 	"fmt"
 	"sync"
+	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	"github.com/samber/lo"
 	"sigs.k8s.io/karpenter/pkg/cloudprovider"
 
+	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/cache"
 	"github.com/cloudstack/karpenter-provider-cloudstack/pkg/providers/instance"
 )
 
@@ -87,6 +89,61 @@ var _ = Describe("Batched VM lookups", func() {
 		Expect(cloudprovider.IsNodeClaimNotFoundError(err)).To(BeTrue())
 		Expect(provider.List(ctx)).To(BeEmpty())
 		Expect(sim.Counts()).NotTo(HaveKey("listVirtualMachines"))
+	})
+
+	Context("with a clock that core's requeues outrun", func() {
+		var (
+			now time.Time
+			p   *instance.DefaultProvider
+		)
+		BeforeEach(func() {
+			now = time.Now()
+			p = instance.NewDefaultProvider(api, unavailable, owner, instance.WithServiceOfferings(instanceTypes),
+				instance.WithClock(func() time.Time { return now }))
+		})
+		launchOne := func() string {
+			nc := nodeClass()
+			inst, err := p.Create(ctx, nc, nodeClaim("requeued"), listInstanceTypes(nc), userData)
+			Expect(err).NotTo(HaveOccurred())
+			return inst.ID
+		}
+
+		It("answers NodeClaimNotFound for a VM it destroyed long after InstancesTTL, without asking", func() {
+			vmID := launchOne()
+			Expect(p.Delete(ctx, vmID)).To(Succeed())
+			// Node termination requeues its Delete, and the NodeClaim finalizer deletes again, often more than
+			// InstancesTTL later while a scale-down queues hundreds of nodes; a full listing may run in between.
+			now = now.Add(cache.InstancesTTL + 20*time.Second)
+			Expect(p.List(ctx)).To(BeEmpty())
+			sim.ResetCounts()
+			for range 2 {
+				now = now.Add(cache.InstancesTTL + time.Second)
+				Expect(cloudprovider.IsNodeClaimNotFoundError(p.Delete(ctx, vmID))).To(BeTrue())
+				_, err := p.Get(ctx, vmID)
+				Expect(cloudprovider.IsNodeClaimNotFoundError(err)).To(BeTrue())
+			}
+			Expect(sim.Counts()).NotTo(HaveKey("listVirtualMachines"))
+		})
+
+		It("deletes a VM from the last listing of the cluster without looking it up again", func() {
+			vmID := launchOne()
+			Expect(p.List(ctx)).To(HaveLen(1))
+			now = now.Add(2 * time.Minute) // the garbage collectors list every 2 minutes
+			// Every listVirtualMachines fails: a Delete that read the VM again would fail with it, while the
+			// follower asks the destroy job itself when its listing fails.
+			sim.SetErrorRate("listVirtualMachines", 1)
+			DeferCleanup(sim.SetErrorRate, "listVirtualMachines", 0.0)
+			Expect(p.Delete(ctx, vmID)).To(Succeed())
+			Expect(sim.Counts()).To(HaveKeyWithValue("destroyVirtualMachine", int64(1)))
+		})
+
+		It("destroys a VM that went since the last listing without an error", func() {
+			vmID := launchOne()
+			Expect(p.List(ctx)).To(HaveLen(1))
+			Expect(rootAPI.DestroyVM(ctx, vmID, true)).To(Succeed())
+			now = now.Add(time.Minute)
+			Expect(cloudprovider.IsNodeClaimNotFoundError(p.Delete(ctx, vmID))).To(BeTrue())
+		})
 	})
 
 	It("serves drift checks of every VM from one listing of the cluster", func() {
