@@ -90,6 +90,8 @@ type API interface {
 	RebootVM(ctx context.Context, id string) error
 	// CreateTags adds tags to resources and waits for the job; a key a resource already has fails the job.
 	CreateTags(ctx context.Context, resourceIDs []string, resourceType string, tags map[string]string) error
+	// StartCreateTags starts adding tags to resources and returns the job without waiting for it.
+	StartCreateTags(ctx context.Context, resourceIDs []string, resourceType string, tags map[string]string) (jobID string, err error)
 	// DeleteTags removes tags (by key, and by value when non-empty) and waits for the job.
 	DeleteTags(ctx context.Context, resourceIDs []string, resourceType string, tags map[string]string) error
 	// Capabilities returns the server's capabilities (version, allowuserexpungerecovervm, api limits). It is the
@@ -380,6 +382,18 @@ func (c *Client) RebootVM(ctx context.Context, id string) error {
 
 // CreateTags implements API.
 func (c *Client) CreateTags(ctx context.Context, resourceIDs []string, resourceType string, tags map[string]string) error {
+	jobID, err := c.StartCreateTags(ctx, resourceIDs, resourceType, tags)
+	if err != nil {
+		return err
+	}
+	if _, err := c.WaitForJob(ctx, jobID); err != nil {
+		return fmt.Errorf("tagging %s %v, %w", resourceType, resourceIDs, err)
+	}
+	return nil
+}
+
+// StartCreateTags implements API.
+func (c *Client) StartCreateTags(ctx context.Context, resourceIDs []string, resourceType string, tags map[string]string) (string, error) {
 	r, err := do(ctx, c, "createTags", func() (*csgo.CreateTagsResponse, error) {
 		p := &csgo.CreateTagsParams{}
 		p.SetResourceids(resourceIDs)
@@ -388,13 +402,10 @@ func (c *Client) CreateTags(ctx context.Context, resourceIDs []string, resourceT
 		return c.sdk.Load().Resourcetags.CreateTags(p)
 	})
 	if err != nil {
-		return err
+		return "", err
 	}
 	c.startedJob("createTags", r.JobID)
-	if _, err := c.WaitForJob(ctx, r.JobID); err != nil {
-		return fmt.Errorf("tagging %s %v, %w", resourceType, resourceIDs, err)
-	}
-	return nil
+	return r.JobID, nil
 }
 
 // DeleteTags implements API.

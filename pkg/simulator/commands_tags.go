@@ -66,6 +66,10 @@ func cmdCreateTags(s *Server, r *request) (any, *apiError) {
 	j := s.newJob(r, jobClass+"tag.CreateTagsCmd", "", "")
 	st := s.st
 	s.after(tagJobLatency(s), func() {
+		if s.faults.takeTagJobFailure() {
+			s.failJob(j, 530, "Internal error executing command, please contact your system administrator")
+			return
+		}
 		var add []*resourceTag
 		for _, id := range ids {
 			owner, ok := st.resourceOwner(canonical, id)

@@ -13,6 +13,7 @@ type faults struct {
 	jobLatency atomic.Int64
 	throttle   atomic.Bool
 	drops      atomic.Int64
+	tagJobs    atomic.Int64 // how many more createTags jobs fail
 
 	mu        sync.Mutex
 	latency   map[string]latencyKnob // by lower-case command; "" applies to every command
@@ -73,6 +74,19 @@ func (f *faults) injectError(cmd string) bool {
 	}
 	f.mu.Unlock()
 	return p > 0 && rand.Float64() < p
+}
+
+// takeTagJobFailure consumes one scripted createTags job failure.
+func (f *faults) takeTagJobFailure() bool {
+	for {
+		n := f.tagJobs.Load()
+		if n <= 0 {
+			return false
+		}
+		if f.tagJobs.CompareAndSwap(n, n-1) {
+			return true
+		}
+	}
 }
 
 // takeDeployFailure consumes one scripted failure that matches the zone and offering (by name or UUID).
@@ -137,6 +151,11 @@ func (s *Server) FailNextDeploys(n int, zone, offering string) {
 	s.faults.deploys = append(s.faults.deploys, deployFailure{remaining: n, zone: zone, offering: offering})
 }
 
+// FailNextTagJobs makes the next n createTags jobs fail inside the job with 530 and the generic internal-error text,
+// after the request was accepted: TaggedResourceManagerImpl creates all of a call's tags in one transaction, so a
+// failed job leaves none of them.
+func (s *Server) FailNextTagJobs(n int) { s.faults.tagJobs.Store(int64(n)) }
+
 // SetThrottle makes every request fail with 429, as the api-limit plugin does for an account over its limit.
 func (s *Server) SetThrottle(on bool) { s.faults.throttle.Store(on) }
 
@@ -174,5 +193,6 @@ func (s *Server) ResetFaults() {
 	s.faults.mu.Unlock()
 	s.faults.throttle.Store(false)
 	s.faults.drops.Store(0)
+	s.faults.tagJobs.Store(0)
 	s.resetChaos()
 }

@@ -33,11 +33,18 @@ type jobKind int
 const (
 	deployJob jobKind = iota
 	destroyJob
+	// tagJob is a createTags job, followed for each VM of its batch: it ended for the VM once the VM lists its tags.
+	tagJob
 )
 
-// follower waits for many deploy and destroy jobs with one listVirtualMachines ids=... per poll instead of one
-// queryAsyncJobResult per job: a job's end shows in its VM's state (Running after a deploy; gone, Destroyed or
-// Expunging after a destroy). Only a job whose VM shows a failure (Error, missing after a deploy, still Running after
+// tagListPolls is how many listings may show a VM without the tags of its createTags job before the job is asked
+// for. The job takes well under a second on a real server (a launch's deploy takes far longer, so its listings show
+// the tags long before the VM runs) and is all-or-nothing: tags still missing after two polls mostly mean it failed.
+const tagListPolls = 2
+
+// follower waits for many deploy, destroy and tag jobs with one listVirtualMachines ids=... per poll instead of one
+// queryAsyncJobResult per job: a job's end shows in its VM (Running after a deploy; gone, Destroyed or Expunging
+// after a destroy; carrying the tags after a createTags). Only a job whose VM shows a failure (Error, missing after a deploy, still Running after
 // a destroy) is asked for directly, which yields the error to classify (533 insufficient capacity, 531 expunge
 // refused, ...). Polls start at the client's first job poll interval and back off to its maximum, starting over
 // whenever a new job joins.
@@ -46,7 +53,7 @@ type follower struct {
 	vms *vmCache
 
 	mu       sync.Mutex
-	inflight map[string]*followed // by job ID
+	inflight map[string]*followed // by followed.key
 	running  bool
 	joined   bool // a job joined since the last poll
 	wake     chan struct{}
@@ -55,10 +62,15 @@ type follower struct {
 type followed struct {
 	vmID, jobID string
 	kind        jobKind
+	tags        map[string]string // a tagJob's tags
 	polls       int
+	jobPolls    int
 	lastJobPoll time.Time
 	done        chan followResult
 }
+
+// key tells followed jobs apart: a tag job is followed once for each VM of its batch.
+func (j *followed) key() string { return j.jobID + "/" + j.vmID }
 
 type followResult struct {
 	vm  *csgo.VirtualMachine // the VM when the job succeeded (nil after a destroy that removed it)
@@ -71,14 +83,25 @@ func newFollower(api cloudstack.API, vms *vmCache) *follower {
 
 // wait blocks until the job ends, ctx ends or followTimeout passes. A failed job returns its error.
 func (f *follower) wait(ctx context.Context, kind jobKind, vmID, jobID string) (*csgo.VirtualMachine, error) {
+	return f.follow(ctx, &followed{vmID: vmID, jobID: jobID, kind: kind})
+}
+
+// waitTags blocks until the VM lists the tags its createTags job creates, or the job failed.
+func (f *follower) waitTags(ctx context.Context, vmID, jobID string, tags map[string]string) error {
+	_, err := f.follow(ctx, &followed{vmID: vmID, jobID: jobID, kind: tagJob, tags: tags})
+	return err
+}
+
+func (f *follower) follow(ctx context.Context, j *followed) (*csgo.VirtualMachine, error) {
+	vmID, jobID := j.vmID, j.jobID
 	if jobID == "" {
 		return nil, fmt.Errorf("waiting for the job of VM %s: the API returned no job ID", vmID)
 	}
 	ctx, cancel := context.WithTimeoutCause(ctx, followTimeout, fmt.Errorf("async job %s did not finish within %s", jobID, followTimeout))
 	defer cancel()
-	j := &followed{vmID: vmID, jobID: jobID, kind: kind, lastJobPoll: time.Now(), done: make(chan followResult, 1)}
+	j.lastJobPoll, j.done = time.Now(), make(chan followResult, 1)
 	f.mu.Lock()
-	f.inflight[jobID] = j
+	f.inflight[j.key()] = j
 	f.joined = true
 	start := !f.running
 	f.running = true
@@ -96,7 +119,7 @@ func (f *follower) wait(ctx context.Context, kind jobKind, vmID, jobID string) (
 		return r.vm, r.err
 	case <-ctx.Done():
 		f.mu.Lock()
-		delete(f.inflight, jobID)
+		delete(f.inflight, j.key())
 		f.mu.Unlock()
 		return nil, fmt.Errorf("waiting for async job %s of VM %s: %w", jobID, vmID, context.Cause(ctx))
 	}
@@ -108,11 +131,11 @@ func (f *follower) wait(ctx context.Context, kind jobKind, vmID, jobID string) (
 // deleted node (make scale, 100 pods). A deploy in flight brings the deploy's interval back.
 const destroyPollFactor = 4
 
-// firstInterval is the first poll interval of the jobs in flight: first while a deploy is among them, else
-// destroyPollFactor times it. The caller holds f.mu.
+// firstInterval is the first poll interval of the jobs in flight: first while a deploy or a launch's tagging is among
+// them, else destroyPollFactor times it. The caller holds f.mu.
 func (f *follower) firstInterval(first time.Duration) time.Duration {
 	for _, j := range f.inflight {
-		if j.kind == deployJob {
+		if j.kind != destroyJob {
 			return first
 		}
 	}
@@ -197,6 +220,13 @@ func (f *follower) poll(ctx context.Context, jobs []*followed) {
 	}
 	now := time.Now()
 	_, longest := f.api.JobPollIntervals()
+	// The VMs of one tag batch share its job: it is asked for once per poll.
+	type answer struct {
+		done   bool
+		result json.RawMessage
+		err    error
+	}
+	asked := map[string]answer{}
 	for _, j := range jobs {
 		j.polls++
 		vm := vms[j.vmID]
@@ -211,13 +241,21 @@ func (f *follower) poll(ctx context.Context, jobs []*followed) {
 			}
 		}
 		j.lastJobPoll = now
-		done, result, err := f.api.PollJob(ctx, j.jobID)
+		j.jobPolls++
+		a, ok := asked[j.jobID]
+		if !ok {
+			a.done, a.result, a.err = f.api.PollJob(ctx, j.jobID)
+			asked[j.jobID] = a
+		}
+		done, result, err := a.done, a.result, a.err
 		switch {
 		case !done && err != nil:
 			log.FromContext(ctx).V(1).Info("polling job failed; retrying", "job-id", j.jobID, "vm-id", j.vmID, "error", err.Error())
 		case !done:
 		case err != nil:
 			f.finish(j, followResult{err: err})
+		case j.kind == tagJob:
+			f.finish(j, followResult{vm: vm})
 		default:
 			if v := vmFromJobResult(result); v != nil {
 				vm = v
@@ -237,6 +275,17 @@ func (j *followed) settledBy(vm *csgo.VirtualMachine) (*csgo.VirtualMachine, boo
 	switch j.kind {
 	case deployJob:
 		return vm, vm != nil && strings.EqualFold(vm.State, StateRunning)
+	case tagJob:
+		if vm == nil {
+			return nil, false
+		}
+		listed := cloudstack.TagMap(vm.Tags)
+		for k, v := range j.tags {
+			if listed[k] != v {
+				return vm, false
+			}
+		}
+		return vm, true
 	default:
 		return vm, vm == nil || isDestroyed(vm.State)
 	}
@@ -245,6 +294,13 @@ func (j *followed) settledBy(vm *csgo.VirtualMachine) (*csgo.VirtualMachine, boo
 // needsJob reports whether the job must be asked for: its VM shows a failure, or looks unfinished for long.
 func (j *followed) needsJob(vm *csgo.VirtualMachine, now time.Time, longest time.Duration) bool {
 	switch {
+	case j.kind == tagJob:
+		// Missing or gone, the VM cannot be tagged: the job says why. Listed without its tags for tagListPolls
+		// polls, the job is asked for, then once per longest interval while it runs.
+		if vm == nil || isGone(vm.State) {
+			return true
+		}
+		return j.polls >= tagListPolls && (j.jobPolls == 0 || now.Sub(j.lastJobPoll) >= longest)
 	case vm == nil, j.kind == deployJob && !strings.EqualFold(vm.State, StateStarting) && !strings.EqualFold(vm.State, StateStopped):
 		// Missing after a deploy, in Error, or in a state a deploy does not pass through.
 		return true
@@ -258,7 +314,7 @@ func (j *followed) needsJob(vm *csgo.VirtualMachine, now time.Time, longest time
 
 func (f *follower) finish(j *followed, r followResult) {
 	f.mu.Lock()
-	delete(f.inflight, j.jobID)
+	delete(f.inflight, j.key())
 	f.mu.Unlock()
 	j.done <- r
 }

@@ -58,9 +58,20 @@ var _ = Describe("Launching and destroying many VMs at once", func() {
 		counts := sim.Counts()
 		Expect(counts).To(HaveKeyWithValue("deployVirtualMachine", int64(vms)))
 		Expect(counts["createTags"]).To(BeNumerically("<=", 2), "one call, two if a loaded machine split the launches")
-		// Each createTags job is polled; no deploy job is, as their VMs show they run.
-		Expect(counts["queryAsyncJobResult"]).To(BeNumerically("<", vms), "%v", counts)
+		// No job is polled: their VMs show they run, and carry their tags once the createTags job ended.
+		Expect(counts).NotTo(HaveKey("queryAsyncJobResult"))
 		Expect(counts["listVirtualMachines"]).To(BeNumerically(">=", 1))
+	})
+
+	It("still tags every VM when their shared createTags job fails after it was accepted", func() {
+		sim.FailNextTagJobs(1)
+		Expect(launchAll()).To(HaveEach(BeNil()))
+		expectTagged()
+		counts := sim.Counts()
+		Expect(counts["createTags"]).To(BeNumerically(">", vms), "the failed batch, then each VM on its own")
+		// The VMs listed without their tags: the batch's job was asked for, once per poll for all of them.
+		Expect(counts["queryAsyncJobResult"]).To(BeNumerically(">=", 1))
+		Expect(append(sim.VirtualMachines(), sim.ExpungedVirtualMachines()...)).To(HaveLen(vms), "the tagging failure launched no second VM")
 	})
 
 	It("still tags every VM when CloudStack refuses their shared createTags", func() {

@@ -133,7 +133,7 @@ func NewDefaultProvider(api cloudstack.API, unavailable *cache.UnavailableOfferi
 	p.vms = newVMCache(api, p.clock)
 	p.follow = newFollower(api, p.vms)
 	firstPoll, _ := api.JobPollIntervals()
-	p.tags = newTagBatcher(api, tagBatchPolls*firstPoll)
+	p.tags = newTagBatcher(api, p.follow, tagBatchPolls*firstPoll)
 	if p.offerings == nil {
 		// A wiring bug, found at start-up: building a catalog here would silently list the offerings a second time.
 		panic("instance.NewDefaultProvider needs WithServiceOfferings, the instance-type provider's catalog")

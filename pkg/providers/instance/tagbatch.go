@@ -2,6 +2,7 @@ package instance
 
 import (
 	"context"
+	"fmt"
 	"sort"
 	"strings"
 	"sync"
@@ -14,7 +15,8 @@ import (
 // whole call, and a smaller batch costs fewer retries.
 const tagBatchMax = 100
 
-// tagBatcher tags many VMs with one createTags call. The tags a launch sets are the same for every VM of a NodeClass
+// tagBatcher tags many VMs with one createTags call, and follows its job with the follower's listings (a tagged VM
+// lists its tags) instead of polling it. The tags a launch sets are the same for every VM of a NodeClass
 // and NodePool (ownership, NodeClass, NodePool and the NodeClass's own tags); what tells the VMs apart, the NodeClaim
 // name, is already the VM's display name. VMs with the same tags that start within one window share a call; a launch
 // whose deploy ended sends its batch at once, so tagging never holds a NodeClaim longer than its deploy did.
@@ -24,6 +26,7 @@ const tagBatchMax = 100
 // (destroyed meanwhile, or already carrying a key) does not leave the others untagged.
 type tagBatcher struct {
 	api    cloudstack.API
+	follow *follower
 	window time.Duration
 
 	mu      sync.Mutex
@@ -32,22 +35,28 @@ type tagBatcher struct {
 
 type tagBatch struct {
 	tags    map[string]string
-	waiters map[string][]chan error // by VM ID
+	waiters map[string][]chan tagStart // by VM ID
 	full    chan struct{}
 }
 
-func newTagBatcher(api cloudstack.API, window time.Duration) *tagBatcher {
-	return &tagBatcher{api: api, window: window, batches: map[string]*tagBatch{}}
+// tagStart is what a batch's createTags returned: its job, or why it was not started.
+type tagStart struct {
+	jobID string
+	err   error
+}
+
+func newTagBatcher(api cloudstack.API, follow *follower, window time.Duration) *tagBatcher {
+	return &tagBatcher{api: api, follow: follow, window: window, batches: map[string]*tagBatch{}}
 }
 
 // tag creates the tags on the VM, sharing the call with other VMs that get the same tags.
 func (t *tagBatcher) tag(ctx context.Context, vmID string, tags map[string]string) error {
 	key := canonical(tags)
-	ch := make(chan error, 1)
+	ch := make(chan tagStart, 1)
 	t.mu.Lock()
 	b, ok := t.batches[key]
 	if !ok {
-		b = &tagBatch{tags: tags, waiters: map[string][]chan error{}, full: make(chan struct{})}
+		b = &tagBatch{tags: tags, waiters: map[string][]chan tagStart{}, full: make(chan struct{})}
 		t.batches[key] = b
 		go t.flushAfter(context.WithoutCancel(ctx), key, b)
 	}
@@ -59,8 +68,14 @@ func (t *tagBatcher) tag(ctx context.Context, vmID string, tags map[string]strin
 	}
 	t.mu.Unlock()
 	select {
-	case err := <-ch:
-		return err
+	case started := <-ch:
+		if started.err != nil {
+			return started.err
+		}
+		if err := t.follow.waitTags(ctx, vmID, started.jobID, tags); err != nil {
+			return fmt.Errorf("tagging VM %s, %w", vmID, err)
+		}
+		return nil
 	case <-ctx.Done():
 		return context.Cause(ctx)
 	}
@@ -94,10 +109,10 @@ func (t *tagBatcher) flushAfter(ctx context.Context, key string, b *tagBatch) {
 		ids = append(ids, id)
 	}
 	sort.Strings(ids)
-	err := t.api.CreateTags(ctx, ids, ResourceTypeVM, b.tags)
+	jobID, err := t.api.StartCreateTags(ctx, ids, ResourceTypeVM, b.tags)
 	for _, chs := range b.waiters {
 		for _, ch := range chs {
-			ch <- err
+			ch <- tagStart{jobID: jobID, err: err}
 		}
 	}
 }
