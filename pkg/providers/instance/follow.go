@@ -37,9 +37,11 @@ const (
 	tagJob
 )
 
-// tagListPolls is how many listings may show a VM without the tags of its createTags job before the job is asked
-// for. The job takes well under a second on a real server (a launch's deploy takes far longer, so its listings show
-// the tags long before the VM runs) and is all-or-nothing: tags still missing after two polls mostly mean it failed.
+// tagListPolls is how many listings may show a started VM without the tags of its createTags job before the job is
+// asked for. The job takes well under a second on a real server (a launch's deploy takes far longer, so its listings
+// show the tags long before the VM runs) and is all-or-nothing: tags still missing after two polls mostly mean it
+// failed. While the VM starts nobody needs its tags yet (the launch waits for the deploy first), so those listings
+// do not count.
 const tagListPolls = 2
 
 // follower waits for many deploy, destroy and tag jobs with one listVirtualMachines ids=... per poll instead of one
@@ -64,6 +66,7 @@ type followed struct {
 	kind        jobKind
 	tags        map[string]string // a tagJob's tags
 	polls       int
+	untagged    int // a tagJob's listings that showed the VM started without the tags
 	jobPolls    int
 	lastJobPoll time.Time
 	done        chan followResult
@@ -295,12 +298,16 @@ func (j *followed) settledBy(vm *csgo.VirtualMachine) (*csgo.VirtualMachine, boo
 func (j *followed) needsJob(vm *csgo.VirtualMachine, now time.Time, longest time.Duration) bool {
 	switch {
 	case j.kind == tagJob:
-		// Missing or gone, the VM cannot be tagged: the job says why. Listed without its tags for tagListPolls
-		// polls, the job is asked for, then once per longest interval while it runs.
+		// Missing or gone, the VM cannot be tagged: the job says why. Listed started without its tags for
+		// tagListPolls polls, the job is asked for, then once per longest interval while it runs.
 		if vm == nil || isGone(vm.State) {
 			return true
 		}
-		return j.polls >= tagListPolls && (j.jobPolls == 0 || now.Sub(j.lastJobPoll) >= longest)
+		if strings.EqualFold(vm.State, StateStarting) {
+			return now.Sub(j.lastJobPoll) >= jobCheckInterval
+		}
+		j.untagged++
+		return j.untagged >= tagListPolls && (j.jobPolls == 0 || now.Sub(j.lastJobPoll) >= longest)
 	case vm == nil, j.kind == deployJob && !strings.EqualFold(vm.State, StateStarting) && !strings.EqualFold(vm.State, StateStopped):
 		// Missing after a deploy, in Error, or in a state a deploy does not pass through.
 		return true
