@@ -27,8 +27,6 @@ type Client struct {
 	http    *http.Client
 	opts    Options
 	limiter *rate.Limiter
-	// lanes orders the requests waiting for limiter's tokens: those that finish work before deploys.
-	lanes   *lanes
 	metrics *metrics
 	// jobs maps the ID of each job an async command started to that command, until WaitForJob sees the job end.
 	jobs sync.Map
@@ -53,12 +51,10 @@ func New(o Options) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("registering CloudStack API metrics, %w", err)
 	}
-	limiter := rate.NewLimiter(rate.Limit(o.QPS), o.Burst)
 	c := &Client{
 		http:    hc,
 		opts:    o,
-		limiter: limiter,
-		lanes:   newLanes(limiter),
+		limiter: rate.NewLimiter(rate.Limit(o.QPS), o.Burst),
 		metrics: m,
 	}
 	c.sdk.Store(c.newSDK(o.APIKey, o.SecretKey))
@@ -146,7 +142,7 @@ func do[T any](ctx context.Context, c *Client, command string, fn func() (T, err
 // itself cannot be cancelled; it finishes in the background within the HTTP timeout.
 func doOnce[T any](ctx context.Context, c *Client, command string, fn func() (T, error)) (T, error) {
 	var zero T
-	if err := c.waitForRateLimit(ctx, laneOf(command)); err != nil {
+	if err := c.waitForRateLimit(ctx); err != nil {
 		return zero, fmt.Errorf("waiting for the client-side rate limit before %s, %w", command, err)
 	}
 	type result struct {
@@ -186,14 +182,22 @@ const tlsVerificationHint = "the management server's certificate is not trusted 
 	"--cloudstack-ca-bundle (chart: settings.cloudstack.caBundle), make the API URL use a name or IP address the certificate " +
 	"is issued for, or turn verify-ssl off for test installations only"
 
-// waitForRateLimit waits for a token in the request's lane until ctx ends. Unlike rate.Limiter.Wait it does not fail
-// early when the wait would pass the deadline, so callers see their context's cause (for example the job timeout)
-// rather than the limiter's guess.
-func (c *Client) waitForRateLimit(ctx context.Context, ln lane) error {
-	if c.limiter.Burst() < 1 {
-		return fmt.Errorf("the rate limit burst of %d admits no request", c.limiter.Burst())
+// waitForRateLimit waits for a token until ctx ends. Unlike rate.Limiter.Wait it does not fail early when the wait
+// would pass the deadline, so callers see their context's cause (for example the job timeout) rather than the
+// limiter's guess.
+func (c *Client) waitForRateLimit(ctx context.Context) error {
+	if ctx.Err() != nil {
+		return context.Cause(ctx)
 	}
-	return c.lanes.wait(ctx, ln)
+	r := c.limiter.Reserve()
+	if !r.OK() {
+		return fmt.Errorf("the rate limit burst of %d admits no request", c.opts.Burst)
+	}
+	if err := sleep(ctx, r.Delay()); err != nil {
+		r.Cancel()
+		return context.Cause(ctx)
+	}
+	return nil
 }
 
 // read is do with retries for idempotent calls (list*, query*): throttling, internal errors and transport failures
