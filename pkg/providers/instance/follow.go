@@ -37,12 +37,13 @@ const (
 	tagJob
 )
 
-// tagListPolls is how many listings may show a started VM without the tags of its createTags job before the job is
-// asked for. The job takes well under a second on a real server (a launch's deploy takes far longer, so its listings
-// show the tags long before the VM runs) and is all-or-nothing: tags still missing after two polls mostly mean it
-// failed. While the VM starts nobody needs its tags yet (the launch waits for the deploy first), so those listings
-// do not count.
-const tagListPolls = 2
+// tagJobGrace is how long listings may show a started VM without the tags of its createTags job before the job is
+// asked for (at least the longest poll interval). The job takes well under a second on a real server (a launch's
+// deploy takes far longer, so its listings show the tags long before the VM runs) and is all-or-nothing: tags still
+// missing after that mostly mean it failed. While the VM starts nobody needs its tags yet (the launch waits for the
+// deploy first), so that time does not count. A count of polls instead of a time asked for jobs that a loaded
+// machine had merely not finished yet: polls come sooner when other jobs join.
+const tagJobGrace = time.Second
 
 // follower waits for many deploy, destroy and tag jobs with one listVirtualMachines ids=... per poll instead of one
 // queryAsyncJobResult per job: a job's end shows in its VM (Running after a deploy; gone, Destroyed or Expunging
@@ -66,7 +67,7 @@ type followed struct {
 	kind        jobKind
 	tags        map[string]string // a tagJob's tags
 	polls       int
-	untagged    int // a tagJob's listings that showed the VM started without the tags
+	untagged    time.Time // when a tagJob's listing first showed the VM started without the tags
 	jobPolls    int
 	lastJobPoll time.Time
 	done        chan followResult
@@ -299,15 +300,17 @@ func (j *followed) needsJob(vm *csgo.VirtualMachine, now time.Time, longest time
 	switch {
 	case j.kind == tagJob:
 		// Missing or gone, the VM cannot be tagged: the job says why. Listed started without its tags for
-		// tagListPolls polls, the job is asked for, then once per longest interval while it runs.
+		// tagJobGrace, the job is asked for, then once per longest interval while it runs.
 		if vm == nil || isGone(vm.State) {
 			return true
 		}
 		if strings.EqualFold(vm.State, StateStarting) {
 			return now.Sub(j.lastJobPoll) >= jobCheckInterval
 		}
-		j.untagged++
-		return j.untagged >= tagListPolls && (j.jobPolls == 0 || now.Sub(j.lastJobPoll) >= longest)
+		if j.untagged.IsZero() {
+			j.untagged = now
+		}
+		return now.Sub(j.untagged) >= max(longest, tagJobGrace) && (j.jobPolls == 0 || now.Sub(j.lastJobPoll) >= longest)
 	case vm == nil, j.kind == deployJob && !strings.EqualFold(vm.State, StateStarting) && !strings.EqualFold(vm.State, StateStopped):
 		// Missing after a deploy, in Error, or in a state a deploy does not pass through.
 		return true
