@@ -35,13 +35,16 @@ func (f *faults) init() {
 	f.failNext = map[string]int{}
 }
 
-func (f *faults) takeDrop() bool {
+func (f *faults) takeDrop() bool { return takeOne(&f.drops) }
+
+// takeOne consumes one of a knob's remaining scripted faults, if any is left.
+func takeOne(n *atomic.Int64) bool {
 	for {
-		n := f.drops.Load()
-		if n <= 0 {
+		v := n.Load()
+		if v <= 0 {
 			return false
 		}
-		if f.drops.CompareAndSwap(n, n-1) {
+		if n.CompareAndSwap(v, v-1) {
 			return true
 		}
 	}
@@ -77,17 +80,7 @@ func (f *faults) injectError(cmd string) bool {
 }
 
 // takeTagJobFailure consumes one scripted createTags job failure.
-func (f *faults) takeTagJobFailure() bool {
-	for {
-		n := f.tagJobs.Load()
-		if n <= 0 {
-			return false
-		}
-		if f.tagJobs.CompareAndSwap(n, n-1) {
-			return true
-		}
-	}
-}
+func (f *faults) takeTagJobFailure() bool { return takeOne(&f.tagJobs) }
 
 // takeDeployFailure consumes one scripted failure that matches the zone and offering (by name or UUID).
 func (f *faults) takeDeployFailure(z *zone, o *ServiceOffering) bool {
