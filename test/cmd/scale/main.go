@@ -8,7 +8,7 @@
 //
 // Each run starts a fresh environment, applies a NodeClass and a NodePool of 4-vCPU nodes, creates a Deployment of
 // --replicas pods of 1.5 CPU (two per node), and prints: the time until every NodeClaim is Launched, Registered and
-// Initialized, every pod is bound and running (observed once a second); the CloudStack requests per launched node
+// Initialized, every pod is bound (from their condition times) and running (observed once a second); the CloudStack requests per launched node
 // by command (the simulator's /counts); the requests per minute of the idle scaled-up cluster; the time to scale to
 // zero (consolidateAfter set to 0s when the Deployment goes to 0) and the requests per deleted node; the
 // controller's peak RSS and CPU. With --provider both each run measures kwok first, then this provider, and the
@@ -247,11 +247,10 @@ func (b *bench) run(ctx context.Context, provider string) (result, error) {
 		}
 	}
 	r.nodes = series[len(series)-1].claims
-	r.launched = milestone(series, func(o observation) bool { return o.launched >= r.nodes })
-	r.registered = milestone(series, func(o observation) bool { return o.registered >= r.nodes })
-	r.initialized = milestone(series, func(o observation) bool { return o.initialized >= r.nodes })
-	r.bound = milestone(series, func(o observation) bool { return o.bound+o.running >= r.pods })
 	r.running = series[len(series)-1].at
+	if err := b.stamp(ctx, env, began, &r); err != nil {
+		return r, err
+	}
 	if r.upCounts, err = env.Simulator.Counts(ctx); err != nil {
 		return r, err
 	}
@@ -528,14 +527,66 @@ func observeOnce(ctx context.Context, env *environment.Environment) (observation
 	return o, nil
 }
 
-// milestone is when done first held, or -1.
-func milestone(series []observation, done func(observation) bool) time.Duration {
-	for _, o := range series {
-		if done(o) {
-			return o.at
+// stamp sets the Launched, Registered, Initialized and bound times from the objects' own condition times, not from
+// the once-a-second observation: while hundreds of Nodes register, the API server answers the observation's lists
+// seconds late, and each list is as late as the last. Condition times have a resolution of one second and are
+// truncated to it, the same for both providers. It also says when the provisioner created the NodeClaims (its
+// waves) and how long their launches took, which is what sets the Launched time: core schedules no new wave while
+// a NodeClaim of the last one has no provider ID.
+func (b *bench) stamp(ctx context.Context, env *environment.Environment, began time.Time, r *result) error {
+	claims := &karpv1.NodeClaimList{}
+	if err := env.Client.List(ctx, claims); err != nil {
+		return fmt.Errorf("listing NodeClaims, %w", err)
+	}
+	since := func(t metav1.Time) time.Duration { return t.Sub(began.Truncate(time.Second)) }
+	latest := map[string]time.Duration{}
+	type wave struct {
+		claims    int
+		maxLaunch time.Duration
+	}
+	waves := map[time.Duration]*wave{}
+	for i := range claims.Items {
+		nc := &claims.Items[i]
+		for _, cond := range []string{karpv1.ConditionTypeLaunched, karpv1.ConditionTypeRegistered, karpv1.ConditionTypeInitialized} {
+			if c := nc.StatusConditions().Get(cond); c != nil && c.IsTrue() && since(c.LastTransitionTime) > latest[cond] {
+				latest[cond] = since(c.LastTransitionTime)
+			}
+		}
+		created := since(nc.CreationTimestamp)
+		w := waves[created]
+		if w == nil {
+			w = &wave{}
+			waves[created] = w
+		}
+		w.claims++
+		if c := nc.StatusConditions().Get(karpv1.ConditionTypeLaunched); c != nil && c.IsTrue() {
+			w.maxLaunch = max(w.maxLaunch, c.LastTransitionTime.Sub(nc.CreationTimestamp.Time))
 		}
 	}
-	return -1
+	r.launched, r.registered, r.initialized = latest[karpv1.ConditionTypeLaunched], latest[karpv1.ConditionTypeRegistered], latest[karpv1.ConditionTypeInitialized]
+	var at []time.Duration
+	for t := range waves {
+		at = append(at, t)
+	}
+	sort.Slice(at, func(i, j int) bool { return at[i] < at[j] })
+	var line []string
+	for _, t := range at {
+		line = append(line, fmt.Sprintf("%.0fs: %d (launched within %.0fs)", t.Seconds(), waves[t].claims, waves[t].maxLaunch.Seconds()))
+	}
+	b.say("NodeClaims created at (since the pods): %s", strings.Join(line, ", "))
+
+	pods := &corev1.PodList{}
+	if err := env.Client.List(ctx, pods, client.InNamespace(workloadNamespace), client.MatchingLabels{"app": workloadName}); err != nil {
+		return fmt.Errorf("listing pods, %w", err)
+	}
+	for i := range pods.Items {
+		for _, c := range pods.Items[i].Status.Conditions {
+			if c.Type == corev1.PodScheduled && c.Status == corev1.ConditionTrue && since(c.LastTransitionTime) > r.bound {
+				r.bound = since(c.LastTransitionTime)
+			}
+		}
+	}
+	return nil
 }
 
 func seconds(d time.Duration) string {
