@@ -216,13 +216,19 @@ func (c *CloudProvider) List(ctx context.Context) ([]*karpv1.NodeClaim, error) {
 	return out, nil
 }
 
-// Delete destroys the NodeClaim's VM. It returns NodeClaimNotFound once the VM is gone, which tells core to stop retrying.
+// Delete destroys the NodeClaim's VM. It returns NodeClaimNotFound once the VM is gone, which tells core to stop
+// retrying, and that includes the call that destroyed it: the instance provider returns only after the destroy's
+// listing shows the VM gone. Core asks again 5 s after a nil, and during a scale-down that wait, not CloudStack, set
+// how long each node took to go (as Karpenter's own kwok provider, which also answers NodeClaimNotFound at once).
 func (c *CloudProvider) Delete(ctx context.Context, nodeClaim *karpv1.NodeClaim) error {
 	id, err := v1.ParseProviderID(nodeClaim.Status.ProviderID)
 	if err != nil {
 		return cloudprovider.NewNodeClaimNotFoundError(fmt.Errorf("NodeClaim %q has no CloudStack providerID, %w", nodeClaim.Name, err))
 	}
-	return c.instanceProvider.Delete(ctx, id)
+	if err := c.instanceProvider.Delete(ctx, id); err != nil {
+		return err
+	}
+	return cloudprovider.NewNodeClaimNotFoundError(fmt.Errorf("VM %s of NodeClaim %q destroyed", id, nodeClaim.Name))
 }
 
 // GetInstanceTypes returns every instance type of the NodePool's NodeClass, including unavailable ones.

@@ -233,7 +233,8 @@ var _ = Describe("Provisioning as the chart's ServiceAccount", Ordered, func() {
 	})
 
 	It("destroys the VM when the NodeClaim's instance is deleted", func() {
-		Expect(cp.Delete(pctx, nodeClaim)).To(Succeed())
+		// The Delete that destroys the VM answers NodeClaimNotFound, core's "terminated".
+		Expect(cp.Delete(pctx, nodeClaim)).To(Satisfy(corecloudprovider.IsNodeClaimNotFoundError))
 		id, _ := v1.ParseProviderID(nodeClaim.Status.ProviderID)
 		// NodeClaimNotFound, not just any error: a permission error of the ServiceAccount would also be an error.
 		Eventually(func() error { _, err := cp.Get(pctx, nodeClaim.Status.ProviderID); return err }).
