@@ -176,7 +176,7 @@ type result struct {
 	upCounts, idleCounts, downCounts                  *environment.Counts
 	idle, down                                        time.Duration
 	peakRSS                                           int64
-	cpuUp, cpuDown                                    float64
+	cpuUp, cpuIdle, cpuDown                           float64
 	// agentCPU is this process's CPU during the scale-up: the node agent (in process) and the once-a-second
 	// observation, the same for both providers.
 	agentCPU float64
@@ -280,6 +280,10 @@ func (b *bench) run(ctx context.Context, provider string) (result, error) {
 		}
 	}
 
+	cpuIdleEnd, err := cpuSeconds(pid)
+	if err != nil {
+		return r, err
+	}
 	b.say("scaling to 0 (consolidateAfter 0s)")
 	if err := env.Simulator.ResetCounts(ctx); err != nil {
 		return r, err
@@ -318,7 +322,7 @@ func (b *bench) run(ctx context.Context, provider string) (result, error) {
 	if r.peakRSS, err = peakRSS(pid); err != nil {
 		return r, err
 	}
-	r.cpuUp, r.cpuDown = cpu1-cpu0, cpu2-cpu1
+	r.cpuUp, r.cpuIdle, r.cpuDown = cpu1-cpu0, cpuIdleEnd-cpu1, cpu2-cpuIdleEnd
 	return r, nil
 }
 
@@ -605,13 +609,13 @@ func printTable(results []result) {
 	if len(results) == 0 {
 		return
 	}
-	fmt.Printf("\n| provider | pods | nodes | all Launched | all Registered | all Initialized | all pods bound | all pods running | requests per launched node | idle requests per minute | scale to 0 | requests per deleted node | controller peak RSS | controller CPU (up / down) | node agent CPU (up) |\n")
+	fmt.Printf("\n| provider | pods | nodes | all Launched | all Registered | all Initialized | all pods bound | all pods running | requests per launched node | idle requests per minute | scale to 0 | requests per deleted node | controller peak RSS | controller CPU (up / idle / down) | node agent CPU (up) |\n")
 	fmt.Printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, r := range results {
-		fmt.Printf("| %s | %d | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %d MiB | %.1f s / %.1f s | %.1f s |\n",
+		fmt.Printf("| %s | %d | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %d MiB | %.1f s / %.1f s / %.1f s | %.1f s |\n",
 			r.provider, r.pods, r.nodes, seconds(r.launched), seconds(r.registered), seconds(r.initialized), seconds(r.bound),
 			seconds(r.running), per(r.upCounts, float64(r.nodes)), per(r.idleCounts, r.idle.Minutes()), seconds(r.down),
-			per(r.downCounts, float64(r.nodes)), r.peakRSS>>20, r.cpuUp, r.cpuDown, r.agentCPU)
+			per(r.downCounts, float64(r.nodes)), r.peakRSS>>20, r.cpuUp, r.cpuIdle, r.cpuDown, r.agentCPU)
 	}
 	fmt.Println()
 }
@@ -631,6 +635,12 @@ func printSummary(results []result, providers []string) {
 		{"scale to 0 (s)", func(r result) float64 { return r.down.Seconds() }},
 		{"peak RSS (MiB)", func(r result) float64 { return float64(r.peakRSS >> 20) }},
 		{"CPU, scale-up (s)", func(r result) float64 { return r.cpuUp }},
+		{"CPU, idle (s per minute)", func(r result) float64 {
+			if r.idle == 0 {
+				return 0
+			}
+			return r.cpuIdle / r.idle.Minutes()
+		}},
 		{"CPU, scale-down (s)", func(r result) float64 { return r.cpuDown }},
 		{"node agent CPU, scale-up (s)", func(r result) float64 { return r.agentCPU }},
 		{"requests per launched node", func(r result) float64 { return float64(total(r.upCounts)) / float64(max(r.nodes, 1)) }},
