@@ -492,7 +492,9 @@ func cmdDestroyVirtualMachine(s *Server, r *request) (any, *apiError) {
 		return map[string]string{"jobid": j.id}, nil
 	}
 	st := s.st
-	s.after(begin+(end-begin)/2, func() {
+	// The job stops the VM first: VirtualMachineManagerImpl.advanceStop moves it to Stopping (Event.StopRequested)
+	// before it sends the StopCommand, so the VM is Stopping for the hypervisor's whole stop, not Running.
+	s.after(begin, func() {
 		if j.status == jobPending && v.state == StateRunning {
 			v.setState(StateStopping)
 		}
@@ -583,7 +585,8 @@ func cmdStopVirtualMachine(s *Server, r *request) (any, *apiError) {
 	}
 	j := s.newJob(r, jobClass+"vm.StopVMCmd", "VirtualMachine", v.id)
 	begin, end := s.queue(r, v)
-	s.after(begin+(end-begin)/2, func() {
+	// Stopping as soon as the job runs, as for a destroy (advanceStop).
+	s.after(begin, func() {
 		if j.status == jobPending && v.state == StateRunning {
 			v.setState(StateStopping)
 		}
