@@ -102,6 +102,26 @@ var _ = Describe("Async jobs and the VM state machine", func() {
 		Expect(count).To(BeZero())
 	})
 
+	It("shows a VM Stopping for the whole of its destroy and stop jobs, as advanceStop makes it before the host stops it", func() {
+		id, _ := e.deploy("node-stopping", "small")
+		e.sim.SetJobLatency(3 * time.Second)
+		d, err := e.user.VirtualMachine.DestroyVirtualMachine(e.user.VirtualMachine.NewDestroyVirtualMachineParams(id))
+		Expect(err).NotTo(HaveOccurred())
+		// Stopping from the job's start: well within its 3 s, not after half of it.
+		Eventually(func() string { return e.vmState(e.admin, id) }).WithTimeout(time.Second).WithPolling(5 * time.Millisecond).Should(Equal("Stopping"))
+		j, err := e.user.Asyncjob.QueryAsyncJobResult(e.user.Asyncjob.NewQueryAsyncJobResultParams(d.JobID))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(j.Jobstatus).To(Equal(0), "the destroy is still running")
+		Expect(waitJob(e.user, d.JobID).Jobstatus).To(Equal(1))
+
+		id, _ = e.deploy("node-stop", "small")
+		s, err := e.user.VirtualMachine.StopVirtualMachine(e.user.VirtualMachine.NewStopVirtualMachineParams(id))
+		Expect(err).NotTo(HaveOccurred())
+		Eventually(func() string { return e.vmState(e.user, id) }).WithTimeout(time.Second).WithPolling(5 * time.Millisecond).Should(Equal("Stopping"))
+		Expect(waitJob(e.user, s.JobID).Jobstatus).To(Equal(1))
+		Expect(e.vmState(e.user, id)).To(Equal("Stopped"))
+	})
+
 	It("removes the VM when the job ends with expunge=true", func() {
 		id, _ := e.deploy("node-expunge", "small")
 		p := e.user.VirtualMachine.NewDestroyVirtualMachineParams(id)
