@@ -16,10 +16,12 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -263,6 +265,7 @@ func (b *bench) run(ctx context.Context, provider string) (result, error) {
 	if r.upCounts, err = env.Simulator.Counts(ctx); err != nil {
 		return r, err
 	}
+	b.sayCreateDurations(ctx, env)
 	cpu1, err := cpuSeconds(pid)
 	if err != nil {
 		return r, err
@@ -543,6 +546,50 @@ func observeOnce(ctx context.Context, env *environment.Environment) (observation
 		}
 	}
 	return o, nil
+}
+
+// sayCreateDurations prints what core's own histogram of CloudProvider.Create durations says (its buckets end at
+// 10 s): how long the provider held each launch, apart from what core did before and after.
+func (b *bench) sayCreateDurations(ctx context.Context, env *environment.Environment) {
+	_, values, _, err := env.RunningController()
+	if err != nil {
+		return
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://127.0.0.1:"+values["settings.metricsPort"]+"/metrics", nil)
+	if err != nil {
+		return
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		b.say("reading the controller's metrics: %v", err)
+		return
+	}
+	defer resp.Body.Close()
+	var count, sum, within10 float64
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if !strings.HasPrefix(line, "karpenter_cloudprovider_duration_seconds") || !strings.Contains(line, `method="Create"`) {
+			continue
+		}
+		f := strings.Fields(line)
+		v, err := strconv.ParseFloat(f[len(f)-1], 64)
+		if err != nil {
+			continue
+		}
+		switch {
+		case strings.HasPrefix(line, "karpenter_cloudprovider_duration_seconds_count"):
+			count += v
+		case strings.HasPrefix(line, "karpenter_cloudprovider_duration_seconds_sum"):
+			sum += v
+		case strings.Contains(line, `le="10"`):
+			within10 += v
+		}
+	}
+	if count > 0 {
+		b.say("CloudProvider.Create (core's histogram): %.0f calls, mean %.1f s, %.0f took over 10 s", count, sum/count, count-within10)
+	}
 }
 
 // seen records when a watch of the API server first showed each NodeClaim Launched, Registered and Initialized and
