@@ -67,6 +67,7 @@ func main() {
 	runs := flag.Int("runs", 1, "runs of each provider; the table ends with the medians")
 	idle := flag.Duration("idle", time.Minute, "how long the scaled-up cluster is left idle to count its CloudStack requests per minute (not for kwok, which sends none)")
 	timeout := flag.Duration("timeout", 45*time.Minute, "give up after this long, not counting the one-time builds")
+	bootDelay := flag.Duration("boot-delay", 0, "how long after its VM runs (kwok: after its Node is created) a node registers or turns Ready")
 	keep := flag.Bool("keep-logs", false, "keep each run's working directory with every component's log")
 	flag.Parse()
 	ctrllog.SetLogger(logr.Discard())
@@ -82,7 +83,7 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	b := &bench{start: time.Now(), replicas: int32(*replicas), jobLatency: *jobLatency, idle: *idle, keep: *keep}
+	b := &bench{start: time.Now(), replicas: int32(*replicas), jobLatency: *jobLatency, idle: *idle, keep: *keep, bootDelay: *bootDelay}
 	if err := b.prepare(ctx, providers); err != nil {
 		b.say("FAILED: %v", err)
 		os.Exit(1)
@@ -114,6 +115,7 @@ type bench struct {
 	jobLatency time.Duration
 	idle       time.Duration
 	keep       bool
+	bootDelay  time.Duration
 	opts       environment.Options
 	kwokBin    string
 	kwokCRDs   string
@@ -136,7 +138,7 @@ func (b *bench) prepare(ctx context.Context, providers []string) error {
 		latency = time.Millisecond
 	}
 	b.opts = environment.Options{ClusterName: clusterName, Catalog: filepath.Join(wd, "test", "cmd", "scale", "catalog.yaml"),
-		JobLatency: latency, KeepWorkDir: b.keep}
+		JobLatency: latency, KeepWorkDir: b.keep, BootDelay: b.bootDelay}
 	b.say("one-time preparation: control plane, controller and simulator builds")
 	if b.opts, err = environment.Prepare(ctx, b.opts); err != nil {
 		return fmt.Errorf("preparing, %w", err)

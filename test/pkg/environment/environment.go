@@ -63,6 +63,8 @@ type Options struct {
 	CRDDirectories []string
 	// KWOKNodes makes the node agent the kubelet of kwok provider Nodes too (nodeagent.Agent.ServeKWOKNodes).
 	KWOKNodes bool
+	// BootDelay is the node agent's boot delay (nodeagent.Agent.SetBootDelay).
+	BootDelay time.Duration
 }
 
 // Environment is a running local cluster with the CloudStack provider.
@@ -390,6 +392,7 @@ func (e *Environment) startAgent(_ context.Context) error {
 	}
 	e.agent = agent
 	agent.ServeKWOKNodes(e.opts.KWOKNodes)
+	agent.SetBootDelay(e.opts.BootDelay)
 	go func() {
 		defer close(e.agentDone)
 		defer agentLog.Close()

@@ -74,6 +74,8 @@ type Agent struct {
 	// started remembers nodes (by UID) whose startup taints are off, so a pass asks for their NodeClaim no more: the
 	// agent's cost per pass stays constant per node instead of one NodeClaim read per node and pass.
 	started map[string]bool
+	// bootDelay: see SetBootDelay.
+	bootDelay time.Duration
 	// ccm runs a simulated CloudStack cloud-controller-manager in each pass (see CCM).
 	ccm bool
 	// kwok makes the agent the kubelet of the Nodes Karpenter's kwok provider creates too (see ServeKWOKNodes).
@@ -213,6 +215,20 @@ func (a *Agent) ServeKWOKNodes(on bool) {
 	a.kwok = on
 }
 
+// SetBootDelay makes a VM's Node register, and a kwok Node turn Ready, only this long after the VM ran or the Node
+// was created: a real kubelet starts a minute or so after its VM.
+func (a *Agent) SetBootDelay(d time.Duration) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.bootDelay = d
+}
+
+func (a *Agent) booted(since time.Time) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return time.Since(since) >= a.bootDelay
+}
+
 func (a *Agent) servesKWOK() bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -321,7 +337,7 @@ func (a *Agent) Sync(ctx context.Context) error {
 		node := &nodes.Items[i]
 		id := node.Annotations[AnnotationVMID]
 		if id == "" {
-			if node.Annotations[KWOKNodeAnnotation] == KWOKNodeAnnotationValue && a.servesKWOK() {
+			if node.Annotations[KWOKNodeAnnotation] == KWOKNodeAnnotationValue && a.servesKWOK() && a.booted(node.CreationTimestamp.Time) {
 				ours[node.Name] = node
 			}
 			continue // not registered by this agent
@@ -338,7 +354,7 @@ func (a *Agent) Sync(ctx context.Context) error {
 	}
 	var joining []simulator.VM
 	for id, vm := range live {
-		if vm.State == simulator.StateRunning && !registered[id] {
+		if vm.State == simulator.StateRunning && !registered[id] && a.booted(vm.Started) {
 			joining = append(joining, vm)
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
@@ -98,5 +99,27 @@ var _ = Describe("An agent following the VM change feed", func() {
 		f.mu.Lock()
 		defer f.mu.Unlock()
 		Expect(f.listings).To(BeZero(), "the agent's view comes from the feed, not from listing every VM")
+	})
+
+	It("registers the node of a VM only once the VM has run for the boot delay", func() {
+		ctx, cancel := context.WithCancel(context.Background())
+		DeferCleanup(cancel)
+		kube := fake.NewClientBuilder().WithScheme(scheme.Scheme).WithStatusSubresource(&corev1.Node{}).Build()
+		f := newFeed()
+		agent := nodeagent.New(kube, f, "c", 100*time.Millisecond, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		agent.SetBootDelay(time.Hour)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			agent.Run(ctx)
+		}()
+		DeferCleanup(func() { cancel(); <-done })
+
+		f.change([]simulator.VM{{ID: "vm-1", Name: "n1", State: simulator.StateRunning, Started: time.Now(),
+			Tags: map[string]string{v1.TagKeyCluster: "c"}, UserData: gzipBase64(rendered), CPUNumber: 2, MemoryMiB: 4096}})
+		Consistently(func() error { return kube.Get(ctx, client.ObjectKey{Name: "n1"}, &corev1.Node{}) }).
+			WithTimeout(time.Second).Should(Satisfy(apierrors.IsNotFound), "the kubelet is still booting")
+		agent.SetBootDelay(0)
+		Eventually(func() error { return kube.Get(ctx, client.ObjectKey{Name: "n1"}, &corev1.Node{}) }).WithTimeout(30 * time.Second).Should(Succeed())
 	})
 })
