@@ -21,7 +21,7 @@ PKGS ?= ./test/e2e/ ./...
 # CEL rule), the cloud provider's (provisioning through Karpenter's provisioner, drift, GC) and the NodeClass controller's.
 OLDEST_K8S ?= 1.30.14
 # make scale's workload: --replicas pods of 1.5 CPU (two per 4-vCPU node), --job-latency per simulated VM job,
-# --runs per provider, --idle (test/cmd/scale).
+# --runs per provider, --idle, --boot-delay (a kubelet's start) (test/cmd/scale).
 SCALE_ARGS ?= --replicas 100
 OLDEST_PKGS ?= ./pkg/apis/... ./pkg/cloudprovider/... ./pkg/controllers/...
 # Generated Go files are formatted by their generator; everything else must be gofmt'ed.
