@@ -594,6 +594,9 @@ func (b *bench) sayCreateDurations(ctx context.Context, env *environment.Environ
 	}
 }
 
+// claimMilestones are the NodeClaim conditions whose first time the watch records.
+var claimMilestones = []string{karpv1.ConditionTypeLaunched, karpv1.ConditionTypeRegistered, karpv1.ConditionTypeInitialized}
+
 // seen records when a watch of the API server first showed each NodeClaim Launched, Registered and Initialized and
 // each pod bound. Neither the once-a-second observation nor the condition times say that: while hundreds of Nodes
 // register, the observation's lists come back seconds late, and core sets a condition again, with a new
@@ -616,7 +619,7 @@ func (s *seen) sawAll(claims []karpv1.NodeClaim, pods int) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for i := range claims {
-		if len(s.claims[claims[i].Name]) < 3 {
+		if len(s.claims[claims[i].Name]) < len(claimMilestones) {
 			return false
 		}
 	}
@@ -640,7 +643,7 @@ func watchFirstSeen(ctx context.Context, env *environment.Environment) (*seen, e
 		if s.claims[nc.Name] == nil {
 			s.claims[nc.Name] = map[string]time.Time{}
 		}
-		for _, cond := range []string{karpv1.ConditionTypeLaunched, karpv1.ConditionTypeRegistered, karpv1.ConditionTypeInitialized} {
+		for _, cond := range claimMilestones {
 			if c := nc.StatusConditions().Get(cond); c != nil && c.IsTrue() {
 				s.mark(s.claims[nc.Name], cond)
 			}
@@ -700,7 +703,7 @@ func (b *bench) stamp(ctx context.Context, env *environment.Environment, began t
 	waves := map[time.Duration]*wave{}
 	for i := range claims.Items {
 		nc := &claims.Items[i]
-		for _, cond := range []string{karpv1.ConditionTypeLaunched, karpv1.ConditionTypeRegistered, karpv1.ConditionTypeInitialized} {
+		for _, cond := range claimMilestones {
 			at, ok := s.claims[nc.Name][cond]
 			if !ok {
 				return fmt.Errorf("the watch never saw NodeClaim %s %s", nc.Name, cond)
