@@ -41,6 +41,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
@@ -228,6 +229,14 @@ func (b *bench) run(ctx context.Context, provider string) (result, error) {
 		return r, err
 	}
 
+	metricsBefore, err := scrapeController(ctx, env)
+	if err != nil {
+		return r, err
+	}
+	apiBefore, err := scrapeAPIServer(ctx, env)
+	if err != nil {
+		return r, err
+	}
 	watchCtx, stopWatching := context.WithCancel(ctx)
 	defer stopWatching()
 	firstSeen, err := watchFirstSeen(watchCtx, env)
@@ -267,7 +276,16 @@ func (b *bench) run(ctx context.Context, provider string) (result, error) {
 	if r.upCounts, err = env.Simulator.Counts(ctx); err != nil {
 		return r, err
 	}
-	b.sayCreateDurations(ctx, env)
+	if metricsAfter, err := scrapeController(ctx, env); err != nil {
+		b.say("%v", err)
+	} else {
+		b.sayControllerMetrics(metricsBefore, metricsAfter)
+	}
+	if apiAfter, err := scrapeAPIServer(ctx, env); err != nil {
+		b.say("%v", err)
+	} else {
+		b.sayAPIServerMetrics(apiBefore, apiAfter)
+	}
 	cpu1, err := cpuSeconds(pid)
 	if err != nil {
 		return r, err
@@ -550,47 +568,169 @@ func observeOnce(ctx context.Context, env *environment.Environment) (observation
 	return o, nil
 }
 
-// sayCreateDurations prints what core's own histogram of CloudProvider.Create durations says (its buckets end at
-// 10 s): how long the provider held each launch, apart from what core did before and after.
-func (b *bench) sayCreateDurations(ctx context.Context, env *environment.Environment) {
+// metricSample is one line of the controller's Prometheus text exposition.
+type metricSample struct {
+	name, labels string
+	value        float64
+}
+
+// scrapeController reads the controller's metrics endpoint.
+func scrapeController(ctx context.Context, env *environment.Environment) ([]metricSample, error) {
 	_, values, _, err := env.RunningController()
 	if err != nil {
-		return
+		return nil, err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://127.0.0.1:"+values["settings.metricsPort"]+"/metrics", nil)
+	samples, err := scrape(ctx, http.DefaultClient, "http://127.0.0.1:"+values["settings.metricsPort"]+"/metrics")
 	if err != nil {
-		return
+		return nil, fmt.Errorf("reading the controller's metrics, %w", err)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	return samples, nil
+}
+
+// scrapeAPIServer reads the kube-apiserver's metrics endpoint.
+func scrapeAPIServer(ctx context.Context, env *environment.Environment) ([]metricSample, error) {
+	hc, err := rest.HTTPClientFor(env.Config)
 	if err != nil {
-		b.say("reading the controller's metrics: %v", err)
-		return
+		return nil, err
+	}
+	samples, err := scrape(ctx, hc, strings.TrimSuffix(env.Config.Host, "/")+"/metrics")
+	if err != nil {
+		return nil, fmt.Errorf("reading the kube-apiserver's metrics, %w", err)
+	}
+	return samples, nil
+}
+
+// scrape parses a Prometheus text exposition.
+func scrape(ctx context.Context, hc *http.Client, url string) ([]metricSample, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, err
 	}
 	defer resp.Body.Close()
-	var count, sum, within10 float64
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	var out []metricSample
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
 		line := sc.Text()
-		if !strings.HasPrefix(line, "karpenter_cloudprovider_duration_seconds") || !strings.Contains(line, `method="Create"`) {
+		if line == "" || line[0] == '#' {
 			continue
 		}
-		f := strings.Fields(line)
-		v, err := strconv.ParseFloat(f[len(f)-1], 64)
+		sep := strings.LastIndexByte(line, ' ')
+		if sep < 0 {
+			continue
+		}
+		v, err := strconv.ParseFloat(line[sep+1:], 64)
 		if err != nil {
 			continue
 		}
-		switch {
-		case strings.HasPrefix(line, "karpenter_cloudprovider_duration_seconds_count"):
-			count += v
-		case strings.HasPrefix(line, "karpenter_cloudprovider_duration_seconds_sum"):
-			sum += v
-		case strings.Contains(line, `le="10"`):
-			within10 += v
+		m := metricSample{name: line[:sep], value: v}
+		if i := strings.IndexByte(m.name, '{'); i >= 0 {
+			m.name, m.labels = m.name[:i], m.name[i:]
+		}
+		out = append(out, m)
+	}
+	return out, sc.Err()
+}
+
+// metricLabel is the value of one label of a sample's label set.
+func metricLabel(labels, key string) string {
+	i := strings.Index(labels, key+`="`)
+	if i < 0 || (i > 0 && labels[i-1] != '{' && labels[i-1] != ',') {
+		return ""
+	}
+	rest := labels[i+len(key)+2:]
+	if j := strings.IndexByte(rest, '"'); j >= 0 {
+		return rest[:j]
+	}
+	return ""
+}
+
+// metricSums adds up, for each value of by (several labels: their values joined by "/"), the samples named name (of
+// after, minus before) whose labels contain every one of match.
+func metricSums(before, after []metricSample, name, by string, match ...string) map[string]float64 {
+	sums := map[string]float64{}
+	for sign, samples := range map[float64][]metricSample{-1: before, 1: after} {
+	next:
+		for _, m := range samples {
+			if m.name != name {
+				continue
+			}
+			for _, want := range match {
+				if !strings.Contains(m.labels, want) {
+					continue next
+				}
+			}
+			var key []string
+			for _, l := range strings.Split(by, ",") {
+				key = append(key, metricLabel(m.labels, l))
+			}
+			sums[strings.Join(key, "/")] += sign * m.value
 		}
 	}
+	return sums
+}
+
+// sayAPIServerMetrics prints what the kube-apiserver did during the scale-up (after minus before): its requests by
+// resource and verb, and how long the writes core's launches wait on took.
+func (b *bench) sayAPIServerMetrics(before, after []metricSample) {
+	b.say("kube-apiserver requests: %s", topSums(metricSums(before, after, "apiserver_request_total", "resource,verb"), 12))
+	counts := metricSums(before, after, "apiserver_request_duration_seconds_count", "resource,verb")
+	sums := metricSums(before, after, "apiserver_request_duration_seconds_sum", "resource,verb")
+	var parts []string
+	for _, k := range []string{"nodeclaims/PATCH", "nodes/PATCH", "nodes/PUT", "pods/PUT", "pods/PATCH", "pods/POST", "events/POST", "leases/PUT"} {
+		if counts[k] >= 1 {
+			parts = append(parts, fmt.Sprintf("%s %.0f ms", k, 1000*sums[k]/counts[k]))
+		}
+	}
+	b.say("kube-apiserver mean request time: %s", strings.Join(parts, ", "))
+}
+
+// topSums formats the largest sums, at most n of them.
+func topSums(sums map[string]float64, n int) string {
+	keys := make([]string, 0, len(sums))
+	for k, v := range sums {
+		if v >= 0.5 {
+			keys = append(keys, k)
+		}
+	}
+	sort.Slice(keys, func(i, j int) bool { return sums[keys[i]] > sums[keys[j]] })
+	var parts []string
+	for i, k := range keys {
+		if i == n {
+			break
+		}
+		parts = append(parts, fmt.Sprintf("%s %.0f", k, sums[k]))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// sayControllerMetrics prints what the controller's own metrics say about the scale-up (after minus before): core's
+// histogram of CloudProvider.Create durations (its buckets end at 10 s), which is how long the provider held each
+// launch apart from what core did before and after; its reconciles by controller and the nodeclaim lifecycle
+// queue's wait, which show where core's own writes wait.
+func (b *bench) sayControllerMetrics(before, after []metricSample) {
+	count := metricSums(before, after, "karpenter_cloudprovider_duration_seconds_count", "method", `method="Create"`)["Create"]
+	sum := metricSums(before, after, "karpenter_cloudprovider_duration_seconds_sum", "method", `method="Create"`)["Create"]
+	within10 := metricSums(before, after, "karpenter_cloudprovider_duration_seconds_bucket", "method", `method="Create"`, `le="10"`)["Create"]
 	if count > 0 {
 		b.say("CloudProvider.Create (core's histogram): %.0f calls, mean %.1f s, %.0f took over 10 s", count, sum/count, count-within10)
+	}
+	b.say("reconciles by controller: %s", topSums(metricSums(before, after, "controller_runtime_reconcile_total", "controller"), 8))
+	b.say("reconciles that failed or asked to requeue: %s", topSums(metricSums(before, after, "controller_runtime_reconcile_total", "controller", `result="error"`), 4)+
+		"; requeued: "+topSums(metricSums(before, after, "controller_runtime_reconcile_total", "controller", `result="requeue"`), 4))
+	waits := metricSums(before, after, "workqueue_queue_duration_seconds_sum", "name", `name="nodeclaim.lifecycle"`)["nodeclaim.lifecycle"]
+	adds := metricSums(before, after, "workqueue_queue_duration_seconds_count", "name", `name="nodeclaim.lifecycle"`)["nodeclaim.lifecycle"]
+	work := metricSums(before, after, "workqueue_work_duration_seconds_sum", "name", `name="nodeclaim.lifecycle"`)["nodeclaim.lifecycle"]
+	if adds > 0 {
+		b.say("nodeclaim.lifecycle queue: %.0f reconciles, mean wait %.2f s, mean work %.2f s, retries %.0f", adds, waits/adds, work/adds,
+			metricSums(before, after, "workqueue_retries_total", "name", `name="nodeclaim.lifecycle"`)["nodeclaim.lifecycle"])
 	}
 }
 
@@ -721,6 +861,23 @@ func (b *bench) stamp(ctx context.Context, env *environment.Environment, began t
 		w.maxLaunch = max(w.maxLaunch, s.claims[nc.Name][karpv1.ConditionTypeLaunched].Sub(nc.CreationTimestamp.Time))
 	}
 	r.launched, r.registered, r.initialized = latest[karpv1.ConditionTypeLaunched], latest[karpv1.ConditionTypeRegistered], latest[karpv1.ConditionTypeInitialized]
+	if b.keep {
+		// Each NodeClaim's milestones, to set beside the controller's log lines of the same NodeClaim.
+		var rows []string
+		for i := range claims.Items {
+			nc := &claims.Items[i]
+			row := []string{nc.Name, nc.Status.ProviderID, seconds(nc.CreationTimestamp.Sub(began))}
+			for _, cond := range claimMilestones {
+				row = append(row, seconds(s.claims[nc.Name][cond].Sub(began)))
+			}
+			rows = append(rows, strings.Join(row, "\t"))
+		}
+		sort.Strings(rows)
+		header := "nodeclaim\tprovider ID\tcreated\t" + strings.Join(claimMilestones, "\t") + " (seconds since the pods were created at " + began.UTC().Format(time.RFC3339Nano) + ", as a watch first saw them)\n"
+		if err := os.WriteFile(filepath.Join(env.WorkDir, "nodeclaims.tsv"), []byte(header+strings.Join(rows, "\n")+"\n"), 0o600); err != nil {
+			return err
+		}
+	}
 	var at []time.Duration
 	for t := range waves {
 		at = append(at, t)
