@@ -27,6 +27,9 @@ type Client struct {
 	http    *http.Client
 	opts    Options
 	limiter *rate.Limiter
+	// queue admits one request that is not Urgent at a time to the limiter, so the limiter never holds more than one
+	// of their reservations and an Urgent request waits for at most that one (see waitForRateLimit).
+	queue   chan struct{}
 	metrics *metrics
 	// jobs maps the ID of each job an async command started to that command, until WaitForJob sees the job end.
 	jobs sync.Map
@@ -55,6 +58,7 @@ func New(o Options) (*Client, error) {
 		http:    hc,
 		opts:    o,
 		limiter: rate.NewLimiter(rate.Limit(o.QPS), o.Burst),
+		queue:   make(chan struct{}, 1),
 		metrics: m,
 	}
 	c.sdk.Store(c.newSDK(o.APIKey, o.SecretKey))
@@ -185,9 +189,23 @@ const tlsVerificationHint = "the management server's certificate is not trusted 
 // waitForRateLimit waits for a token until ctx ends. Unlike rate.Limiter.Wait it does not fail early when the wait
 // would pass the deadline, so callers see their context's cause (for example the job timeout) rather than the
 // limiter's guess.
+//
+// Requests that are not Urgent take their turn one at a time, each holding the turn until its token is due. The
+// limiter reserves tokens in the order they are asked for: when a burst of 250 deploys reserved its tokens up
+// front, the poll that would have told the first launches their VMs run got a token only after the last deploy,
+// 10 s later at 20 requests per second, so every launch of the burst ended at once. Now an Urgent request waits for
+// at most the one reservation ahead of it. The rate is the limiter's either way.
 func (c *Client) waitForRateLimit(ctx context.Context) error {
 	if ctx.Err() != nil {
 		return context.Cause(ctx)
+	}
+	if !isUrgent(ctx) {
+		select {
+		case c.queue <- struct{}{}:
+			defer func() { <-c.queue }()
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		}
 	}
 	r := c.limiter.Reserve()
 	if !r.OK() {
@@ -199,6 +217,14 @@ func (c *Client) waitForRateLimit(ctx context.Context) error {
 	}
 	return nil
 }
+
+type urgentKey struct{}
+
+// Urgent marks the requests made with ctx as finishing work CloudStack has already accepted, such as the polls that
+// tell launches in flight that their VMs run: they pass requests still queued for the client-side rate limit.
+func Urgent(ctx context.Context) context.Context { return context.WithValue(ctx, urgentKey{}, true) }
+
+func isUrgent(ctx context.Context) bool { v, _ := ctx.Value(urgentKey{}).(bool); return v }
 
 // read is do with retries for idempotent calls (list*, query*): throttling, internal errors and transport failures
 // are retried with exponential backoff and jitter. Writes are never retried, because a deploy whose response was

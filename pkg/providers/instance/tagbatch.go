@@ -109,7 +109,8 @@ func (t *tagBatcher) flushAfter(ctx context.Context, key string, b *tagBatch) {
 		ids = append(ids, id)
 	}
 	sort.Strings(ids)
-	jobID, err := t.api.StartCreateTags(ctx, ids, ResourceTypeVM, b.tags)
+	// Launches in flight wait for this call: it goes ahead of requests queued for the client's rate limit.
+	jobID, err := t.api.StartCreateTags(cloudstack.Urgent(ctx), ids, ResourceTypeVM, b.tags)
 	for _, chs := range b.waiters {
 		for _, ch := range chs {
 			ch <- tagStart{jobID: jobID, err: err}

@@ -65,6 +65,10 @@ type Options struct {
 	KWOKNodes bool
 	// BootDelay is the node agent's boot delay (nodeagent.Agent.SetBootDelay).
 	BootDelay time.Duration
+	// AuditMilestones makes the kube-apiserver write an audit log (Environment.AuditLog) of the NodeClaim status
+	// writes, with their patches, and of the pod bindings: when the API server stored each milestone of a scale-up,
+	// which no client sees reliably while it lags behind a burst (the server ends watches that fall behind).
+	AuditMilestones bool
 }
 
 // Environment is a running local cluster with the CloudStack provider.
@@ -81,6 +85,8 @@ type Environment struct {
 	SimulatorURL string
 	// ClusterName is the controller's cluster name.
 	ClusterName string
+	// AuditLog is the kube-apiserver's audit log with Options.AuditMilestones (JSON lines of audit.k8s.io/v1 Events).
+	AuditLog string
 	// WorkDir holds the logs (<component>.log), the kubeconfig and the credentials files.
 	WorkDir string
 
@@ -219,6 +225,21 @@ func (e *Environment) assetsDir(ctx context.Context) (string, error) {
 	return lines[len(lines)-1], nil
 }
 
+// auditPolicy records, with Options.AuditMilestones, the NodeClaim status writes with their patch (which carries
+// the conditions) and the pod bindings, and nothing else.
+const auditPolicy = `apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived, ResponseStarted, Panic]
+rules:
+  - level: Request
+    verbs: [patch, update]
+    resources: [{group: karpenter.sh, resources: [nodeclaims/status]}]
+  - level: Metadata
+    verbs: [create]
+    resources: [{group: "", resources: [pods/binding]}]
+  - level: None
+`
+
 func (e *Environment) startControlPlane(ctx context.Context) error {
 	assets, err := e.assetsDir(ctx)
 	if err != nil {
@@ -229,6 +250,18 @@ func (e *Environment) startControlPlane(ctx context.Context) error {
 		BinaryAssetsDirectory: assets,
 		CRDDirectoryPaths:     append([]string{filepath.Join(e.root, "charts", "karpenter-cloudstack", "crds")}, e.opts.CRDDirectories...),
 		ErrorIfCRDPathMissing: true,
+	}
+	if e.opts.AuditMilestones {
+		policy := filepath.Join(e.WorkDir, "audit-policy.yaml")
+		if err := os.WriteFile(policy, []byte(auditPolicy), 0o600); err != nil {
+			return err
+		}
+		e.AuditLog = filepath.Join(e.WorkDir, "audit.log")
+		api := &envtest.APIServer{}
+		// Batched, so that a request never waits for the file.
+		api.Configure().Set("audit-policy-file", policy).Set("audit-log-path", e.AuditLog).Set("audit-log-format", "json").
+			Set("audit-log-mode", "batch").Set("audit-log-batch-max-wait", "1s").Set("audit-log-batch-max-size", "100")
+		e.controlPlane.ControlPlane.APIServer = api
 	}
 	if _, err := e.controlPlane.Start(); err != nil {
 		return fmt.Errorf("starting etcd and kube-apiserver from %s, %w", assets, err)
