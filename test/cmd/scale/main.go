@@ -69,6 +69,7 @@ func main() {
 	timeout := flag.Duration("timeout", 45*time.Minute, "give up after this long, not counting the one-time builds")
 	bootDelay := flag.Duration("boot-delay", 0, "how long after its VM runs (kwok: after its Node is created) a node registers or turns Ready")
 	keep := flag.Bool("keep-logs", false, "keep each run's working directory with every component's log")
+	apiQPS := flag.Int("cloudstack-api-qps", 0, "the controller's --cloudstack-api-qps, with a burst of twice that (0: the controller's defaults, 20 and 40)")
 	flag.Parse()
 	ctrllog.SetLogger(logr.Discard())
 	var providers []string
@@ -83,7 +84,7 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	b := &bench{start: time.Now(), replicas: int32(*replicas), jobLatency: *jobLatency, idle: *idle, keep: *keep, bootDelay: *bootDelay}
+	b := &bench{start: time.Now(), replicas: int32(*replicas), jobLatency: *jobLatency, idle: *idle, keep: *keep, bootDelay: *bootDelay, apiQPS: *apiQPS}
 	if err := b.prepare(ctx, providers); err != nil {
 		b.say("FAILED: %v", err)
 		os.Exit(1)
@@ -116,6 +117,7 @@ type bench struct {
 	idle       time.Duration
 	keep       bool
 	bootDelay  time.Duration
+	apiQPS     int
 	opts       environment.Options
 	kwokBin    string
 	kwokCRDs   string
@@ -139,6 +141,9 @@ func (b *bench) prepare(ctx context.Context, providers []string) error {
 	}
 	b.opts = environment.Options{ClusterName: clusterName, Catalog: filepath.Join(wd, "test", "cmd", "scale", "catalog.yaml"),
 		JobLatency: latency, KeepWorkDir: b.keep, BootDelay: b.bootDelay, AuditMilestones: true}
+	if b.apiQPS > 0 {
+		b.opts.Values = environment.ChartValues{"settings.cloudstack.apiQPS": strconv.Itoa(b.apiQPS), "settings.cloudstack.apiBurst": strconv.Itoa(2 * b.apiQPS)}
+	}
 	b.say("one-time preparation: control plane, controller and simulator builds")
 	if b.opts, err = environment.Prepare(ctx, b.opts); err != nil {
 		return fmt.Errorf("preparing, %w", err)
