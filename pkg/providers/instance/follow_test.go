@@ -116,6 +116,42 @@ var _ = Describe("Launching and destroying many VMs at once", func() {
 		Expect(sim.Counts()["listVirtualMachines"]).To(BeNumerically("<=", bound), "%v, destroys joining for %s", sim.Counts(), joining)
 	})
 
+	It("lets launches started one after another share their listings, as a burst of deploys starts them", func() {
+		// A first poll interval short against the spacing of the launches: each join would bring a poll forward.
+		const first = 40 * time.Millisecond
+		client, err := cloudstack.New(cloudstack.Options{APIURL: sim.URL(), APIKey: sim.APIKey(), SecretKey: sim.SecretKey(),
+			JobPollInterval: first, JobPollMaxInterval: 2 * time.Second})
+		Expect(err).NotTo(HaveOccurred())
+		launcher := instance.NewDefaultProvider(client, unavailable, owner, instance.WithServiceOfferings(instanceTypes))
+		sim.SetJobLatency(0)
+		nc := nodeClass()
+		nc.Status.AffinityGroups = nil
+		types := listInstanceTypes(nc)
+		sim.ResetCounts()
+		done := make(chan error, vms)
+		tick := time.NewTicker(first)
+		var began time.Time
+		for i := range vms {
+			<-tick.C
+			if i == 0 {
+				began = time.Now()
+			}
+			go func() {
+				_, err := launcher.Create(ctx, nc, nodeClaim(fmt.Sprintf("burst-%d", i)), types, userData)
+				done <- err
+			}()
+		}
+		joining := time.Since(began)
+		tick.Stop()
+		for range vms {
+			Eventually(done).WithTimeout(2 * time.Minute).Should(Receive(BeNil()))
+		}
+		// While launches keep joining, polls come at most every 4 first intervals; then a few settle the last ones.
+		// Polled a first interval after each join, the 8 launches took 8 or more listings.
+		bound := int64(joining/(4*first)) + 3
+		Expect(sim.Counts()["listVirtualMachines"]).To(BeNumerically("<=", bound), "%v, launches joining for %s", sim.Counts(), joining)
+	})
+
 	It("waits for their destroys by listing their VMs", func() {
 		Expect(launchAll()).To(HaveEach(BeNil()))
 		sim.ResetCounts()
