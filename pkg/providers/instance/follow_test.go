@@ -52,6 +52,35 @@ var _ = Describe("Launching and destroying many VMs at once", func() {
 		}
 	}
 
+	// providerPolling is a provider whose first job poll interval is first, short against the spacing of the
+	// operations a spec starts one after another: each join would bring a poll forward.
+	providerPolling := func(first time.Duration) *instance.DefaultProvider {
+		client, err := cloudstack.New(cloudstack.Options{APIURL: sim.URL(), APIKey: sim.APIKey(), SecretKey: sim.SecretKey(),
+			JobPollInterval: first, JobPollMaxInterval: 2 * time.Second})
+		Expect(err).NotTo(HaveOccurred())
+		return instance.NewDefaultProvider(client, unavailable, owner, instance.WithServiceOfferings(instanceTypes))
+	}
+	// oneAfterAnother starts op for 0..vms-1 every apart, waits until all succeeded and returns how long they took
+	// to start.
+	oneAfterAnother := func(every time.Duration, op func(i int) error) time.Duration {
+		done := make(chan error, vms)
+		tick := time.NewTicker(every)
+		defer tick.Stop()
+		var began time.Time
+		for i := range vms {
+			<-tick.C
+			if i == 0 {
+				began = time.Now()
+			}
+			go func() { done <- op(i) }()
+		}
+		joining := time.Since(began)
+		for range vms {
+			Eventually(done).WithTimeout(2 * time.Minute).Should(Receive(BeNil()))
+		}
+		return joining
+	}
+
 	It("tags them with one createTags and follows their deploy jobs by listing their VMs", func() {
 		Expect(launchAll()).To(HaveEach(BeNil()))
 		expectTagged()
@@ -85,31 +114,13 @@ var _ = Describe("Launching and destroying many VMs at once", func() {
 
 	It("lets destroys started one after another share their listings, as a scale-down starts them", func() {
 		Expect(launchAll()).To(HaveEach(BeNil()))
-		// A first poll interval short against the spacing of the destroys: each join would bring a poll forward.
 		const first = 40 * time.Millisecond
-		client, err := cloudstack.New(cloudstack.Options{APIURL: sim.URL(), APIKey: sim.APIKey(), SecretKey: sim.SecretKey(),
-			JobPollInterval: first, JobPollMaxInterval: 2 * time.Second})
-		Expect(err).NotTo(HaveOccurred())
-		deleter := instance.NewDefaultProvider(client, unavailable, owner, instance.WithServiceOfferings(instanceTypes))
+		deleter := providerPolling(first)
 		// Its view of the VMs is warm, as core's List keeps it: each Delete finds its VM without a request.
-		_, err = deleter.List(ctx)
+		_, err := deleter.List(ctx)
 		Expect(err).NotTo(HaveOccurred())
 		sim.ResetCounts()
-		done := make(chan error, vms)
-		tick := time.NewTicker(first)
-		var began time.Time
-		for i, id := range ids {
-			<-tick.C
-			if i == 0 {
-				began = time.Now()
-			}
-			go func() { done <- deleter.Delete(ctx, id) }()
-		}
-		joining := time.Since(began)
-		tick.Stop()
-		for range ids {
-			Eventually(done).WithTimeout(2 * time.Minute).Should(Receive(BeNil()))
-		}
+		joining := oneAfterAnother(first, func(i int) error { return deleter.Delete(ctx, ids[i]) })
 		// While destroys keep joining, polls come at most every 4 first intervals; then a few settle the last
 		// ones. At the first interval they came every 40-80 ms while the destroys joined (7-9 listings here).
 		bound := int64(joining/(4*first)) + 3
@@ -117,35 +128,17 @@ var _ = Describe("Launching and destroying many VMs at once", func() {
 	})
 
 	It("lets launches started one after another share their listings, as a burst of deploys starts them", func() {
-		// A first poll interval short against the spacing of the launches: each join would bring a poll forward.
 		const first = 40 * time.Millisecond
-		client, err := cloudstack.New(cloudstack.Options{APIURL: sim.URL(), APIKey: sim.APIKey(), SecretKey: sim.SecretKey(),
-			JobPollInterval: first, JobPollMaxInterval: 2 * time.Second})
-		Expect(err).NotTo(HaveOccurred())
-		launcher := instance.NewDefaultProvider(client, unavailable, owner, instance.WithServiceOfferings(instanceTypes))
+		launcher := providerPolling(first)
 		sim.SetJobLatency(0)
 		nc := nodeClass()
 		nc.Status.AffinityGroups = nil
 		types := listInstanceTypes(nc)
 		sim.ResetCounts()
-		done := make(chan error, vms)
-		tick := time.NewTicker(first)
-		var began time.Time
-		for i := range vms {
-			<-tick.C
-			if i == 0 {
-				began = time.Now()
-			}
-			go func() {
-				_, err := launcher.Create(ctx, nc, nodeClaim(fmt.Sprintf("burst-%d", i)), types, userData)
-				done <- err
-			}()
-		}
-		joining := time.Since(began)
-		tick.Stop()
-		for range vms {
-			Eventually(done).WithTimeout(2 * time.Minute).Should(Receive(BeNil()))
-		}
+		joining := oneAfterAnother(first, func(i int) error {
+			_, err := launcher.Create(ctx, nc, nodeClaim(fmt.Sprintf("burst-%d", i)), types, userData)
+			return err
+		})
 		// While launches keep joining, polls come at most every 4 first intervals; then a few settle the last ones.
 		// Polled a first interval after each join, the 8 launches took 8 or more listings.
 		bound := int64(joining/(4*first)) + 3
